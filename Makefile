@@ -1,0 +1,43 @@
+# Sieve. Every target does its own set-up from nothing: a fresh clone needs only python3.11+.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+TORCH_SPEC ?= torch==2.13.0
+export DAGSTER_HOME := $(CURDIR)
+export SIEVE_DATA_DIR ?= $(CURDIR)/data
+export LITELLM_LOCAL_MODEL_COST_MAP := True
+export DAGSTER_DISABLE_TELEMETRY := 1
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test test-slow ui run bench clean
+
+$(STAMP): pyproject.toml
+	@echo "[sieve] creating $(VENV) and installing (torch first: $(TORCH_SPEC)) ..."
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --upgrade --quiet pip
+	$(BIN)/python -m pip install --progress-bar off "$(TORCH_SPEC)"
+	$(BIN)/python -m pip install --progress-bar off -e ".[dev]"
+	$(BIN)/python -m pip check
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/python -m pipelines.cli demo
+
+run: $(STAMP)
+	@test -n "$(DATASET)" || (echo "usage: make run DATASET=<folder under \$$SIEVE_DATA_DIR/raw/{timeseries,images}>"; exit 2)
+	$(BIN)/python -m pipelines.cli run "$(DATASET)"
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -m "slow"
+
+ui: $(STAMP)
+	$(BIN)/dagster dev -m pipelines.definitions
+
+clean:
+	rm -rf data/clean data/raw data/reports data/cache .dagster/storage .dagster/artifacts .dagster/logs

@@ -1,0 +1,163 @@
+"""Read a labeled image dataset folder into a validated manifest, quarantining bad rows.
+
+Layouts of ``raw/images/<dataset>/``:
+
+- a manifest ``labels.csv`` or ``labels.parquet`` with columns ``image`` (path relative to
+  the folder), ``label`` (class name), optional ``trusted`` (bool), optional ``split``
+  (``train``/``test``); or
+- an ImageFolder tree ``<class>/<file>``; ``trusted.txt`` (one relative path a line) marks
+  trusted files.
+
+The class list comes from ``classes.txt`` (one name a line) when present; otherwise it is
+every label of the manifest (or every class folder). Each row is decoded fully with Pillow;
+a row that cannot be used lands in the quarantine table with one of these reasons:
+``missing_label``, ``unknown_label``, ``missing_file``, ``outside_dataset``, ``empty_file``,
+``undecodable``, ``truncated``, ``duplicate_entry``, ``invalid_split``, ``invalid_trusted``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+from PIL import Image, UnidentifiedImageError
+
+from ops.ingest.quarantine import quarantine_frame
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
+MANIFEST_NAMES = ("labels.csv", "labels.parquet")
+SPLITS = ("train", "test")
+_TRUE = {"true", "1", "yes", "y", "t"}
+_FALSE = {"false", "0", "no", "n", "f", ""}
+
+MANIFEST_SCHEMA: dict[str, pl.DataType] = {
+    "image": pl.String(),
+    "label": pl.String(),
+    "trusted": pl.Boolean(),
+    "split": pl.String(),
+    "width": pl.Int64(),
+    "height": pl.Int64(),
+    "mode": pl.String(),
+    "source_row": pl.Int64(),
+}
+
+
+@dataclass
+class ImageIngest:
+    manifest: pl.DataFrame
+    quarantine: pl.DataFrame
+    classes: list[str]
+    layout: str  # manifest | imagefolder
+    rows_in: int
+
+    def summary(self) -> dict:
+        return {
+            "layout": self.layout,
+            "rows_in": self.rows_in,
+            "rows_out": self.manifest.height,
+            "quarantined": self.quarantine.height,
+            "classes": len(self.classes),
+            "trusted": int(self.manifest["trusted"].sum()),
+            "test_rows": int((self.manifest["split"] == "test").sum()),
+        }
+
+
+def _read_lines(path: Path) -> list[str]:
+    return [ln.strip() for ln in path.read_text().splitlines() if ln.strip() and not ln.startswith("#")]
+
+
+def read_raw_manifest(folder: Path) -> tuple[pl.DataFrame, str, str]:
+    """The rows to validate (all text columns), the layout name and the manifest file name."""
+    for name in MANIFEST_NAMES:
+        path = folder / name
+        if path.is_file():
+            frame = pl.read_parquet(path) if name.endswith(".parquet") else pl.read_csv(path, infer_schema=False)
+            missing = {"image", "label"} - set(frame.columns)
+            if missing:
+                raise ValueError(f"{path}: manifest lacks column(s) {sorted(missing)}; it has {frame.columns}")
+            frame = frame.with_columns(pl.all().cast(pl.String))
+            for col, default in (("trusted", "false"), ("split", "train")):
+                if col not in frame.columns:
+                    frame = frame.with_columns(pl.lit(default).alias(col))
+            return frame.select("image", "label", "trusted", "split"), "manifest", name
+    trusted = set(_read_lines(folder / "trusted.txt")) if (folder / "trusted.txt").is_file() else set()
+    rows = [
+        {"image": str(p.relative_to(folder)), "label": p.parent.name,
+         "trusted": str(str(p.relative_to(folder)) in trusted).lower(), "split": "train"}
+        for cls in sorted(d for d in folder.iterdir() if d.is_dir() and not d.name.startswith("."))
+        for p in sorted(cls.rglob("*"))
+        if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+    ]
+    if not rows:
+        raise FileNotFoundError(f"{folder}: no labels.csv/labels.parquet and no <class>/<image> files")
+    return pl.DataFrame(rows, schema={k: pl.String for k in ("image", "label", "trusted", "split")}), "imagefolder", ""
+
+
+def check_image(path: Path) -> tuple[tuple[int, int, str] | None, str | None, str | None]:
+    """Decode fully. Returns ((width, height, mode), None, None) or (None, reason, detail)."""
+    if not path.is_file():
+        return None, "missing_file", str(path)
+    if path.stat().st_size == 0:
+        return None, "empty_file", "0 bytes"
+    try:
+        with Image.open(path) as img:
+            img.load()
+            return (img.width, img.height, img.mode), None, None
+    except UnidentifiedImageError as exc:
+        return None, "undecodable", str(exc)
+    except (OSError, SyntaxError, ValueError) as exc:
+        reason = "truncated" if "truncated" in str(exc).lower() else "undecodable"
+        return None, reason, f"{type(exc).__name__}: {exc}"
+
+
+def ingest_images(folder: Path, progress=None) -> ImageIngest:
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"image dataset folder not found: {folder}")
+    raw, layout, manifest_name = read_raw_manifest(folder)
+    if (folder / "classes.txt").is_file():
+        classes = _read_lines(folder / "classes.txt")
+    else:
+        classes = sorted({lbl.strip() for lbl in raw["label"].drop_nulls() if lbl.strip()})
+    if not classes:
+        raise ValueError(f"{folder}: no class names (empty labels and no classes.txt)")
+    class_set = set(classes)
+    root = folder.resolve()
+    good, bad, seen = [], [], set()
+    for i, row in enumerate(raw.iter_rows(named=True)):
+        image = (row["image"] or "").strip()
+        label = (row["label"] or "").strip()
+        trusted = (row["trusted"] or "").strip().lower()
+        split = (row["split"] or "train").strip().lower() or "train"
+
+        def quarantine(reason: str, detail: str | None = None) -> None:
+            bad.append({"source_file": manifest_name or image, "source_row": i, "item": image,
+                        "reason": reason, "detail": detail})
+
+        path = (folder / image).resolve()
+        if not image or not path.is_relative_to(root):
+            quarantine("outside_dataset" if image else "missing_file", image or "empty image path")
+        elif image in seen:
+            quarantine("duplicate_entry", f"{image} listed more than once; first kept")
+        elif not label:
+            quarantine("missing_label")
+        elif label not in class_set:
+            quarantine("unknown_label", f"{label!r} not among {len(classes)} classes")
+        elif split not in SPLITS:
+            quarantine("invalid_split", f"{split!r} not in {SPLITS}")
+        elif trusted not in _TRUE | _FALSE:
+            quarantine("invalid_trusted", repr(row["trusted"]))
+        else:
+            info, reason, detail = check_image(path)
+            if reason:
+                quarantine(reason, detail)
+            else:
+                w, h, mode = info
+                good.append({"image": image, "label": label, "trusted": trusted in _TRUE, "split": split,
+                             "width": w, "height": h, "mode": mode, "source_row": i})
+        seen.add(image)
+        if progress and (i + 1) % 2000 == 0:
+            progress(f"checked {i + 1}/{raw.height} images")
+    manifest = pl.DataFrame(good, schema=MANIFEST_SCHEMA)
+    return ImageIngest(manifest, quarantine_frame(bad), classes, layout, raw.height)

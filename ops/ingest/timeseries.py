@@ -1,0 +1,293 @@
+"""Read a time-series dataset folder into one long table of points, losing nothing.
+
+Accepted files (``*.csv``, ``*.csv.gz``, ``*.parquet``) in ``raw/timeseries/<dataset>/``:
+
+- **long**: a timestamp column, a ``value`` column, optional ``series_id`` (else the file
+  stem) and optional ``channel`` (appended to the series id);
+- **wide**: a timestamp column plus one numeric column per series (ETT style), melted;
+- **NOAA LCD** raw exports (``STATION, DATE, REPORT_TYPE, Hourly…``): routine reports kept,
+  coded cells decoded (see :mod:`ops.ingest.noaa_lcd`).
+
+The unit of accounting is the *record*: one value cell (a long row, or one row × one series
+column of a wide file). Every record ends either in ``points`` (possibly with a null value,
+counted as unparsed) or in ``quarantine`` with its reason. A file that cannot be read at all
+counts as one record, quarantined with the error.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import polars as pl
+
+from ops.ingest import noaa_lcd
+from ops.ingest.quarantine import concat_quarantine, quarantine_frame
+
+TIMESTAMP_NAMES = ("timestamp", "datetime", "date", "time", "ds", "date_time")
+SERIES_NAMES = ("series_id", "series", "unique_id", "id")
+SUFFIXES = (".csv", ".csv.gz", ".parquet")
+_NUMBER = re.compile(r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$")
+
+POINTS_SCHEMA: dict[str, pl.DataType] = {
+    "series_id": pl.String(),
+    "timestamp": pl.Datetime("us"),
+    "value": pl.Float64(),
+    "source_file": pl.String(),
+    "source_row": pl.Int64(),
+}
+
+
+@dataclass
+class FileReport:
+    """What happened to one input file."""
+
+    file: str
+    layout: str  # long | wide | noaa_lcd | unreadable
+    records_in: int = 0
+    records_out: int = 0
+    quarantined: int = 0
+    unparsed_values: int = 0
+    coded_values: int = 0
+    duplicates_dropped: int = 0
+    skipped_columns: list[str] = field(default_factory=list)
+    error: str | None = None
+
+
+@dataclass
+class TimeseriesIngest:
+    points: pl.DataFrame
+    quarantine: pl.DataFrame
+    series: pl.DataFrame
+    files: list[FileReport]
+
+    @property
+    def records_in(self) -> int:
+        return sum(f.records_in for f in self.files)
+
+    def summary(self) -> dict:
+        return {
+            "files": len(self.files),
+            "records_in": self.records_in,
+            "points_out": self.points.height,
+            "quarantined": self.quarantine.height,
+            "series": self.series.height,
+            "unparsed_values": sum(f.unparsed_values for f in self.files),
+            "coded_values": sum(f.coded_values for f in self.files),
+            "duplicates_dropped": int(self.quarantine.filter(pl.col("reason") == "duplicate_timestamp").height),
+        }
+
+
+def list_input_files(folder: Path) -> list[Path]:
+    if not folder.is_dir():
+        raise FileNotFoundError(f"time-series dataset folder not found: {folder}")
+    return sorted(p for p in folder.rglob("*") if p.is_file() and p.name.lower().endswith(SUFFIXES))
+
+
+def parse_numbers(raw: pl.Series) -> tuple[pl.Series, int]:
+    """Strings → float; returns the floats and how many non-empty cells did not parse."""
+    text = raw.cast(pl.String).str.strip_chars()
+    empty = text.is_null() | (text == "")
+    numeric = text.cast(pl.Float64, strict=False)
+    unparsed = int((numeric.is_null() & ~empty).sum())
+    return numeric, unparsed
+
+
+def parse_timestamps(raw: pl.Series) -> pl.Series:
+    """Any reasonable timestamp text (or datetime) → naive UTC ``Datetime('us')``; bad → null."""
+    if raw.dtype == pl.Datetime or raw.dtype == pl.Date:
+        out = raw.cast(pl.Datetime("us", raw.dtype.time_zone if raw.dtype == pl.Datetime else None))
+        if out.dtype.time_zone:  # type: ignore[union-attr]
+            out = out.dt.convert_time_zone("UTC").dt.replace_time_zone(None)
+        return out.cast(pl.Datetime("us"))
+    text = raw.cast(pl.String).to_pandas()
+    parsed = pd.to_datetime(text, errors="coerce", format="mixed", utc=True)
+    return pl.from_pandas(parsed.dt.tz_localize(None).astype("datetime64[us]")).alias(raw.name)
+
+
+def _read_table(path: Path) -> pl.DataFrame:
+    if path.name.lower().endswith(".parquet"):
+        return pl.read_parquet(path)
+    return pl.read_csv(path, infer_schema=False, truncate_ragged_lines=True)
+
+
+def _find(columns: list[str], names: tuple[str, ...]) -> str | None:
+    lower = {c.lower().strip(): c for c in columns}
+    return next((lower[n] for n in names if n in lower), None)
+
+
+def _numeric_share(col: pl.Series) -> float:
+    text = col.cast(pl.String).str.strip_chars()
+    present = text.drop_nulls().filter(text.drop_nulls() != "")
+    if present.len() == 0:
+        return 0.0
+    return float(present.str.contains(_NUMBER.pattern).mean())
+
+
+def _melt_long(frame: pl.DataFrame, path: Path, ts_col: str, value_col: str, report: FileReport) -> pl.DataFrame:
+    series_col = _find(frame.columns, SERIES_NAMES)
+    channel_col = _find(frame.columns, ("channel",))
+    sid = frame[series_col].cast(pl.String) if series_col else pl.Series([path.stem] * frame.height)
+    if channel_col:
+        sid = sid + "/" + frame[channel_col].cast(pl.String).fill_null("")
+    values, report.unparsed_values = parse_numbers(frame[value_col])
+    return pl.DataFrame(
+        {
+            "series_id": sid.fill_null(path.stem),
+            "timestamp_raw": frame[ts_col].cast(pl.String),
+            "timestamp": parse_timestamps(frame[ts_col]),
+            "value": values,
+            "source_row": pl.int_range(frame.height, eager=True, dtype=pl.Int64),
+        }
+    )
+
+
+def _melt_wide(frame: pl.DataFrame, ts_col: str, report: FileReport, series_prefix: str = "") -> pl.DataFrame:
+    candidates = [c for c in frame.columns if c not in (ts_col, "source_row")]
+    series_cols = [c for c in candidates if _numeric_share(frame[c]) >= 0.5]
+    report.skipped_columns += [c for c in candidates if c not in series_cols]
+    if not series_cols:
+        raise ValueError(f"no numeric series columns besides timestamp column {ts_col!r}")
+    ts = parse_timestamps(frame[ts_col])
+    rows = frame["source_row"] if "source_row" in frame.columns else pl.int_range(frame.height, eager=True)
+    parts = []
+    for col in series_cols:
+        values, unparsed = parse_numbers(frame[col])
+        report.unparsed_values += unparsed
+        parts.append(
+            pl.DataFrame(
+                {
+                    "series_id": [f"{series_prefix}{col}"] * frame.height,
+                    "timestamp_raw": frame[ts_col].cast(pl.String),
+                    "timestamp": ts,
+                    "value": values,
+                    "source_row": rows.cast(pl.Int64),
+                },
+                schema_overrides={"series_id": pl.String},
+            )
+        )
+    return pl.concat(parts)
+
+
+def read_timeseries_file(path: Path, root: Path, *, lcd_report_types: tuple[str, ...] = noaa_lcd.ROUTINE_REPORTS
+                         ) -> tuple[pl.DataFrame, pl.DataFrame, FileReport]:
+    """One file → (points, quarantine, report). Never raises for bad content."""
+    rel = str(path.relative_to(root))
+    try:
+        frame = _read_table(path)
+        if frame.height == 0 or frame.width == 0:
+            raise ValueError("file has no data rows")
+        if noaa_lcd.is_lcd(frame.columns):
+            report = FileReport(rel, "noaa_lcd")
+            frame, quarantined_rows, report.coded_values = noaa_lcd.prepare(frame, lcd_report_types)
+            station = str(frame["STATION"].drop_nulls().first() or path.stem) if frame.height else path.stem
+            long = _melt_wide(frame.drop(["STATION", "REPORT_TYPE"]), "DATE", report, series_prefix=f"{station}:")
+            n_series = long["series_id"].n_unique()
+            report.records_in = (frame.height + quarantined_rows.height) * n_series
+            quarantine = quarantined_rows.join(
+                pl.DataFrame({"item": long["series_id"].unique(maintain_order=True)}), how="cross"
+            ).with_columns(source_file=pl.lit(rel))
+        else:
+            ts_col = _find(frame.columns, TIMESTAMP_NAMES)
+            if ts_col is None:
+                raise ValueError(
+                    f"no timestamp column (expected one of {TIMESTAMP_NAMES}); columns are {frame.columns[:10]}"
+                )
+            value_col = _find(frame.columns, ("value",))
+            if value_col is not None:
+                report = FileReport(rel, "long")
+                long = _melt_long(frame, path, ts_col, value_col, report)
+            else:
+                report = FileReport(rel, "wide")
+                long = _melt_wide(frame, ts_col, report)
+            report.records_in = long.height
+            quarantine = quarantine_frame()
+    except Exception as exc:  # a broken file never stops the dataset
+        report = FileReport(rel, "unreadable", records_in=1, quarantined=1, error=f"{type(exc).__name__}: {exc}")
+        q = quarantine_frame([{"source_file": rel, "reason": "unreadable_file", "detail": report.error}])
+        return pl.DataFrame(schema=POINTS_SCHEMA), q, report
+
+    bad_ts = long.filter(pl.col("timestamp").is_null())
+    quarantine = concat_quarantine(
+        [
+            quarantine,
+            bad_ts.select(
+                source_file=pl.lit(rel),
+                source_row="source_row",
+                item="series_id",
+                reason=pl.lit("unparseable_timestamp"),
+                detail="timestamp_raw",
+            ),
+        ]
+    )
+    points = long.filter(pl.col("timestamp").is_not_null()).with_columns(source_file=pl.lit(rel))
+    report.quarantined = quarantine.height
+    report.records_out = points.height
+    return points.select(list(POINTS_SCHEMA)).cast(POINTS_SCHEMA), quarantine, report
+
+
+def resolve_duplicates(points: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Sort by (series, time); keep the first record of each (series, timestamp), preferring a
+    non-null value; the others are quarantined as ``duplicate_timestamp``."""
+    ranked = points.with_row_index("_order").sort(
+        ["series_id", "timestamp", pl.col("value").is_null(), "_order"]
+    )
+    dup = ranked.select(pl.struct("series_id", "timestamp").is_first_distinct().not_()).to_series()
+    kept = ranked.filter(~dup).drop("_order")
+    dropped = ranked.filter(dup)
+    quarantine = dropped.select(
+        "source_file",
+        "source_row",
+        item="series_id",
+        reason=pl.lit("duplicate_timestamp"),
+        detail=pl.format("{} value={}", pl.col("timestamp").cast(pl.String), pl.col("value").cast(pl.String)),
+    )
+    return kept, quarantine
+
+
+def series_stats(points: pl.DataFrame, duplicates: pl.DataFrame) -> pl.DataFrame:
+    """Per series: size, nulls, cadence (median step), gaps (steps > 1.5 cadence), span."""
+    dups = duplicates.group_by("item").len("n_duplicates_dropped").rename({"item": "series_id"})
+    stats = (
+        points.sort(["series_id", "timestamp"])
+        .with_columns(step=pl.col("timestamp").diff().over("series_id").dt.total_seconds(fractional=True))
+        .group_by("series_id", maintain_order=True)
+        .agg(
+            n_points=pl.len(),
+            n_null_values=pl.col("value").is_null().sum(),
+            start=pl.col("timestamp").min(),
+            end=pl.col("timestamp").max(),
+            cadence_seconds=pl.col("step").median(),
+            steps=pl.col("step"),
+        )
+        .with_columns(
+            n_gaps=pl.col("steps").list.eval((pl.element() > 1.5 * pl.element().median()).sum()).list.first(),
+        )
+        .drop("steps")
+    )
+    return stats.join(dups, on="series_id", how="left").with_columns(pl.col("n_duplicates_dropped").fill_null(0))
+
+
+def ingest_timeseries(folder: Path, *, lcd_report_types: tuple[str, ...] = noaa_lcd.ROUTINE_REPORTS) -> TimeseriesIngest:
+    """Read every file of a dataset folder; see the module docstring for the contract."""
+    folder = Path(folder)
+    files = list_input_files(folder)
+    if not files:
+        raise FileNotFoundError(f"no .csv/.csv.gz/.parquet files under {folder}")
+    points, quarantines, reports = [], [], []
+    for path in files:
+        p, q, r = read_timeseries_file(path, folder, lcd_report_types=lcd_report_types)
+        points.append(p)
+        quarantines.append(q)
+        reports.append(r)
+    all_points = pl.concat(points) if points else pl.DataFrame(schema=POINTS_SCHEMA)
+    kept, dup_q = resolve_duplicates(all_points)
+    for r in reports:
+        r.duplicates_dropped = int(dup_q.filter(pl.col("source_file") == r.file).height)
+        r.records_out -= r.duplicates_dropped
+        r.quarantined += r.duplicates_dropped
+    quarantine = concat_quarantine(quarantines + [dup_q])
+    return TimeseriesIngest(kept, quarantine, series_stats(kept, dup_q), reports)
+
