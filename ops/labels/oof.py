@@ -1,0 +1,185 @@
+"""Out-of-fold predicted probabilities by stratified K-fold, cached on disk.
+
+Every row's probabilities come from the one fold model that did *not* train on it (never
+in-sample). Extra rows (e.g. the test split) can be scored by the average of the K fold
+models; they never take part in training.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from ops.labels.backbones import BackboneConfig, Progress, Source, predict_proba, train_model
+
+OOF_CODE_VERSION = "oof-v1"
+"""Bump when the training or fold code changes in a way that changes the probabilities."""
+
+FitPredict = Callable[[np.ndarray, np.ndarray, list[np.ndarray], str], list[np.ndarray]]
+"""``fit_predict(train_idx, train_labels, [idx_to_score, ...], prefix) -> [probs, ...]``."""
+
+
+@dataclass(frozen=True)
+class OOFResult:
+    """Out-of-fold probabilities.
+
+    Attributes
+    ----------
+    pred_probs : (len(idx), C) float64, rows aligned to ``idx``.
+    fold : (len(idx),) int, the fold each row was held out in.
+    extra_probs : (len(extra_idx), C) float64, mean of the fold models (or None).
+    cache_hit : bool, True when read from ``cache_dir`` without training.
+    key : str, the cache fingerprint.
+    n_splits : int, the number of folds actually used.
+    """
+
+    pred_probs: np.ndarray
+    fold: np.ndarray
+    extra_probs: np.ndarray | None
+    cache_hit: bool
+    key: str
+    n_splits: int
+
+
+def make_folds(labels: np.ndarray, k: int, seed: int) -> tuple[np.ndarray, int]:
+    """Stratified fold ids for ``labels``.
+
+    Classes with fewer than ``k`` rows are spread over as many folds as they have rows
+    (sklearn's warning is silenced); ``k`` is lowered to the number of rows if needed.
+
+    Returns
+    -------
+    fold : np.ndarray of int, one fold id per row.
+    k : int, folds used.
+    """
+    from sklearn.model_selection import StratifiedKFold
+
+    y = np.asarray(labels)
+    if k < 2:
+        raise ValueError(f"K (number of folds) must be >= 2, got {k}")
+    if len(y) < 2:
+        raise ValueError(f"need at least 2 rows for K-fold, got {len(y)}")
+    k_eff = min(k, len(y))
+    fold = np.full(len(y), -1, dtype=np.int64)
+    skf = StratifiedKFold(n_splits=k_eff, shuffle=True, random_state=seed)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="The least populated class", category=UserWarning)
+        for f, (_, test) in enumerate(skf.split(np.zeros(len(y)), y)):
+            fold[test] = f
+    return fold, k_eff
+
+
+def fingerprint(parts: dict) -> str:
+    """sha256 of a JSON dump of ``parts`` (numpy arrays hashed by dtype, shape and bytes)."""
+    def enc(v: object) -> object:
+        if isinstance(v, np.ndarray):
+            return {"dtype": str(v.dtype), "shape": list(v.shape),
+                    "sha": hashlib.sha256(np.ascontiguousarray(v).tobytes()).hexdigest()}
+        if isinstance(v, dict):
+            return {str(k): enc(x) for k, x in sorted(v.items())}
+        if isinstance(v, (list, tuple)):
+            return [enc(x) for x in v]
+        return v if isinstance(v, (str, int, float, bool, type(None))) else repr(v)
+
+    return hashlib.sha256(json.dumps(enc(parts), sort_keys=True).encode()).hexdigest()
+
+
+def _save_npz(path: Path, **arrays: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        with open(tmp, "wb") as f:
+            np.savez(f, **arrays)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def oof_pred_probs(
+    source: Source,
+    idx: np.ndarray,
+    labels: np.ndarray,
+    n_classes: int,
+    backbone: BackboneConfig,
+    *,
+    k: int = 5,
+    seed: int = 0,
+    extra_idx: np.ndarray | None = None,
+    cache_dir: Path | None = None,
+    progress: Progress | None = None,
+    fit_predict: FitPredict | None = None,
+    source_fingerprint: str | None = None,
+) -> OOFResult:
+    """Out-of-fold probabilities for rows ``idx`` of ``source``.
+
+    Parameters
+    ----------
+    source : image or embedding source (``get_batch``/``fingerprint``).
+    idx : rows to cross-fit (the non-test rows).
+    labels : int labels aligned to ``idx``.
+    n_classes : number of classes C (columns of the output, in class-index order).
+    backbone : the model and training recipe.
+    k, seed : folds (sklearn ``StratifiedKFold``, shuffled with ``seed``); fold ``f`` model
+        uses seed ``seed + f``.
+    extra_idx : rows scored by the mean of the K fold models (e.g. the test split).
+    cache_dir : folder for ``oof_<key>.npz``; the key covers the pixels (or vectors),
+        labels, rows, backbone identity, K, seed and :data:`OOF_CODE_VERSION`.
+    progress : receives ``"fold f/K epoch e/E ..."`` lines and cache messages.
+    fit_predict : replaces the backbone (tests, sklearn models); not part of the cache key
+        unless its name is (``__qualname__``).
+    source_fingerprint : precomputed ``source.fingerprint()`` (saves re-hashing the files).
+    """
+    idx = np.asarray(idx, dtype=np.int64)
+    y = np.asarray(labels, dtype=np.int64)
+    if len(idx) != len(y):
+        raise ValueError(f"{len(idx)} rows but {len(y)} labels")
+    extra = np.zeros(0, dtype=np.int64) if extra_idx is None else np.asarray(extra_idx, dtype=np.int64)
+    fold, k_eff = make_folds(y, k, seed)
+    say = progress or (lambda _m: None)
+
+    key = fingerprint({
+        "version": OOF_CODE_VERSION,
+        "source": source_fingerprint or source.fingerprint(),
+        "idx": idx, "labels": y, "extra": extra, "n_classes": n_classes,
+        "backbone": backbone.identity(), "k": k, "seed": seed,
+        "fit_predict": None if fit_predict is None else getattr(fit_predict, "__qualname__", "custom"),
+    })
+    path = Path(cache_dir) / f"oof_{key[:40]}.npz" if cache_dir is not None else None
+    if path is not None and path.exists():
+        with np.load(path) as z:
+            say(f"OOF cache hit: {path.name}")
+            return OOFResult(z["pred_probs"], z["fold"], z["extra_probs"] if len(extra) else None,
+                             True, key, int(z["n_splits"]))
+
+    if fit_predict is None:
+        def fit_predict(tr: np.ndarray, ytr: np.ndarray, score: list[np.ndarray], prefix: str,
+                        _f: list[int] = [0]) -> list[np.ndarray]:
+            model = train_model(source, tr, ytr, n_classes, backbone, seed=seed + _f[0],
+                                progress=progress, prefix=prefix)
+            _f[0] += 1
+            return [predict_proba(model, source, s, backbone) for s in score]
+
+    probs = np.zeros((len(idx), n_classes), dtype=np.float64)
+    extra_probs = np.zeros((len(extra), n_classes), dtype=np.float64)
+    for f in range(k_eff):
+        held = np.flatnonzero(fold == f)
+        train = np.flatnonzero(fold != f)
+        p_held, p_extra = fit_predict(idx[train], y[train], [idx[held], extra], f"fold {f + 1}/{k_eff} ")
+        probs[held] = p_held
+        if len(extra):
+            extra_probs += p_extra / k_eff
+        say(f"fold {f + 1}/{k_eff} done")
+    if path is not None:
+        _save_npz(path, pred_probs=probs, fold=fold, extra_probs=extra_probs, n_splits=np.asarray(k_eff))
+        say(f"OOF cached: {path.name}")
+    return OOFResult(probs, fold, extra_probs if len(extra) else None, False, key, k_eff)
