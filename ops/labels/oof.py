@@ -53,7 +53,8 @@ def make_folds(labels: np.ndarray, k: int, seed: int) -> tuple[np.ndarray, int]:
     """Stratified fold ids for ``labels``.
 
     Classes with fewer than ``k`` rows are spread over as many folds as they have rows
-    (sklearn's warning is silenced); ``k`` is lowered to the number of rows if needed.
+    (sklearn's warning is silenced); ``k`` is lowered to the size of the largest class if
+    needed. A class with a single row is scored by a model that never saw that class.
 
     Returns
     -------
@@ -67,7 +68,9 @@ def make_folds(labels: np.ndarray, k: int, seed: int) -> tuple[np.ndarray, int]:
         raise ValueError(f"K (number of folds) must be >= 2, got {k}")
     if len(y) < 2:
         raise ValueError(f"need at least 2 rows for K-fold, got {len(y)}")
-    k_eff = min(k, len(y))
+    k_eff = min(k, len(y), int(np.unique(y, return_counts=True)[1].max()))
+    if k_eff < 2:
+        raise ValueError("K-fold needs a class with at least 2 rows")
     fold = np.full(len(y), -1, dtype=np.int64)
     skf = StratifiedKFold(n_splits=k_eff, shuffle=True, random_state=seed)
     with warnings.catch_warnings():
