@@ -3,7 +3,8 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 TORCH_SPEC ?= torch==2.13.0
-export DAGSTER_HOME := $(CURDIR)
+SIEVE_DAGSTER_HOME ?= $(CURDIR)
+export DAGSTER_HOME := $(SIEVE_DAGSTER_HOME)
 export SIEVE_DATA_DIR ?= $(CURDIR)/data
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 export DAGSTER_DISABLE_TELEMETRY := 1

@@ -176,6 +176,8 @@ def read_timeseries_file(path: Path, root: Path, *, lcd_report_types: tuple[str,
     """One file → (points, quarantine, report). Never raises for bad content."""
     rel = str(path.relative_to(root))
     try:
+        if path.stat().st_size == 0:
+            raise ValueError("file is empty (0 bytes)")
         frame = _read_table(path)
         if frame.height == 0 or frame.width == 0:
             raise ValueError("file has no data rows")

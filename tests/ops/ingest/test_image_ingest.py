@@ -1,0 +1,56 @@
+from pathlib import Path
+
+import pytest
+
+from ops.ingest.images import ingest_images
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "bad_images"
+
+
+@pytest.fixture(scope="module")
+def result():
+    return ingest_images(FIXTURES)
+
+
+def test_bad_rows_are_quarantined_with_reasons(result):
+    reasons = dict(zip(result.quarantine["source_row"], result.quarantine["reason"]))
+    # a PNG signature followed by junk fails inside a chunk read: Pillow calls it truncated
+    assert reasons.pop(7) in {"undecodable", "truncated"}
+    assert reasons == {
+        6: "truncated",
+        8: "empty_file",
+        9: "unknown_label",
+        10: "missing_file",
+        11: "duplicate_entry",
+        12: "outside_dataset",
+        13: "duplicate_entry",
+    }
+
+
+def test_rest_of_dataset_is_processed(result):
+    assert result.manifest["image"].to_list() == [f"img/good_{i}.png" for i in range(6)]
+    assert result.rows_in == result.manifest.height + result.quarantine.height == 14
+    assert result.classes == ["cat", "dog"]
+    assert result.manifest["trusted"].to_list() == [True, False, False, True, False, False]
+    assert result.manifest["split"].to_list()[2] == "test"
+    assert set(result.manifest["width"]) == {8}
+
+
+def test_imagefolder_layout_with_trusted_list(tmp_path):
+    import shutil
+    for cls in ("cat", "dog"):
+        (tmp_path / cls).mkdir()
+        for i in range(2):
+            shutil.copy(FIXTURES / "img" / f"good_{i}.png", tmp_path / cls / f"{i}.png")
+    shutil.copy(FIXTURES / "img" / "zero.png", tmp_path / "dog" / "broken.png")
+    (tmp_path / "trusted.txt").write_text("cat/0.png\n")
+    out = ingest_images(tmp_path)
+    assert out.layout == "imagefolder" and out.classes == ["cat", "dog"]
+    assert out.manifest.height == 4 and out.quarantine["reason"].to_list() == ["empty_file"]
+    assert out.manifest.filter(out.manifest["trusted"])["image"].to_list() == ["cat/0.png"]
+
+
+def test_manifest_without_required_columns_is_a_clear_error(tmp_path):
+    (tmp_path / "labels.csv").write_text("file,class\na.png,cat\n")
+    with pytest.raises(ValueError, match=r"lacks column\(s\) \['image', 'label'\]"):
+        ingest_images(tmp_path)
