@@ -1,0 +1,243 @@
+"""Label-cleaning benchmark: CE(+trusted), cleanlab out-of-fold, cleanlab trusted-model, oracle.
+
+One fair protocol (docs/METHODS.md §6): same SmallCNN, epochs, optimiser, cosine lr, batch
+size and augmentation for every method; a trusted set of 10 per class drawn (seeded) before
+noise and merged into every retraining; headline = test accuracy at the LAST epoch (Best is
+diagnostic only and never used to select anything).
+
+    .venv/bin/python benchmarks/labels_bench.py --quick
+    .venv/bin/python benchmarks/labels_bench.py --seeds 2 --datasets digits,usps,cifar10n
+
+Prints one markdown table (mean ± sd over seeds) and, per setting, the cleaned-label
+accuracy under several relabel thresholds (evidence for ``RectifyConfig`` defaults).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import sys
+import time
+import zipfile
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from ops.labels.backbones import BackboneConfig, predict_proba, train_model  # noqa: E402
+from ops.labels.images import ArrayImageDataset  # noqa: E402
+from ops.labels.methods import MethodContext, get_method  # noqa: E402
+from ops.labels.noise import draw_trusted, inject_noise  # noqa: E402
+from ops.labels.rectify import DROPPED, RectifyConfig, rectify  # noqa: E402
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "images"
+NOISES = ("sym0.2", "sym0.4", "sym0.6", "asym0.4", "inst0.4")
+CIFAR_NOISES = ("aggre", "worse")
+METHOD_ROWS = ("CE + trusted", "cleanlab OOF", "cleanlab trusted", "oracle (clean labels)")
+THRESHOLDS = (0.5, 0.7, 0.9, 1.01)  # 1.01 = never relabel (drop every flagged row)
+
+# per-dataset recipe, sized for a 2-core CPU (see README_labels.md)
+RECIPE = {
+    "digits": dict(epochs=20, width=16, batch_size=64),
+    "usps": dict(epochs=8, width=16, batch_size=128),
+    "cifar10n": dict(epochs=6, width=16, batch_size=128),
+}
+
+
+def load_digits_data():
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    d = load_digits()
+    x = (d.images / 16 * 255).round().astype(np.uint8)
+    y = d.target.astype(np.int64)
+    xtr, xte, ytr, yte = train_test_split(x, y, test_size=0.3, stratify=y, random_state=0)
+    return xtr, ytr, xte, yte, None
+
+
+def load_usps():
+    import h5py
+
+    with h5py.File(SHARED / "usps" / "usps.h5", "r") as f:
+        xtr = f["train/data"][:].reshape(-1, 16, 16)
+        ytr = f["train/target"][:].astype(np.int64)
+        xte = f["test/data"][:].reshape(-1, 16, 16)
+        yte = f["test/target"][:].astype(np.int64)
+    to8 = lambda a: np.clip(np.rint(a * 255), 0, 255).astype(np.uint8)  # noqa: E731
+    return to8(xtr), ytr, to8(xte), yte, None
+
+
+def read_cifar_zip(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    from PIL import Image
+
+    images, index = [], []
+    with zipfile.ZipFile(path) as zf:
+        for name in sorted(zf.namelist()):
+            index.append(int(name[:-4]))
+            images.append(np.asarray(Image.open(io.BytesIO(zf.read(name))).convert("RGB")))
+    return np.stack(images), np.asarray(index)
+
+
+def load_cifar10n():
+    xtr, idx = read_cifar_zip(SHARED / "cifar10n" / "cifar10_train_00000-09999_jpg.zip")
+    lab = np.load(SHARED / "cifar10n" / "cifar10n_labels_50000.npz")
+    xte, idt = read_cifar_zip(SHARED / "cifar10_test" / "cifar10_test_00000-09999_jpg.zip")
+    yte = np.load(SHARED / "cifar10_test" / "cifar10_test_original_labels.npy").astype(np.int64)[idt]
+    human = {k: lab[k][idx].astype(np.int64) for k in CIFAR_NOISES}
+    return xtr, lab["clean_label"][idx].astype(np.int64), xte, yte, human
+
+
+LOADERS = {"digits": load_digits_data, "usps": load_usps, "cifar10n": load_cifar10n}
+
+
+def run_setting(name, data, noise, seed, base_cfg, k, log):
+    xtr, ytr, xte, yte, human = data
+    n_tr, C = len(ytr), 10
+    x_all = np.concatenate([xtr, xte])
+    src = ArrayImageDataset(x_all)
+    test_idx = np.arange(n_tr, n_tr + len(yte))
+    trusted = draw_trusted(ytr, 10, seed=seed, n_classes=C)
+    pool = np.setdiff1d(np.arange(n_tr), trusted)
+    given = ytr.copy()
+    if human is not None:
+        given[pool] = human[noise][pool]  # trusted rows keep their clean labels
+    else:
+        kind, rate = noise[:-3], float(noise[-3:])
+        feats = xtr[pool].reshape(len(pool), -1).astype(np.float64) / 255.0
+        given[pool] = inject_noise(ytr[pool], kind, rate, C, seed=seed + 1000, features=feats).labels
+    actual = float(np.mean(given[pool] != ytr[pool]))
+    err = given[pool] != ytr[pool]
+    labels_all = np.concatenate([given, yte])  # test labels are never used for training/cleaning
+    cfg = base_cfg
+
+    def fit_eval(train_rows, train_labels, tag):
+        accs = []
+
+        def cb(ep, model):
+            p = predict_proba(model, src, test_idx, cfg, batch_size=1024)
+            accs.append(float(np.mean(p.argmax(1) == yte)))
+
+        train_model(src, train_rows, train_labels, C, cfg, seed=seed, epoch_callback=cb,
+                    progress=None)
+        log(f"  {tag}: last {accs[-1]:.3f}")
+        return max(accs), accs[-1]
+
+    rows = []
+    t = time.perf_counter()
+    all_tr = np.arange(n_tr)
+    best, last = fit_eval(all_tr, given, "CE + trusted")
+    rows.append(dict(method="CE + trusted", prec=np.nan, rec=np.nan, f1=np.nan,
+                     clean_acc=1 - actual, best=best, last=last, wall=time.perf_counter() - t))
+    thr_rows = []
+    for mname, reg in (("cleanlab OOF", "cleanlab_oof"), ("cleanlab trusted", "cleanlab_trusted")):
+        t = time.perf_counter()
+        ctx = MethodContext(source=src, labels=labels_all, pool_idx=pool, trusted_idx=trusted,
+                            test_idx=np.zeros(0, np.int64), n_classes=C, backbone=cfg, k_folds=k,
+                            seed=seed)
+        res = get_method(reg)(ctx)
+        flag = res.is_issue[pool]
+        tp = int(np.sum(flag & err))
+        prec = tp / max(int(flag.sum()), 1)
+        rec = tp / max(int(err.sum()), 1)
+        f1 = 2 * prec * rec / max(prec + rec, 1e-12)
+        protected = np.zeros(len(labels_all), bool)
+        protected[trusted] = True
+        protected[test_idx] = True
+        for thr in THRESHOLDS:
+            a, c = rectify(labels_all, res.probs, res.is_issue, protected, res.quality,
+                           RectifyConfig(relabel_threshold=min(thr, 1.0), relabel=thr <= 1.0))
+            keep = pool[a[pool] != DROPPED]
+            thr_rows.append((mname, thr, float(np.mean(c[keep] == ytr[keep])), len(keep) / len(pool)))
+        actions, clean = rectify(labels_all, res.probs, res.is_issue, protected, res.quality, RectifyConfig())
+        keep_pool = pool[actions[pool] != DROPPED]
+        clean_acc = float(np.mean(clean[keep_pool] == ytr[keep_pool]))
+        train_rows = np.sort(np.concatenate([keep_pool, trusted]))
+        log(f"  {mname}: flagged {int(flag.sum())}, P {prec:.2f} R {rec:.2f}, kept {len(keep_pool)}/{len(pool)}")
+        best, last = fit_eval(train_rows, clean[train_rows], mname)
+        rows.append(dict(method=mname, prec=prec, rec=rec, f1=f1, clean_acc=clean_acc, best=best, last=last,
+                         wall=time.perf_counter() - t))
+    t = time.perf_counter()
+    best, last = fit_eval(all_tr, ytr, "oracle")
+    rows.append(dict(method="oracle (clean labels)", prec=np.nan, rec=np.nan, f1=np.nan, clean_acc=1.0,
+                     best=best, last=last, wall=time.perf_counter() - t))
+    for r in rows:
+        r.update(dataset=name, noise=noise, actual=actual, seed=seed)
+    return rows, thr_rows
+
+
+def fmt(vals, pct=True, sd=True):
+    v = np.asarray([x for x in vals if not np.isnan(x)], dtype=float)
+    if v.size == 0:
+        return "–"
+    m = v.mean() * (100 if pct else 1)
+    if sd and v.size > 1:
+        return f"{m:.1f} ± {v.std(ddof=1) * (100 if pct else 1):.1f}"
+    return f"{m:.1f}"
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="1 seed, digits sym0.4 + asym0.4 only (smoke)")
+    ap.add_argument("--seeds", type=int, default=2)
+    ap.add_argument("--datasets", default="digits,usps,cifar10n")
+    ap.add_argument("--noises", default=",".join(NOISES), help="for digits/usps; CIFAR-10N uses aggre,worse")
+    ap.add_argument("--k", type=int, default=5)
+    ap.add_argument("--epochs-scale", type=float, default=1.0, help="multiply every recipe's epochs")
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    datasets = args.datasets.split(",")
+    noises = args.noises.split(",")
+    seeds = args.seeds
+    if args.quick:
+        datasets, noises, seeds = ["digits"], ["sym0.4", "asym0.4"], 1
+    log = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
+    t0 = time.perf_counter()
+    all_rows, all_thr = [], []
+    for ds in datasets:
+        data = LOADERS[ds]()
+        rec = RECIPE[ds]
+        cfg = BackboneConfig(width=rec["width"], batch_size=rec["batch_size"],
+                             epochs=max(1, round(rec["epochs"] * args.epochs_scale)), num_threads=args.threads)
+        for noise in (CIFAR_NOISES if ds == "cifar10n" else noises):
+            for seed in range(seeds):
+                log(f"{ds} {noise} seed {seed} ({time.perf_counter() - t0:.0f} s)")
+                rows, thr = run_setting(ds, data, noise, seed, cfg, args.k, log)
+                all_rows += rows
+                all_thr += [(ds, noise, seed, *t) for t in thr]
+    total = time.perf_counter() - t0
+
+    recipes = "; ".join(f"{d}: SmallCNN width {RECIPE[d]['width']}, "
+                        f"{max(1, round(RECIPE[d]['epochs'] * args.epochs_scale))} epochs, batch {RECIPE[d]['batch_size']}"
+                        for d in datasets)
+    print(f"\n### Label cleaning, {seeds} seed(s), K={args.k}, 10 trusted/class, "
+          f"SGD 0.05 cosine, min 200 steps, crop aug; {recipes}; total {total / 60:.1f} min\n")
+    print("| dataset | noise | actual rate % | method | precision % | recall % | F1 % | cleaned-label acc % "
+          "| test best % | **test last %** | wall s |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    keys = []
+    for r in all_rows:
+        k = (r["dataset"], r["noise"], r["method"])
+        if k not in keys:
+            keys.append(k)
+    for ds, noise, m in keys:
+        rs = [r for r in all_rows if (r["dataset"], r["noise"], r["method"]) == (ds, noise, m)]
+        g = lambda f: [r[f] for r in rs]  # noqa: E731
+        print(f"| {ds} | {noise} | {fmt(g('actual'), sd=False)} | {m} | {fmt(g('prec'))} | {fmt(g('rec'))} | "
+              f"{fmt(g('f1'))} | {fmt(g('clean_acc'))} | {fmt(g('best'))} | **{fmt(g('last'))}** | "
+              f"{fmt(g('wall'), pct=False, sd=False)} |")
+    print("\nRelabel threshold vs cleaned-label accuracy on kept pool rows (kept fraction), mean over all settings:\n")
+    print("| method | threshold | cleaned-label acc % | pool kept % |")
+    print("|---|---|---|---|")
+    for m in ("cleanlab OOF", "cleanlab trusted"):
+        for thr in THRESHOLDS:
+            sel = [t for t in all_thr if t[3] == m and t[4] == thr]
+            print(f"| {m} | {'never relabel' if thr > 1 else thr} | {fmt([t[5] for t in sel], sd=False)} | "
+                  f"{fmt([t[6] for t in sel], sd=False)} |")
+
+
+if __name__ == "__main__":
+    main()
