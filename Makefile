@@ -41,4 +41,4 @@ ui: $(STAMP)
 	$(BIN)/dagster dev -m pipelines.definitions
 
 clean:
-	rm -rf data/clean data/raw data/reports data/cache .dagster/storage .dagster/artifacts .dagster/logs
+	rm -rf data/clean data/published data/raw data/reports data/cache .dagster/storage .dagster/artifacts .dagster/logs

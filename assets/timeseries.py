@@ -25,7 +25,8 @@ class WindowsConfig(dg.Config):
     kinds={"polars", "parquet"},
     code_version="1",
     description="Every record of raw/timeseries/<dataset>/ parsed into points.parquet "
-    "(series_id, timestamp, value, source_file, source_row), with quarantine.parquet and series.parquet.",
+    "(series_id, timestamp, value, source_file, source_row), with quarantine.parquet, series.parquet "
+    "and files.parquet (per-file record counts).",
 )
 def timeseries_points(context: dg.AssetExecutionContext, settings: SieveSettings) -> dg.MaterializeResult:
     paths = settings.dataset("timeseries", context.partition_key)
@@ -35,9 +36,10 @@ def timeseries_points(context: dg.AssetExecutionContext, settings: SieveSettings
     write_parquet_atomic(points, paths.out("points.parquet"))
     write_parquet_atomic(result.quarantine.with_columns(run_id=pl.lit(rid)), paths.out("quarantine.parquet"))
     write_parquet_atomic(result.series, paths.out("series.parquet"))
+    files = result.files_frame()
+    write_parquet_atomic(files, paths.out("files.parquet"))
     summary = result.summary()
     context.log.info(f"{context.partition_key}: {summary}")
-    files = pl.DataFrame([vars(f) | {"skipped_columns": ", ".join(f.skipped_columns)} for f in result.files])
     return dg.MaterializeResult(
         metadata={
             **summary,

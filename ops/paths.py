@@ -38,6 +38,10 @@ class DatasetPaths:
     def clean(self) -> Path:
         return self.root / "clean" / self.kind / self.name
 
+    @property
+    def published(self) -> Path:
+        return self.root / "published" / self.kind / self.name
+
     def out(self, filename: str) -> Path:
         return self.clean / filename
 

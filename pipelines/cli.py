@@ -73,8 +73,9 @@ def demo() -> int:
     failed = [f"{k}/{n}" for k, n in datasets if not run_dataset(n, instance, kind=k)]
     print(f"[sieve] demo finished in {time.perf_counter() - start:.1f}s", flush=True)
     for kind, name in datasets:
-        for f in sorted((root / "clean" / kind / name).glob("*.parquet")):
-            print(f"  {f}")
+        for stage in ("clean", "published"):
+            for f in sorted((root / stage / kind / name).glob("*.parquet")):
+                print(f"  {f}")
     reports = sorted(reports_dir(root).glob("*.html")) if reports_dir(root).is_dir() else []
     if reports:
         print(f"[sieve] report: {reports[-1]}")

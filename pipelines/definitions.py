@@ -1,15 +1,21 @@
 """The Dagster code location: ``dagster dev`` and ``dagster definitions validate`` load ``defs``."""
 
+import warnings
+
 import dagster as dg
 
-from assets import images, timeseries
-from pipelines.jobs import images_job, timeseries_job
-from pipelines.sensors import dataset_folder_sensor
-from pipelines.settings import SieveSettings
+warnings.filterwarnings("ignore", category=dg.PreviewWarning)  # partitioned asset checks (1.13 preview)
+
+from assets import images, publish, timeseries  # noqa: E402
+from assets.checks import asset_checks  # noqa: E402
+from pipelines.jobs import images_job, timeseries_job  # noqa: E402
+from pipelines.sensors import dataset_folder_sensor  # noqa: E402
+from pipelines.settings import QualityThresholds, SieveSettings  # noqa: E402
 
 defs = dg.Definitions(
-    assets=dg.load_assets_from_modules([timeseries, images]),
+    assets=dg.load_assets_from_modules([timeseries, images, publish]),
+    asset_checks=asset_checks,
     jobs=[timeseries_job, images_job],
     sensors=[dataset_folder_sensor],
-    resources={"settings": SieveSettings()},
+    resources={"settings": SieveSettings(), "thresholds": QualityThresholds()},
 )

@@ -67,6 +67,11 @@ class TimeseriesIngest:
     def records_in(self) -> int:
         return sum(f.records_in for f in self.files)
 
+    def files_frame(self) -> pl.DataFrame:
+        """One row per input file: layout, record counts, skipped columns, error."""
+        rows = [vars(f) | {"skipped_columns": ", ".join(f.skipped_columns)} for f in self.files]
+        return pl.DataFrame(rows, schema_overrides={"error": pl.String})
+
     def summary(self) -> dict:
         return {
             "files": len(self.files),

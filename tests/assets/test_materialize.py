@@ -10,7 +10,7 @@ import pytest
 
 from pipelines.definitions import defs
 from pipelines.partitions import image_datasets, timeseries_datasets
-from pipelines.settings import SieveSettings
+from pipelines.settings import QualityThresholds, SieveSettings
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "data" / "samples"
@@ -33,15 +33,42 @@ def materialized(tmp_path_factory):
             job = defs.resolve_job_def(job_name)
             for name in datasets[kind]:
                 res = job.execute_in_process(
-                    partition_key=name, instance=instance, resources={"settings": SieveSettings(data_dir=str(root))}
+                    partition_key=name, instance=instance, raise_on_error=False,
+                    resources={"settings": SieveSettings(data_dir=str(root)), "thresholds": QualityThresholds()},
                 )
                 results[(kind, name)] = res
     return root, results
 
 
-def test_every_run_succeeds(materialized):
-    _, results = materialized
-    assert {k: r.success for k, r in results.items()} == {k: True for k in results}
+def _checks(result):
+    return {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+
+
+def test_clean_datasets_pass_every_check_and_publish(materialized):
+    root, results = materialized
+    for key in [("timeseries", "noaa_lcd"), ("timeseries", "nab_traffic"), ("timeseries", "bad_timeseries"),
+                ("images", "digits_noisy")]:
+        assert results[key].success, key
+        checks = _checks(results[key])
+        assert checks and all(checks.values()), (key, checks)
+    assert (root / "published" / "images" / "digits_noisy" / "labels.parquet").is_file()
+    assert (root / "published" / "timeseries" / "noaa_lcd" / "windows.parquet").is_file()
+
+
+def test_blocking_check_stops_publish_of_corrupted_dataset_only(materialized):
+    """bad_images has 8 of 14 rows quarantined (57 % > 50 %): its quarantine_share check fails,
+    so published_image_labels is skipped for it, while digits_noisy (another partition) publishes."""
+    root, results = materialized
+    bad = results[("images", "bad_images")]
+    assert not bad.success
+    checks = _checks(bad)
+    assert checks["quarantine_share"] is False
+    assert all(v for k, v in checks.items() if k != "quarantine_share"), checks
+    materialized_assets = {e.asset_key.to_user_string() for e in bad.get_asset_materialization_events()}
+    assert materialized_assets == {"image_manifest", "image_labels_clean"}
+    assert (root / "clean" / "images" / "bad_images" / "labels.parquet").is_file()
+    assert not (root / "published" / "images" / "bad_images").exists()
+    assert (root / "published" / "images" / "digits_noisy" / "labels.parquet").is_file()
 
 
 @pytest.mark.parametrize("name", ["noaa_lcd", "nab_traffic", "bad_timeseries"])

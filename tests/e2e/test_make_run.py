@@ -18,7 +18,11 @@ def _make(*args, env):
 def test_make_run_uses_sieve_data_dir(tmp_path):
     data = tmp_path / "elsewhere"
     shutil.copytree(FIXTURES / "bad_timeseries", data / "raw" / "timeseries" / "user_series")
-    shutil.copytree(FIXTURES / "bad_images", data / "raw" / "images" / "user_images")
+    images = data / "raw" / "images" / "user_images"
+    for i in range(6):  # an ImageFolder tree: two classes and one broken file
+        (images / ("cat" if i % 2 else "dog")).mkdir(parents=True, exist_ok=True)
+        shutil.copy(FIXTURES / "bad_images" / "img" / f"good_{i}.png", images / ("cat" if i % 2 else "dog") / f"{i}.png")
+    shutil.copy(FIXTURES / "bad_images" / "img" / "truncated.png", images / "cat" / "broken.png")
     env = {**os.environ, "SIEVE_DATA_DIR": str(data), "SIEVE_DAGSTER_HOME": str(tmp_path / "home")}
     (tmp_path / "home").mkdir()
     for name in ("user_series", "user_images"):
@@ -27,7 +31,8 @@ def test_make_run_uses_sieve_data_dir(tmp_path):
         assert f"{name}: ok" in out.stdout
     assert (data / "clean" / "timeseries" / "user_series" / "windows.parquet").is_file()
     labels = pl.read_parquet(data / "clean" / "images" / "user_images" / "labels.parquet")
-    assert labels.height == 14
+    assert labels.height == 7 and labels["action"].to_list().count("quarantined") == 1
+    assert (data / "published" / "images" / "user_images" / "labels.parquet").is_file()
     assert not (REPO / "data" / "clean" / "timeseries" / "user_series").exists()
     # the runs were recorded on the instance in SIEVE_DAGSTER_HOME
     assert (tmp_path / "home" / "history" / "runs.db").is_file() or any((tmp_path / "home").rglob("*.db"))

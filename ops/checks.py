@@ -1,0 +1,230 @@
+"""Data checks on the published tables, as plain functions over a dataset's clean folder.
+
+Each check is a small registered function returning a :class:`CheckOutcome` (passed + the
+numbers needed to debug). The Dagster layer (``assets/checks.py``) turns every entry of
+:data:`CHECKS` into an asset check; ``blocking`` entries gate the ``published_*`` assets.
+Thresholds live in :class:`Thresholds`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import polars as pl
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    max_quarantine_share: float = 0.5  # blocking: more than half the input unusable → stop
+    max_label_issue_share: float = 0.5  # warning
+    max_low_quality_share: float = 0.5  # warning
+    max_judge_budget_share: float = 1.0  # warning: calls made / call budget
+
+    def __post_init__(self) -> None:
+        for name, value in vars(self).items():
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"threshold {name} must be in [0, 1], got {value}")
+
+
+@dataclass
+class CheckOutcome:
+    passed: bool
+    metadata: dict = field(default_factory=dict)
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class CheckDef:
+    name: str
+    kind: str  # timeseries | images
+    blocking: bool
+    fn: Callable[[Path, Path, Thresholds], CheckOutcome]
+    description: str
+
+
+CHECKS: list[CheckDef] = []
+
+
+def register(name: str, kind: str, *, blocking: bool, description: str):
+    def deco(fn):
+        if any(c.name == name and c.kind == kind for c in CHECKS):
+            raise ValueError(f"check {kind}/{name} registered twice")
+        CHECKS.append(CheckDef(name, kind, blocking, fn, description))
+        return fn
+
+    return deco
+
+
+WINDOWS_COLUMNS = {
+    "series_id": pl.String, "window_start": pl.Datetime, "window_end": pl.Datetime,
+    "n_points": pl.Int64, "n_missing": pl.Int64, "run_id": pl.String,
+}
+LABELS_COLUMNS = {
+    "image": pl.String, "given_label": pl.String, "clean_label": pl.String, "label_quality": pl.Float64,
+    "is_label_issue": pl.Boolean, "action": pl.String, "method": pl.String, "trusted": pl.Boolean,
+    "split": pl.String, "run_id": pl.String,
+}
+SCORE_COLUMNS_TS = ("trend_score", "frequency_score", "amplitude_score", "pattern_score", "quality_score")
+
+
+def schema_problems(frame_schema: pl.Schema, required: dict) -> list[str]:
+    problems = []
+    for col, dtype in required.items():
+        if col not in frame_schema:
+            problems.append(f"missing column {col}")
+        elif not frame_schema[col].is_(dtype) and frame_schema[col].base_type() != dtype:
+            problems.append(f"{col} is {frame_schema[col]}, expected {dtype}")
+    return problems
+
+
+def _range_problems(frame: pl.DataFrame, cols: list[str]) -> dict[str, int]:
+    return {c: int(frame.filter((pl.col(c) < 0) | (pl.col(c) > 1) | pl.col(c).is_nan()).height) for c in cols}
+
+
+# --- time series --------------------------------------------------------------------------
+
+@register("windows_schema", "timeseries", blocking=True, description="windows.parquet has the contract's columns and types")
+def check_windows_schema(raw: Path, clean: Path, t: Thresholds) -> CheckOutcome:
+    schema = pl.read_parquet_schema(clean / "windows.parquet")
+    problems = schema_problems(schema, WINDOWS_COLUMNS)
+    return CheckOutcome(not problems, {"problems": problems, "columns": list(schema)})
+
+
+@register("row_accounting", "timeseries", blocking=True,
+          description="per input file: records in = points out + records quarantined; every raw file was read")
+def check_ts_accounting(raw: Path, clean: Path, t: Thresholds) -> CheckOutcome:
+    files = pl.read_parquet(clean / "files.parquet")
+    points = pl.read_parquet(clean / "points.parquet", columns=["source_file"]).group_by("source_file").len("out")
+    quarantine = pl.read_parquet(clean / "quarantine.parquet", columns=["source_file"]).group_by("source_file").len("q")
+    joined = (
+        files.select("file", "records_in")
+        .join(points.rename({"source_file": "file"}), on="file", how="left")
+        .join(quarantine.rename({"source_file": "file"}), on="file", how="left")
+        .fill_null(0)
+        .with_columns(diff=pl.col("records_in") - pl.col("out") - pl.col("q"))
+    )
+    from ops.ingest.timeseries import list_input_files
+
+    on_disk = {str(p.relative_to(raw)) for p in list_input_files(raw)}
+    unread = sorted(on_disk - set(files["file"]))
+    bad = joined.filter(pl.col("diff") != 0)
+    return CheckOutcome(
+        bad.height == 0 and not unread,
+        {
+            "records_in": int(joined["records_in"].sum()),
+            "records_out": int(joined["out"].sum()),
+            "quarantined": int(joined["q"].sum()),
+            "files_with_mismatch": bad["file"].to_list(),
+            "files_not_read": unread,
+        },
+    )
+
+
+@register("quarantine_share", "timeseries", blocking=True,
+          description="share of input records quarantined for a defect ≤ max_quarantine_share (NOAA LCD report types "
+          "filtered by design do not count)")
+def check_ts_quarantine(raw: Path, clean: Path, t: Thresholds) -> CheckOutcome:
+    files = pl.read_parquet(clean / "files.parquet")
+    reasons = pl.read_parquet(clean / "quarantine.parquet", columns=["reason"])["reason"]
+    by_design = int(reasons.str.starts_with("report_type:").sum())
+    n_in = int(files["records_in"].sum()) - by_design
+    n_q = reasons.len() - by_design
+    share = n_q / n_in if n_in > 0 else 1.0
+    return CheckOutcome(share <= t.max_quarantine_share, {"quarantine_share": share, "records_in": n_in,
+                                                         "quarantined": n_q, "filtered_by_design": by_design,
+                                                         "threshold": t.max_quarantine_share})
+
+
+@register("score_ranges", "timeseries", blocking=True, description="every *_score in [0, 1] (passes, noted, before rating exists)")
+def check_ts_scores(raw: Path, clean: Path, t: Thresholds) -> CheckOutcome:
+    windows = pl.read_parquet(clean / "windows.parquet")
+    cols = [c for c in SCORE_COLUMNS_TS if c in windows.columns]
+    if not cols:
+        return CheckOutcome(True, {"note": "windows not rated yet"})
+    bad = _range_problems(windows, cols)
+    return CheckOutcome(not any(bad.values()), {"out_of_range": bad})
+
+
+@register("low_quality_share", "timeseries", blocking=False, description="share of low-quality windows ≤ max_low_quality_share")
+def check_ts_low_quality(raw: Path, clean: Path, t: Thresholds) -> CheckOutcome:
+    windows = pl.read_parquet(clean / "windows.parquet")
+    if "is_low_quality_issue" not in windows.columns:
+        return CheckOutcome(True, {"note": "windows not rated yet"})
+    share = float(windows["is_low_quality_issue"].mean() or 0.0)
+    return CheckOutcome(share <= t.max_low_quality_share, {"low_quality_share": share, "threshold": t.max_low_quality_share})
+
+
+# --- images -------------------------------------------------------------------------------
+
+@register("labels_schema", "images", blocking=True, description="labels.parquet has the contract's columns and types")
+def check_labels_schema(raw: Path, clean: Path, t: Thresholds) -> CheckOutcome:
+    schema = pl.read_parquet_schema(clean / "labels.parquet")
+    classes = [c for c in schema if c.startswith("prob_")]
+    problems = schema_problems(schema, LABELS_COLUMNS)
+    if not classes:
+        problems.append("no prob_<class> columns")
+    return CheckOutcome(not problems, {"problems": problems, "n_classes": len(classes)})
+
+
+@register("row_accounting", "images", blocking=True,
+          description="raw rows = labels.parquet rows = rows written + rows quarantined; no image twice")
+def check_images_accounting(raw: Path, clean: Path, t: Thresholds) -> CheckOutcome:
+    from ops.ingest.images import read_raw_manifest
+
+    raw_rows = read_raw_manifest(raw)[0].height
+    labels = pl.read_parquet(clean / "labels.parquet", columns=["image", "action"])
+    quarantine = pl.read_parquet(clean / "quarantine.parquet", columns=["reason"])
+    written = labels.filter(pl.col("action") != "quarantined")
+    dupes = int(written.height - written["image"].n_unique())
+    ok = raw_rows == labels.height == written.height + quarantine.height and dupes == 0
+    return CheckOutcome(ok, {"rows_in": raw_rows, "labels_rows": labels.height, "written": written.height,
+                             "quarantined": quarantine.height, "duplicate_images": dupes})
+
+
+@register("quarantine_share", "images", blocking=True, description="share of input rows quarantined ≤ max_quarantine_share")
+def check_images_quarantine(raw: Path, clean: Path, t: Thresholds) -> CheckOutcome:
+    labels = pl.read_parquet(clean / "labels.parquet", columns=["action"])
+    share = float((labels["action"] == "quarantined").mean()) if labels.height else 1.0
+    return CheckOutcome(share <= t.max_quarantine_share, {"quarantine_share": share, "rows": labels.height,
+                                                         "threshold": t.max_quarantine_share})
+
+
+@register("score_ranges", "images", blocking=True, description="label_quality and prob_<class> in [0, 1]; probabilities sum to 1")
+def check_images_scores(raw: Path, clean: Path, t: Thresholds) -> CheckOutcome:
+    labels = pl.read_parquet(clean / "labels.parquet").filter(pl.col("action") != "quarantined")
+    probs = [c for c in labels.columns if c.startswith("prob_")]
+    bad = _range_problems(labels, ["label_quality", *probs])
+    scored = labels.drop_nulls(probs)
+    sums = scored.select(pl.sum_horizontal(probs)).to_series() if scored.height and probs else pl.Series([1.0])
+    off = int(((sums - 1.0).abs() > 1e-3).sum())
+    return CheckOutcome(not any(bad.values()) and off == 0,
+                        {"out_of_range": {k: v for k, v in bad.items() if v}, "rows_prob_sum_off": off,
+                         "rows_scored": scored.height})
+
+
+@register("protected_rows_unchanged", "images", blocking=True,
+          description="trusted rows and the test split keep their given label and action 'kept'")
+def check_protected(raw: Path, clean: Path, t: Thresholds) -> CheckOutcome:
+    labels = pl.read_parquet(clean / "labels.parquet")
+    protected = labels.filter((pl.col("trusted") | (pl.col("split") == "test")) & (pl.col("action") != "quarantined"))
+    changed = protected.filter((pl.col("clean_label") != pl.col("given_label")) | (pl.col("action") != "kept"))
+    return CheckOutcome(changed.height == 0, {"protected_rows": protected.height, "changed": changed.height,
+                                              "examples": changed["image"].head(5).to_list()})
+
+
+@register("label_issue_share", "images", blocking=False, description="share of rows flagged as label issues ≤ max_label_issue_share")
+def check_label_issue_share(raw: Path, clean: Path, t: Thresholds) -> CheckOutcome:
+    labels = pl.read_parquet(clean / "labels.parquet").filter(pl.col("action") != "quarantined")
+    share = float(labels["is_label_issue"].mean() or 0.0) if labels.height else 0.0
+    return CheckOutcome(share <= t.max_label_issue_share, {"label_issue_share": share, "threshold": t.max_label_issue_share,
+                                                           "n_issues": int(labels["is_label_issue"].sum())})
+
+
+def run_check(check: CheckDef, raw: Path, clean: Path, thresholds: Thresholds) -> CheckOutcome:
+    """Run one check; a missing or unreadable table is a failed check with the error, never a crash."""
+    try:
+        return check.fn(raw, clean, thresholds)
+    except Exception as exc:  # noqa: BLE001 - a check reports, it does not raise
+        return CheckOutcome(False, {"error": f"{type(exc).__name__}: {exc}"})

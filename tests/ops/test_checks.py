@@ -1,0 +1,78 @@
+import shutil
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from ops.checks import CHECKS, Thresholds, run_check
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+
+
+def _check(kind, name):
+    return next(c for c in CHECKS if c.kind == kind and c.name == name)
+
+
+def _labels(**over):
+    base = {"image": ["a.png", "b.png", "c.png"], "given_label": ["x", "y", "x"], "clean_label": ["x", "y", "y"],
+            "label_quality": [0.9, 0.8, 0.1], "is_label_issue": [False, False, True],
+            "action": ["kept", "kept", "relabeled"], "method": ["m"] * 3, "trusted": [True, False, False],
+            "split": ["train", "test", "train"], "prob_x": [0.9, 0.2, 0.1], "prob_y": [0.1, 0.8, 0.9], "run_id": ["r"] * 3}
+    return pl.DataFrame(base | over)
+
+
+def test_thresholds_validate():
+    with pytest.raises(ValueError, match="max_quarantine_share"):
+        Thresholds(max_quarantine_share=1.5)
+
+
+def test_every_check_has_a_unique_name_per_kind():
+    keys = [(c.kind, c.name) for c in CHECKS]
+    assert len(keys) == len(set(keys))
+    assert {c.kind for c in CHECKS} == {"timeseries", "images"}
+
+
+def test_good_labels_pass_and_broken_ones_fail(tmp_path):
+    _labels().write_parquet(tmp_path / "labels.parquet")
+    for name in ("labels_schema", "score_ranges", "protected_rows_unchanged"):
+        assert run_check(_check("images", name), tmp_path, tmp_path, Thresholds()).passed, name
+    _labels(label_quality=[0.9, 1.7, 0.1]).write_parquet(tmp_path / "labels.parquet")
+    out = run_check(_check("images", "score_ranges"), tmp_path, tmp_path, Thresholds())
+    assert not out.passed and out.metadata["out_of_range"] == {"label_quality": 1}
+    _labels(clean_label=["y", "y", "y"]).write_parquet(tmp_path / "labels.parquet")
+    out = run_check(_check("images", "protected_rows_unchanged"), tmp_path, tmp_path, Thresholds())
+    assert not out.passed and out.metadata["examples"] == ["a.png"]
+    _labels().drop("method").write_parquet(tmp_path / "labels.parquet")
+    out = run_check(_check("images", "labels_schema"), tmp_path, tmp_path, Thresholds())
+    assert not out.passed and out.metadata["problems"] == ["missing column method"]
+
+
+def test_label_issue_share_warns_over_threshold(tmp_path):
+    _labels().write_parquet(tmp_path / "labels.parquet")
+    assert run_check(_check("images", "label_issue_share"), tmp_path, tmp_path, Thresholds()).passed
+    assert not run_check(_check("images", "label_issue_share"), tmp_path, tmp_path, Thresholds(max_label_issue_share=0.2)).passed
+
+
+def test_missing_table_is_a_failed_check_not_a_crash(tmp_path):
+    out = run_check(_check("timeseries", "windows_schema"), tmp_path, tmp_path, Thresholds())
+    assert not out.passed and "windows.parquet" in out.metadata["error"]
+
+
+def test_timeseries_accounting_catches_lost_points(tmp_path):
+    from ops.ingest.timeseries import ingest_timeseries
+
+    raw = tmp_path / "raw"
+    shutil.copytree(FIXTURES / "bad_timeseries", raw)
+    res = ingest_timeseries(raw)
+    clean = tmp_path / "clean"
+    clean.mkdir()
+    res.files_frame().write_parquet(clean / "files.parquet")
+    res.quarantine.write_parquet(clean / "quarantine.parquet")
+    res.points.write_parquet(clean / "points.parquet")
+    check = _check("timeseries", "row_accounting")
+    assert run_check(check, raw, clean, Thresholds()).passed
+    res.points.slice(1).write_parquet(clean / "points.parquet")
+    out = run_check(check, raw, clean, Thresholds())
+    assert not out.passed and len(out.metadata["files_with_mismatch"]) == 1
+    (raw / "late.csv").write_text("timestamp,value\n2024-01-01,1\n")
+    assert run_check(check, raw, clean, Thresholds()).metadata["files_not_read"] == ["late.csv"]
