@@ -165,11 +165,11 @@ def oof_pred_probs(
                              True, key, int(z["n_splits"]))
 
     if fit_predict is None:
-        def fit_predict(tr: np.ndarray, ytr: np.ndarray, score: list[np.ndarray], prefix: str,
-                        _f: list[int] = [0]) -> list[np.ndarray]:
-            model = train_model(source, tr, ytr, n_classes, backbone, seed=seed + _f[0],
+        fold_no = iter(range(k_eff))
+
+        def fit_predict(tr: np.ndarray, ytr: np.ndarray, score: list[np.ndarray], prefix: str) -> list[np.ndarray]:
+            model = train_model(source, tr, ytr, n_classes, backbone, seed=seed + next(fold_no),
                                 progress=progress, prefix=prefix)
-            _f[0] += 1
             return [predict_proba(model, source, s, backbone) for s in score]
 
     probs = np.zeros((len(idx), n_classes), dtype=np.float64)
