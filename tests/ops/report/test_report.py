@@ -1,0 +1,178 @@
+"""The quality report over small contract-shaped data: two nights, the diff, self-containment."""
+
+import base64
+import json
+import re
+from datetime import date
+
+import polars as pl
+import pytest
+
+from ops.report import build_report, collect_dataset_summary, find_previous_report
+from ops.report.collect import compact_ids, expand_ids
+from ops.report.diff import diff_reports
+
+from .sample_data import DATASETS, IMAGES, NEW_FLAGGED_IMAGE, NEW_LOW_WINDOW, TS_RATED, TS_RAW, write_night
+
+NIGHT1, NIGHT2 = date(2026, 3, 4), date(2026, 3, 5)
+PNG_SRC = re.compile(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"')
+
+
+@pytest.fixture(scope="module")
+def two_nights(tmp_path_factory):
+    root = tmp_path_factory.mktemp("report_root")
+    write_night(root, 1)
+    first = build_report(root, DATASETS, NIGHT1, previous=None)
+    prev = find_previous_report(root / "reports", NIGHT2)
+    write_night(root, 2)
+    second = build_report(root, DATASETS, NIGHT2, previous=prev)
+    return root, first, second, prev
+
+
+def test_files_written_with_night_names(two_nights):
+    root, first, second, _ = two_nights
+    for r, night in ((first, NIGHT1), (second, NIGHT2)):
+        assert r.html_path == root / "reports" / f"{night.isoformat()}.html"
+        assert r.json_path == root / "reports" / f"{night.isoformat()}.json"
+        assert r.html_path.stat().st_size > 1000
+        saved = json.loads(r.json_path.read_text())
+        assert saved["night"] == night.isoformat()
+        assert set(saved["datasets"]) == {f"{k}/{n}" for k, n in DATASETS}
+    assert not [p for p in (root / "reports").iterdir() if p.name.endswith(".tmp")]
+
+
+def test_html_self_contained_with_plots(two_nights):
+    _, first, _, _ = two_nights
+    html = first.html_path.read_text()
+    assert not re.search(r'(src|href)\s*=\s*["\']?\s*(https?:)?//', html)
+    assert "http://" not in html and "https://" not in html
+    assert "<script" not in html
+    for _, name in DATASETS:
+        assert name in html
+    pngs = PNG_SRC.findall(html)
+    # ts_rated: hist, windows, quarantine; ts_raw: hist, windows; imgs: hist, confusion, thumbnails, quarantine
+    assert len(pngs) >= 9
+    for b in pngs:
+        assert base64.b64decode(b).startswith(b"\x89PNG\r\n\x1a\n")
+
+
+def test_night_one_says_no_previous_report(two_nights):
+    _, first, second, prev = two_nights
+    assert "no previous report" in first.html_path.read_text().lower()
+    assert "no previous report" in first.markdown.lower()
+    assert first.previous_night is None
+    assert prev is not None and prev["night"] == NIGHT1.isoformat()
+    assert "no previous report" not in second.html_path.read_text().lower()
+
+
+def test_unrated_timeseries_says_not_rated_and_invents_no_scores(two_nights):
+    root, first, _, _ = two_nights
+    s = first.summary["datasets"][f"timeseries/{TS_RAW}"]
+    assert s["rated"] is False and s["rating"] is None and s["n_flagged"] is None
+    assert s["n_windows_with_missing"] > 0
+    html = first.html_path.read_text()
+    section = html.split(f'id="timeseries/{TS_RAW}"')[1].split("<h2")[0]
+    assert "not rated yet" in section
+    assert "quality_score per window" not in section
+    assert f"{TS_RAW}/low_quality_share" not in first.metrics
+    assert f"{TS_RATED}/low_quality_share" in first.metrics
+
+
+def test_rated_summary_values(two_nights):
+    _, first, _, _ = two_nights
+    s = first.summary["datasets"][f"timeseries/{TS_RATED}"]
+    assert s["rated"] and s["rating"]["n_low_quality"] == 1
+    assert s["rating"]["quality_score"]["mean"] == pytest.approx((0.9 + 0.7 + 0.5 + 0.15) / 4)
+    assert expand_ids(s["flagged_ids"]) == {"rated#96"}
+    j = s["judgments"]
+    assert (j["rows"], j["calls"], j["cache_hits"], j["tokens"]) == (3, 4, 2, 220)
+    assert j["cost_usd"] == pytest.approx(0.003)
+    assert first.metrics[f"{TS_RATED}/llm_cost_usd"] == pytest.approx(0.003)
+    img = first.summary["datasets"][f"images/{IMAGES}"]
+    assert img["n_flagged"] == 1 and img["label_issue_rate"] == pytest.approx(1 / 12)
+    assert img["quarantine"]["n"] == 1 and img["actions"]["quarantined"] == 1
+    assert first.metrics[f"{IMAGES}/label_issue_rate"] == pytest.approx(1 / 12)
+
+
+def test_night_two_diff_shows_new_flags_and_drift(two_nights):
+    _, _, second, _ = two_nights
+    d = second.diff
+    assert d["previous_night"] == NIGHT1.isoformat()
+    img = d["datasets"][f"images/{IMAGES}"]
+    assert img["flagged_ids"]["new"] == [NEW_FLAGGED_IMAGE] and img["flagged_ids"]["n_resolved"] == 0
+    assert img["flagged"] == {"now": 2, "before": 1, "delta": 1}
+    assert img["quarantined"]["delta"] == 1 and img["quarantined_ids"]["new"] == ["img/missing.png"]
+    ts = d["datasets"][f"timeseries/{TS_RATED}"]
+    assert ts["flagged_ids"]["new"] == [NEW_LOW_WINDOW]
+    assert ts["drift"]["delta"]["mean"] == pytest.approx((0.05 + 0.2 + 0.6 + 0.8) / 4 - (0.9 + 0.7 + 0.5 + 0.15) / 4)
+    assert img["drift"]["delta"]["mean"] < 0
+    assert d["n_new_flagged"] == 2 and second.totals["new_flagged"] == 2
+    html = second.html_path.read_text()
+    assert NEW_FLAGGED_IMAGE in html and NEW_LOW_WINDOW in html
+    assert "Score drift" in html and "-0.15" in html
+    assert second.metrics[f"{IMAGES}/n_new_flagged"] == 1.0
+    assert second.metrics[f"{TS_RATED}/score_drift_mean"] == pytest.approx(-0.15)
+
+
+def test_markdown_is_small(two_nights):
+    _, first, second, _ = two_nights
+    for r in (first, second):
+        assert len(r.markdown) < 20_000
+        assert r.markdown.count("data:image/png;base64,") <= 2
+        for _, name in DATASETS:
+            assert name in r.markdown
+
+
+def test_previous_report_skips_same_or_later_nights_and_damaged_files(tmp_path):
+    (tmp_path / "2026-03-01.json").write_text(json.dumps({"night": "2026-03-01", "datasets": {}}))
+    (tmp_path / "2026-03-02.json").write_text("{not json")
+    (tmp_path / "2026-03-03.json").write_text(json.dumps({"night": "2026-03-03", "datasets": {}}))
+    assert find_previous_report(tmp_path, date(2026, 3, 3))["night"] == "2026-03-01"
+    assert find_previous_report(tmp_path, date(2026, 3, 4))["night"] == "2026-03-03"
+    assert find_previous_report(tmp_path, date(2026, 3, 1)) is None
+    assert find_previous_report(tmp_path / "absent", date(2026, 3, 1)) is None
+
+
+def test_compact_ids_round_trip_and_truncation(monkeypatch):
+    ids = [f"series:x#{i}" for i in range(0, 640, 64)] + ["img/0001.png", "img/sub/2.png", "plain"]
+    c = compact_ids(ids)
+    assert expand_ids(c) == set(ids) and c["n"] == len(ids) and not c["truncated"]
+    assert len(json.dumps(c)) < len(json.dumps(ids))
+    monkeypatch.setattr("ops.report.collect.MAX_STORED_IDS", 3)
+    t = compact_ids(ids)
+    assert t["truncated"] and t["n"] == len(ids) and len(expand_ids(t)) == 3
+
+
+def test_collect_on_empty_or_missing_folder(tmp_path):
+    s = collect_dataset_summary("timeseries", "nothing", tmp_path / "clean" / "timeseries" / "nothing")
+    assert s["present"] is False and s["files"] == [] and s["rated"] is False
+    s = collect_dataset_summary("images", "nothing", tmp_path)
+    assert s["n_rows"] is None and s["n_flagged"] is None
+
+
+def test_corrupt_file_is_reported_not_raised(tmp_path):
+    clean = tmp_path / "clean" / "images" / "bad"
+    clean.mkdir(parents=True)
+    (clean / "labels.parquet").write_bytes(b"not parquet")
+    r = build_report(tmp_path, [("images", "bad")], NIGHT1, None)
+    assert "labels.parquet" in r.summary["datasets"]["images/bad"]["read_errors"]
+    assert "Unreadable files" in r.html_path.read_text()
+
+
+def test_new_and_removed_datasets_in_diff():
+    prev = {"night": "2026-03-01", "datasets": {"images/old": {"kind": "images", "name": "old"}}}
+    cur = {"datasets": {"images/new": {"kind": "images", "name": "new", "n_flagged": 0}}}
+    d = diff_reports(cur, prev)
+    assert d["datasets"]["images/new"]["status"] == "new" and d["removed"] == ["images/old"]
+
+
+def test_unscored_images_say_so(tmp_path):
+    clean = tmp_path / "clean" / "images" / "plain"
+    clean.mkdir(parents=True)
+    pl.DataFrame({"image": ["x.png"], "given_label": ["a"], "clean_label": ["a"], "label_quality": [None],
+                  "is_label_issue": [False], "action": ["kept"], "method": ["passthrough"]},
+                 schema_overrides={"label_quality": pl.Float64}).write_parquet(clean / "labels.parquet")
+    r = build_report(tmp_path, [("images", "plain")], NIGHT1, None)
+    assert r.summary["datasets"]["images/plain"]["scored"] is False
+    assert "not scored yet" in r.html_path.read_text()
+    assert "plain/mean_label_quality" not in r.metrics
