@@ -16,6 +16,7 @@ from ops.report.collect import DatasetData
 
 N_WINDOWS = 4  # worst and typical windows shown per time-series dataset
 N_THUMBS = 16  # flagged images shown per image dataset
+DROPPED_COLUMN = "(dropped)"
 
 
 @dataclass(frozen=True)
@@ -119,30 +120,37 @@ def image_figures(d: DatasetData, summary: dict) -> list[Figure]:
             if png:
                 figs.append(Figure("score_hist", "Label-quality distribution", png,
                                    "Higher is better; the low tail holds the suspected label errors."))
-        kept = live.filter(pl.col("action") != "dropped") if "action" in live.columns else live
-        png = plots.confusion_heatmap(kept["given_label"], kept["clean_label"], _classes(d, lab),
+        target = pl.col("clean_label")
+        if "action" in live.columns:
+            target = pl.when(pl.col("action") == "dropped").then(pl.lit(DROPPED_COLUMN)).otherwise(target)
+        cells = live.select("given_label", target.alias("target"))
+        png = plots.confusion_heatmap(cells["given_label"], cells["target"], _classes(d, lab),
                                       f"{d.name}: given vs clean label")
         if png:
             figs.append(Figure("confusion", "Label issues by class", png,
-                               "Rows: label as given; columns: label after cleaning (dropped rows excluded). "
-                               "Off-diagonal counts are relabeled images."))
+                               f"Rows: label as given; columns: label after cleaning, plus a '{DROPPED_COLUMN}' column. "
+                               "Off-diagonal counts (red) are relabeled or dropped images; quarantined rows are excluded."))
         flag = pl.col("is_label_issue").fill_null(False) if "is_label_issue" in live.columns else pl.lit(False)
         if "action" in live.columns:
             flag = flag | pl.col("action").is_in(["relabeled", "dropped"])
         flagged = live.filter(flag)
-        if "label_quality" in flagged.columns:
-            flagged = flagged.sort(["label_quality", "image"], nulls_last=True)
+        # relabeled rows first (they show given→clean), then dropped, then the other flagged; lowest quality first
+        order = (pl.when(pl.col("action") == "relabeled").then(0).when(pl.col("action") == "dropped").then(1).otherwise(2)
+                 if "action" in flagged.columns else pl.lit(0))
+        quality = pl.col("label_quality") if "label_quality" in flagged.columns else pl.lit(None, pl.Float64)
+        flagged = flagged.with_columns(_o=order, _q=quality).sort(["_o", "_q", "image"], nulls_last=True).drop("_o", "_q")
         if flagged.height and d.raw_dir is not None:
             items = []
             for r in flagged.head(N_THUMBS).iter_rows(named=True):
                 target = "dropped" if r.get("action") == "dropped" else r.get("clean_label")
                 q = r.get("label_quality")
                 items.append({"path": d.raw_dir / r["image"],
-                              "caption": f"{r['given_label']}→{target}" + (f"\nq={q:.2f}" if isinstance(q, float) else "")})
+                              "caption": f"{r['given_label']}→{target}" + (f"\nq={q:.2g}" if isinstance(q, float) else "")})
             png = plots.thumbnail_grid(items, f"{d.name}: flagged images (given→clean)")
             if png:
                 figs.append(Figure("flagged_images", "Example flagged images", png,
-                                   f"The {len(items)} lowest-quality of {flagged.height} flagged images, captioned given→clean label."))
+                                   f"{len(items)} of {flagged.height} flagged images (relabeled first, then dropped; lowest label_quality first), "
+                                   "captioned given→clean label and label_quality."))
     q = d.get("quarantine")
     if q is not None and q.height and "reason" in q.columns:
         png = plots.bar_chart(dict(q.group_by("reason").len().iter_rows()), f"{d.name}: quarantined images by reason")

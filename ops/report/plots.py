@@ -106,35 +106,40 @@ def window_grid(panels: list[dict], title: str, ncols: int = 4) -> bytes | None:
 
 
 def confusion_heatmap(given, clean, classes: list[str] | None = None, title: str = "given vs clean label") -> bytes | None:
-    """Counts of (given, clean) label pairs; off-diagonal cells are relabeled rows."""
+    """Counts of (given, clean) label pairs; off-diagonal cells are relabeled rows.
+
+    Rows are the given labels (``classes`` order); columns the same classes plus any other
+    clean value (e.g. a "dropped" column), so every flagged row of a class is visible.
+    """
     frame = pl.DataFrame({"g": pl.Series(given, dtype=pl.String), "c": pl.Series(clean, dtype=pl.String)}).drop_nulls()
     if frame.height == 0:
         return None
-    labels = list(classes) if classes else sorted(set(frame["g"]) | set(frame["c"]))
-    extra = sorted((set(frame["g"]) | set(frame["c"])) - set(labels))
-    labels += extra
-    index = {k: i for i, k in enumerate(labels)}
-    m = np.zeros((len(labels), len(labels)), dtype=int)
+    rows = list(classes) if classes else sorted(set(frame["g"]) | set(frame["c"]))
+    rows += sorted(set(frame["g"]) - set(rows))
+    cols = rows + sorted(set(frame["c"]) - set(rows))
+    ri, ci = {k: i for i, k in enumerate(rows)}, {k: i for i, k in enumerate(cols)}
+    m = np.zeros((len(rows), len(cols)), dtype=int)
     for g, c, n in frame.group_by(["g", "c"]).len().iter_rows():
-        m[index[g], index[c]] += n
+        m[ri[g], ci[c]] += n
     plt = _plt()
-    k = len(labels)
-    side = min(6.0, 1.4 + 0.32 * k)
-    fig, ax = plt.subplots(figsize=(side + 0.8, side))
+    side = min(6.0, 1.4 + 0.32 * len(cols))
+    fig, ax = plt.subplots(figsize=(side + 0.8, side * len(rows) / len(cols) + 0.3))
     shown = np.log1p(m)
-    im = ax.imshow(shown, cmap="Blues")
-    ax.set_xticks(range(k), [_short(x, 10) for x in labels], fontsize=7, rotation=90 if k > 12 else 0)
-    ax.set_yticks(range(k), [_short(x, 10) for x in labels], fontsize=7)
+    im = ax.imshow(shown, cmap="Blues", aspect="equal")
+    rotate = 90 if len(cols) > 12 or any(len(c) > 3 for c in cols[len(rows):]) else 0
+    ax.set_xticks(range(len(cols)), [_short(x, 10) for x in cols], fontsize=7, rotation=rotate)
+    ax.set_yticks(range(len(rows)), [_short(x, 10) for x in rows], fontsize=7)
     ax.set_xlabel("clean label", fontsize=8)
     ax.set_ylabel("given label", fontsize=8)
     ax.set_title(title, fontsize=9)
-    if k <= 15:
+    if len(cols) <= 16:
         top = shown.max() or 1
-        for i in range(k):
-            for j in range(k):
+        for i in range(len(rows)):
+            for j in range(len(cols)):
                 if m[i, j]:
+                    off = j >= len(rows) or rows[i] != cols[j]
                     ax.text(j, i, str(m[i, j]), ha="center", va="center", fontsize=6,
-                            color="white" if shown[i, j] > 0.6 * top else ("#c44e52" if i != j else "black"))
+                            color="white" if shown[i, j] > 0.6 * top else ("#c44e52" if off else "black"))
     cb = fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
     cb.set_label("log(1+count)", fontsize=7)
     cb.ax.tick_params(labelsize=6)
@@ -159,7 +164,7 @@ def thumbnail_grid(items: list[dict], title: str, ncols: int = 8) -> bytes | Non
     ncols = max(1, min(ncols, len(items)))
     nrows = (len(items) + ncols - 1) // ncols
     plt = _plt()
-    fig, axes = plt.subplots(nrows, ncols, figsize=(1.05 * ncols, 1.25 * nrows + 0.3), squeeze=False)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(1.05 * ncols, 1.5 * nrows + 0.35), squeeze=False)
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
         if i >= len(items):

@@ -4,6 +4,7 @@ import base64
 import json
 import re
 from datetime import date
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -15,6 +16,7 @@ from ops.report.diff import diff_reports
 from .sample_data import DATASETS, IMAGES, NEW_FLAGGED_IMAGE, NEW_LOW_WINDOW, TS_RATED, TS_RAW, write_night
 
 NIGHT1, NIGHT2 = date(2026, 3, 4), date(2026, 3, 5)
+REPO = Path(__file__).resolve().parents[3]
 PNG_SRC = re.compile(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"')
 
 
@@ -176,3 +178,31 @@ def test_unscored_images_say_so(tmp_path):
     assert r.summary["datasets"]["images/plain"]["scored"] is False
     assert "not scored yet" in r.html_path.read_text()
     assert "plain/mean_label_quality" not in r.metrics
+
+
+def test_ops_report_imports_neither_dagster_nor_matplotlib():
+    import subprocess
+    import sys
+
+    code = ("import sys, ops.report, ops.report.figures, ops.report.render; "
+            "bad = [m for m in ('dagster', 'matplotlib') if m in sys.modules]; print(bad); sys.exit(1 if bad else 0)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=str(REPO))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_figures_per_dataset_are_labelled_honestly(two_nights):
+    from ops.report.collect import load_dataset, summarize
+    from ops.report.figures import dataset_figures
+
+    root, _, _, _ = two_nights
+    keys = {}
+    for kind, name in DATASETS:
+        d = load_dataset(kind, name, root / "clean" / kind / name)
+        keys[name] = {f.key: f for f in dataset_figures(d, summarize(d))}
+    assert set(keys[IMAGES]) == {"score_hist", "confusion", "flagged_images", "quarantine"}
+    assert "2 of 2 flagged images" in keys[IMAGES]["flagged_images"].caption
+    assert set(keys[TS_RATED]) == {"score_hist", "windows", "quarantine"}
+    assert "quality_score" in keys[TS_RATED]["windows"].caption
+    assert set(keys[TS_RAW]) == {"score_hist", "windows"}  # empty quarantine: no chart
+    assert keys[TS_RAW]["score_hist"].title == "Missing values per window"
+    assert keys[TS_RAW]["windows"].caption.startswith("not rated yet")
