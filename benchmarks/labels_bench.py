@@ -86,7 +86,7 @@ def load_cifar10n():
     lab = np.load(SHARED / "cifar10n" / "cifar10n_labels_50000.npz")
     xte, idt = read_cifar_zip(SHARED / "cifar10_test" / "cifar10_test_00000-09999_jpg.zip")
     yte = np.load(SHARED / "cifar10_test" / "cifar10_test_original_labels.npy").astype(np.int64)[idt]
-    human = {k: lab[k][idx].astype(np.int64) for k in CIFAR_NOISES}
+    human = {k: lab[f"{k}_label"][idx].astype(np.int64) for k in CIFAR_NOISES}
     return xtr, lab["clean_label"][idx].astype(np.int64), xte, yte, human
 
 
