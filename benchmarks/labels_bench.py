@@ -184,6 +184,7 @@ def main(argv=None):
     ap.add_argument("--seeds", type=int, default=2)
     ap.add_argument("--datasets", default="digits,usps,cifar10n")
     ap.add_argument("--noises", default=",".join(NOISES), help="for digits/usps; CIFAR-10N uses aggre,worse")
+    ap.add_argument("--cifar-noises", default=",".join(CIFAR_NOISES), help="CIFAR-10N label sets: aggre,worse")
     ap.add_argument("--k", type=int, default=5)
     ap.add_argument("--epochs-scale", type=float, default=1.0, help="multiply every recipe's epochs")
     ap.add_argument("--threads", type=int, default=2)
@@ -202,7 +203,7 @@ def main(argv=None):
         rec = RECIPE[ds]
         cfg = BackboneConfig(width=rec["width"], batch_size=rec["batch_size"],
                              epochs=max(1, round(rec["epochs"] * args.epochs_scale)), num_threads=args.threads)
-        for noise in (CIFAR_NOISES if ds == "cifar10n" else noises):
+        for noise in (args.cifar_noises.split(",") if ds == "cifar10n" else noises):
             for seed in range(seeds):
                 log(f"{ds} {noise} seed {seed} ({time.perf_counter() - t0:.0f} s)")
                 rows, thr = run_setting(ds, data, noise, seed, cfg, args.k, log)
