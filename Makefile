@@ -11,7 +11,7 @@ export DAGSTER_DISABLE_TELEMETRY := 1
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-slow ui run bench clean
+.PHONY: install demo test test-slow ui run report bench clean
 
 $(STAMP): pyproject.toml
 	@echo "[sieve] creating $(VENV) and installing (torch first: $(TORCH_SPEC)) ..."
@@ -30,6 +30,9 @@ demo: $(STAMP)
 run: $(STAMP)
 	@test -n "$(DATASET)" || (echo "usage: make run DATASET=<folder under \$$SIEVE_DATA_DIR/raw/{timeseries,images}>"; exit 2)
 	$(BIN)/python -m pipelines.cli run "$(DATASET)"
+
+report: $(STAMP)
+	$(BIN)/python -m pipelines.cli report
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

@@ -2,12 +2,15 @@
 
 
 import json
+from dataclasses import replace
+from typing import Optional
 
 import dagster as dg
 import polars as pl
 
 from assets._common import column_schema, run_id, table_metadata
 from ops.ingest.images import ingest_images
+from ops.labels.clean import LabelCleaningConfig, clean_labels
 from ops.labels.labels_table import assemble_labels_table
 from ops.parquet_io import write_parquet_atomic
 from pipelines.partitions import image_datasets
@@ -21,7 +24,7 @@ GROUP = "images"
     group_name=GROUP,
     kinds={"polars", "parquet"},
     code_version="1",
-    description="Every row of raw/images/<dataset>/ decoded and validated: manifest.parquet for "
+    description="Every row of raw/images/{dataset}/ decoded and validated: manifest.parquet for "
     "readable images, quarantine.parquet (with reasons) for the rest.",
 )
 def image_manifest(context: dg.AssetExecutionContext, settings: SieveSettings) -> dg.MaterializeResult:
@@ -44,14 +47,27 @@ def image_manifest(context: dg.AssetExecutionContext, settings: SieveSettings) -
     )
 
 
-def passthrough_labels(manifest: pl.DataFrame, classes: list[str]) -> pl.DataFrame:
-    return manifest.select(
-        "image", "trusted", "split",
-        given_label="label", clean_label="label",
-        label_quality=pl.lit(None, pl.Float64), is_label_issue=pl.lit(False),
-        action=pl.lit("kept"), method=pl.lit("passthrough"),
-        **{f"prob_{c}": pl.lit(None, pl.Float64) for c in classes},
-    )
+class LabelCleaningRunConfig(dg.Config):
+    """Run config of ``image_labels_clean`` (see ops/labels/clean.py for the meaning)."""
+
+    method: str = "cleanlab_trusted"
+    preset: str = "default"  # "default" or "tiny" (fast, for tests and smoke runs)
+    epochs: Optional[int] = None
+    image_size: Optional[int] = None
+    k_folds: Optional[int] = None
+    relabel_threshold: Optional[float] = None
+    seed: int = 0
+
+
+def build_cleaning_config(cfg: LabelCleaningRunConfig, device: str) -> LabelCleaningConfig:
+    if cfg.preset not in ("default", "tiny"):
+        raise ValueError(f"preset must be 'default' or 'tiny', got {cfg.preset!r}")
+    base = LabelCleaningConfig.tiny() if cfg.preset == "tiny" else LabelCleaningConfig()
+    backbone = replace(base.backbone, device=device, **({"epochs": cfg.epochs} if cfg.epochs else {}))
+    image = replace(base.image, **({"size": cfg.image_size} if cfg.image_size else {}))
+    rectify = replace(base.rectify, **({"relabel_threshold": cfg.relabel_threshold} if cfg.relabel_threshold is not None else {}))
+    return replace(base, method=cfg.method, seed=cfg.seed, backbone=backbone, image=image, rectify=rectify,
+                   **({"k_folds": cfg.k_folds} if cfg.k_folds else {}))
 
 
 @dg.asset(
@@ -62,18 +78,35 @@ def passthrough_labels(manifest: pl.DataFrame, classes: list[str]) -> pl.DataFra
     code_version="1",
     description="labels.parquet: one row per input image with given and clean label, quality, action.",
 )
-def image_labels_clean(context: dg.AssetExecutionContext, settings: SieveSettings) -> dg.MaterializeResult:
+def image_labels_clean(
+    context: dg.AssetExecutionContext, config: LabelCleaningRunConfig, settings: SieveSettings
+) -> dg.MaterializeResult:
     paths = settings.dataset("images", context.partition_key)
     manifest = pl.read_parquet(paths.out("manifest.parquet"))
     quarantine = pl.read_parquet(paths.out("quarantine.parquet"))
     classes = json.loads(paths.out("classes.json").read_text())
-    cleaned = passthrough_labels(manifest, classes)
+    cleaned, summary = clean_labels(
+        manifest, paths.raw, classes,
+        config=build_cleaning_config(config, settings.device),
+        cache_dir=settings.root() / "cache" / "labels" / context.partition_key,
+        progress=context.log.info,
+    )
     table = assemble_labels_table(cleaned, quarantine, classes, run_id(context))
     write_parquet_atomic(table, paths.out("labels.parquet"))
     counts = dict(table.group_by("action").len().iter_rows())
+    confusion = pl.DataFrame(summary["confusion"]) if summary.get("confusion") else pl.DataFrame()
     return dg.MaterializeResult(
         metadata={
             "rows": table.height,
+            "method": summary["method"],
+            "requested_method": summary.get("requested_method", config.method),
+            "notes": "; ".join(summary.get("notes", [])) or "-",
+            "estimated_noise_rate": float(summary["estimated_noise_rate"]),
+            "n_issues": int(summary["n_issues"]),
+            "label_issue_rate": float(summary["n_issues"]) / max(1, int(summary.get("n_scored", table.height))),
+            "oof_cache_hit": bool(summary.get("oof_cache_hit", False)),
+            "wall_seconds": float(summary["wall_seconds"]),
+            "confusion_given_vs_clean": table_metadata(confusion.sort("count", descending=True) if confusion.height else confusion, 30),
             **{f"n_{a}": int(counts.get(a, 0)) for a in ("kept", "relabeled", "dropped", "quarantined")},
             "dagster/row_count": table.height,
             "dagster/column_schema": column_schema(table),

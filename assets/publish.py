@@ -3,7 +3,7 @@
 import dagster as dg
 
 from assets.images import image_labels_clean
-from assets.timeseries import timeseries_windows
+from assets.timeseries import timeseries_judgments
 from ops.publish import publish_files
 from pipelines.partitions import image_datasets, timeseries_datasets
 from pipelines.settings import SieveSettings
@@ -21,9 +21,9 @@ def _publish(context: dg.AssetExecutionContext, settings: SieveSettings, kind: s
 
 
 @dg.asset(
-    partitions_def=timeseries_datasets, group_name="timeseries", deps=[timeseries_windows], kinds={"parquet"},
+    partitions_def=timeseries_datasets, group_name="timeseries", deps=[timeseries_judgments], kinds={"parquet"},
     description="published/timeseries/<dataset>/: the rated windows (and selection, judgments) once every "
-    "blocking check on timeseries_windows passed. Point consumers here.",
+    "blocking check on the time-series tables passed. Point consumers here.",
 )
 def published_timeseries(context: dg.AssetExecutionContext, settings: SieveSettings) -> dg.MaterializeResult:
     return _publish(context, settings, "timeseries", PUBLISHED_TS_FILES)

@@ -1,13 +1,20 @@
 """Time-series assets: ingest a dataset folder, then cut it into windows."""
 
 
+import json
+from typing import Optional
+
 import dagster as dg
 import polars as pl
 
 from assets._common import column_schema, run_id, table_metadata
 from ops.ingest.timeseries import ingest_timeseries
 from ops.parquet_io import write_parquet_atomic
-from ops.tsrating.windows import WindowConfig, make_windows
+from ops.tsrating.judging import judge_windows
+from ops.tsrating.pairs import PairConfig
+from ops.tsrating.prompts import CRITERIA
+from ops.tsrating.windows import WindowConfig, make_windows, window_values
+from pipelines.judge_resource import JudgeResource
 from pipelines.partitions import timeseries_datasets
 from pipelines.settings import SieveSettings
 
@@ -24,7 +31,7 @@ class WindowsConfig(dg.Config):
     group_name=GROUP,
     kinds={"polars", "parquet"},
     code_version="1",
-    description="Every record of raw/timeseries/<dataset>/ parsed into points.parquet "
+    description="Every record of raw/timeseries/{dataset}/ parsed into points.parquet "
     "(series_id, timestamp, value, source_file, source_row), with quarantine.parquet, series.parquet "
     "and files.parquet (per-file record counts).",
 )
@@ -75,5 +82,60 @@ def timeseries_windows(context: dg.AssetExecutionContext, config: WindowsConfig,
             "dagster/column_schema": column_schema(windows),
             "path": dg.MetadataValue.path(str(paths.out("windows.parquet"))),
             "preview": table_metadata(windows, 10),
+        }
+    )
+
+
+class JudgmentsConfig(dg.Config):
+    """Pair budget of ``timeseries_judgments`` (see ops/tsrating/pairs.py)."""
+
+    pairs_per_window: float = 1.0
+    max_pairs: Optional[int] = 5000
+    seed: int = 0
+    criteria: list[str] = list(CRITERIA)
+
+
+@dg.asset(
+    partitions_def=timeseries_datasets,
+    group_name=GROUP,
+    kinds={"polars", "parquet"},
+    deps=[timeseries_windows],
+    pool="llm",
+    code_version="1",
+    description="Pairwise window judgments (judgments.parquet) on trend, frequency, amplitude and pattern, "
+    "both orders, from the configured judge (rubric surrogate by default, or an LLM through litellm), "
+    "cached on disk so unchanged data costs no calls.",
+)
+def timeseries_judgments(
+    context: dg.AssetExecutionContext, config: JudgmentsConfig, settings: SieveSettings, judge: JudgeResource
+) -> dg.MaterializeResult:
+    paths = settings.dataset("timeseries", context.partition_key)
+    points = pl.read_parquet(paths.out("points.parquet"))
+    windows = pl.read_parquet(paths.out("windows.parquet"))
+    values = window_values(points, windows, int(windows["n_points"].max() or 0))
+    ops_judge, cache = judge.build(settings.root())
+    pair_cfg = PairConfig(pairs_per_window=config.pairs_per_window, max_pairs=config.max_pairs, seed=config.seed)
+    frame, summary = judge_windows(
+        values, windows["window_id"].to_list(), ops_judge, criteria=config.criteria, pairs=pair_cfg, cache=cache,
+        progress=lambda p: context.log.info(f"judging: {p}"),
+    )
+    frame = frame.with_columns(run_id=pl.lit(run_id(context)))
+    write_parquet_atomic(frame, paths.out("judgments.parquet"))
+    summary = summary | {"call_budget": judge.call_budget, "judge_kind": judge.kind, "model": getattr(ops_judge, "model", judge.kind)}
+    paths.out("judgments_summary.json").write_text(json.dumps(summary, default=str, indent=1))
+    return dg.MaterializeResult(
+        metadata={
+            "judge": str(summary["model"]),
+            "pairs": int(summary["n_pairs"]),
+            "confident_share": float(summary["confident_share"]),
+            "llm_calls": int(summary["calls"]),
+            "cache_hits": int(summary["cache_hits"]),
+            "cache_hit_rate": float(summary["cache_hit_rate"]),
+            "llm_tokens": int(summary["tokens"]),
+            "llm_cost_usd": float(summary["cost_usd"]),
+            "unparseable": int(summary["unparseable"]),
+            "budget_exhausted": bool(summary["budget_exhausted"]),
+            "dagster/row_count": frame.height,
+            "path": dg.MetadataValue.path(str(paths.out("judgments.parquet"))),
         }
     )

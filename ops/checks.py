@@ -156,6 +156,20 @@ def check_ts_low_quality(raw: Path, clean: Path, t: Thresholds) -> CheckOutcome:
     return CheckOutcome(share <= t.max_low_quality_share, {"low_quality_share": share, "threshold": t.max_low_quality_share})
 
 
+@register("judge_budget", "timeseries", blocking=False,
+          description="the judge stayed within its call budget (calls / budget ≤ max_judge_budget_share) and answered parseably")
+def check_judge_budget(raw: Path, clean: Path, t: Thresholds) -> CheckOutcome:
+    import json
+
+    summary = json.loads((clean / "judgments_summary.json").read_text())
+    budget = summary.get("call_budget")
+    share = summary["calls"] / budget if budget else 0.0
+    ok = share <= t.max_judge_budget_share and not summary.get("budget_exhausted")
+    return CheckOutcome(ok, {"calls": summary["calls"], "call_budget": budget, "budget_share": share,
+                             "budget_exhausted": bool(summary.get("budget_exhausted")),
+                             "unparseable": summary.get("unparseable", 0), "cache_hits": summary.get("cache_hits", 0)})
+
+
 # --- images -------------------------------------------------------------------------------
 
 @register("labels_schema", "images", blocking=True, description="labels.parquet has the contract's columns and types")

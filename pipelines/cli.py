@@ -48,6 +48,23 @@ def run_dataset(name: str, instance=None, kind: str | None = None) -> bool:
     return result.success
 
 
+def run_report(instance=None, night: str = "") -> Path | None:
+    """Materialize the quality report over every registered dataset; returns the HTML path."""
+    from pipelines.definitions import defs
+
+    instance = instance or _instance()
+    job = defs.resolve_job_def("quality_report_job")
+    print("[sieve] building the quality report ...", flush=True)
+    result = job.execute_in_process(
+        instance=instance, raise_on_error=False, run_config={"ops": {"quality_report": {"config": {"night": night}}}}
+    )
+    if not result.success:
+        print("[sieve] quality report FAILED", file=sys.stderr, flush=True)
+        return None
+    meta = result.asset_materializations_for_node("quality_report")[0].metadata
+    return Path(meta["path"].value)
+
+
 def seed_samples(root: Path) -> list[tuple[str, str]]:
     """Copy each bundled sample dataset into ``<root>/raw/<kind>/`` unless already there."""
     seeded = []
@@ -63,7 +80,7 @@ def seed_samples(root: Path) -> list[tuple[str, str]]:
 
 
 def demo() -> int:
-    from ops.paths import data_root, reports_dir
+    from ops.paths import data_root
 
     root = data_root()
     instance = _instance()
@@ -71,14 +88,16 @@ def demo() -> int:
     print(f"[sieve] demo: {len(datasets)} bundled datasets under {root / 'raw'}", flush=True)
     start = time.perf_counter()
     failed = [f"{k}/{n}" for k, n in datasets if not run_dataset(n, instance, kind=k)]
+    report = run_report(instance)
+    if report is None:
+        failed.append("quality_report")
     print(f"[sieve] demo finished in {time.perf_counter() - start:.1f}s", flush=True)
     for kind, name in datasets:
         for stage in ("clean", "published"):
             for f in sorted((root / stage / kind / name).glob("*.parquet")):
                 print(f"  {f}")
-    reports = sorted(reports_dir(root).glob("*.html")) if reports_dir(root).is_dir() else []
-    if reports:
-        print(f"[sieve] report: {reports[-1]}")
+    if report is not None:
+        print(f"[sieve] report: {report}")
     if failed:
         print(f"[sieve] FAILED: {', '.join(failed)}", file=sys.stderr)
         return 1
@@ -91,9 +110,15 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("demo", help="materialize every bundled sample dataset")
     run = sub.add_parser("run", help="materialize one dataset folder found under $SIEVE_DATA_DIR/raw/")
     run.add_argument("dataset")
+    rep = sub.add_parser("report", help="build the quality report over every registered dataset")
+    rep.add_argument("--night", default="", help="ISO date of the night (default: today)")
     args = parser.parse_args(argv)
     if args.command == "demo":
         return demo()
+    if args.command == "report":
+        path = run_report(night=args.night)
+        print(f"[sieve] report: {path}" if path else "[sieve] report failed")
+        return 0 if path else 1
     try:
         return 0 if run_dataset(args.dataset) else 1
     except (FileNotFoundError, ValueError) as exc:

@@ -54,10 +54,10 @@ class JudgeResource(dg.ConfigurableResource):
             raise ValueError("JudgeResource(kind='litellm') needs an explicit `model` (a litellm model string)")
         return self
 
-    def resolved_cache_path(self) -> Path:
+    def resolved_cache_path(self, root: Path | None = None) -> Path:
         """Absolute paths as given; relative ones under the data root (``data_dir`` or ``$SIEVE_DATA_DIR``)."""
         p = Path(self.cache_path).expanduser()
-        return p if p.is_absolute() else data_root(self.data_dir) / p
+        return p if p.is_absolute() else data_root(self.data_dir or root) / p
 
     def llm_config(self) -> LLMJudgeConfig:
         return LLMJudgeConfig(
@@ -68,8 +68,11 @@ class JudgeResource(dg.ConfigurableResource):
             offline=self.offline, template_version=self.template_version,
         )
 
-    def build(self) -> tuple[RubricJudge | LLMJudge, JudgmentCache]:
-        """The ops-level judge and the judgment cache (a fresh judge per run: the call budget is per run)."""
+    def build(self, root: Path | None = None) -> tuple[RubricJudge | LLMJudge, JudgmentCache]:
+        """The ops-level judge and the judgment cache (a fresh judge per run: the call budget is per run).
+
+        ``root`` is the data root used for a relative ``cache_path`` when ``data_dir`` is unset.
+        """
         judge: RubricJudge | LLMJudge
         if self.kind == "rubric":
             judge = RubricJudge()
@@ -79,4 +82,4 @@ class JudgeResource(dg.ConfigurableResource):
 
                 register_local_provider(preload=False)
             judge = LLMJudge(self.llm_config())
-        return judge, JudgmentCache(self.resolved_cache_path())
+        return judge, JudgmentCache(self.resolved_cache_path(root))

@@ -10,10 +10,12 @@ from ops.paths import DatasetPaths, data_root
 class SieveSettings(dg.ConfigurableResource):
     """Where Sieve reads and writes.
 
-    ``data_dir`` empty means ``$SIEVE_DATA_DIR`` at run time, else ``data/``.
+    ``data_dir`` empty means ``$SIEVE_DATA_DIR`` at run time, else ``data/``. ``device``
+    is where torch trains and scores (label cleaning, the rater).
     """
 
     data_dir: str = ""
+    device: str = "cpu"  # "cpu", "cuda" or "auto" (CUDA when available) for torch work
 
     def root(self) -> Path:
         return data_root(self.data_dir or None)

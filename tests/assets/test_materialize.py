@@ -32,8 +32,9 @@ def materialized(tmp_path_factory):
         for kind, job_name in (("timeseries", "timeseries_job"), ("images", "images_job")):
             job = defs.resolve_job_def(job_name)
             for name in datasets[kind]:
+                run_config = {"ops": {"image_labels_clean": {"config": {"preset": "tiny"}}}} if kind == "images" else None
                 res = job.execute_in_process(
-                    partition_key=name, instance=instance, raise_on_error=False,
+                    partition_key=name, instance=instance, raise_on_error=False, run_config=run_config,
                     resources={"settings": SieveSettings(data_dir=str(root)), "thresholds": QualityThresholds()},
                 )
                 results[(kind, name)] = res
@@ -65,7 +66,7 @@ def test_blocking_check_stops_publish_of_corrupted_dataset_only(materialized):
     assert checks["quarantine_share"] is False
     assert all(v for k, v in checks.items() if k != "quarantine_share"), checks
     materialized_assets = {e.asset_key.to_user_string() for e in bad.get_asset_materialization_events()}
-    assert materialized_assets == {"image_manifest", "image_labels_clean"}
+    assert materialized_assets == {"image_manifest", "image_labels_clean"}  # published_image_labels skipped
     assert (root / "clean" / "images" / "bad_images" / "labels.parquet").is_file()
     assert not (root / "published" / "images" / "bad_images").exists()
     assert (root / "published" / "images" / "digits_noisy" / "labels.parquet").is_file()
@@ -108,3 +109,20 @@ def test_trusted_and_test_rows_unchanged(materialized):
     assert protected.height == 640
     assert (protected["given_label"] == protected["clean_label"]).all()
     assert set(protected["action"]) == {"kept"}
+
+
+def test_rerun_on_unchanged_data_makes_no_judge_calls(materialized):
+    root, results = materialized
+    first = results[("timeseries", "nab_traffic")].asset_materializations_for_node("timeseries_judgments")[0].metadata
+    assert first["llm_calls"].value > 0 and first["pairs"].value > 0
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions(timeseries_datasets.name, ["nab_traffic"])
+        again = defs.resolve_job_def("timeseries_job").execute_in_process(
+            partition_key="nab_traffic", instance=instance,
+            resources={"settings": SieveSettings(data_dir=str(root)), "thresholds": QualityThresholds()},
+        )
+    meta = again.asset_materializations_for_node("timeseries_judgments")[0].metadata
+    assert meta["llm_calls"].value == 0
+    assert meta["cache_hit_rate"].value == 1.0
+    judgments = pl.read_parquet(root / "clean" / "timeseries" / "nab_traffic" / "judgments.parquet")
+    assert judgments.height == first["dagster/row_count"].value
