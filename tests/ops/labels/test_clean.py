@@ -77,7 +77,8 @@ def _precision_recall(frame, d):
 def test_oof_flags_injected_noise_and_caches(digits):
     assert 0.15 < digits["rate"] < 0.25
     msgs = []
-    frame, s = clean_labels(digits["manifest"], digits["root"], CLASSES, config=_cfg(method="cleanlab_oof"),
+    assert LabelCleaningConfig().method == "cleanlab_oof"
+    frame, s = clean_labels(digits["manifest"], digits["root"], CLASSES, config=_cfg(),
                             cache_dir=digits["cache"], progress=msgs.append)
     _check_frame(frame, digits)
     prec, rec = _precision_recall(frame, digits)
@@ -101,7 +102,7 @@ def test_oof_flags_injected_noise_and_caches(digits):
 
 
 def test_trusted_model_flags_injected_noise(digits):
-    frame, s = clean_labels(digits["manifest"], digits["root"], CLASSES, config=_cfg())
+    frame, s = clean_labels(digits["manifest"], digits["root"], CLASSES, config=_cfg(method="cleanlab_trusted"))
     _check_frame(frame, digits)
     prec, rec = _precision_recall(frame, digits)
     assert rec >= 0.7 and prec >= 0.6, (prec, rec)
@@ -111,7 +112,8 @@ def test_trusted_model_flags_injected_noise(digits):
 
 def test_small_trusted_set_falls_back_to_oof(digits):
     frame, s = clean_labels(digits["manifest"], digits["root"], CLASSES,
-                            config=_cfg(min_trusted_per_class=11), cache_dir=digits["cache"])
+                            config=_cfg(method="cleanlab_trusted", min_trusted_per_class=11),
+                            cache_dir=digits["cache"])
     assert s["method"] == "cleanlab_oof" and s["requested_method"] == "cleanlab_trusted"
     assert any("fell back" in n for n in s["notes"])
     assert frame.height == digits["manifest"].height
