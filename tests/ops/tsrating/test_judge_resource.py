@@ -68,3 +68,14 @@ def test_run_config_override_reaches_judge_and_unknown_keys_rejected(tmp_path):
     rc["resources"]["judge"]["config"]["base_url"] = "http://127.0.0.1:1"
     with pytest.raises(dg.DagsterInvalidConfigError):
         dg.materialize([probe], resources={"judge": JudgeResource.configure_at_launch()}, run_config=rc)
+
+
+def test_judge_resource_from_env_reads_sieve_judge_variables():
+    from pipelines.judge_resource import judge_resource_from_env
+
+    assert judge_resource_from_env({}).kind == "rubric"
+    res = judge_resource_from_env({"SIEVE_JUDGE_KIND": "litellm", "SIEVE_JUDGE_MODEL": "openai/m",
+                                   "SIEVE_JUDGE_API_BASE": "http://127.0.0.1:8000/v1", "SIEVE_JUDGE_CALL_BUDGET": "50"})
+    assert (res.kind, res.model, res.api_base, res.call_budget) == ("litellm", "openai/m", "http://127.0.0.1:8000/v1", 50)
+    with pytest.raises(Exception, match="explicit `model`"):
+        judge_resource_from_env({"SIEVE_JUDGE_KIND": "litellm"})
