@@ -1,6 +1,6 @@
 """Asset checks built from the registry in ops/checks.py, one per (dataset kind, check).
 
-Checks attach to the last clean asset of each kind (``timeseries_judgments``,
+Checks attach to the last clean asset of each kind (``timeseries_scores``,
 ``image_labels_clean``) and read the dataset's files for their partition. Blocking checks
 fail with ERROR severity and so stop the ``published_*`` assets downstream; the others warn.
 """
@@ -8,12 +8,12 @@ fail with ERROR severity and so stop the ``published_*`` assets downstream; the 
 import dagster as dg
 
 from assets.images import image_labels_clean
-from assets.timeseries import timeseries_judgments
+from assets.rating import timeseries_scores
 from ops.checks import CHECKS, CheckDef, run_check
 from pipelines.partitions import PARTITIONS_BY_KIND
 from pipelines.settings import QualityThresholds, SieveSettings
 
-CHECKED_ASSET = {"timeseries": timeseries_judgments, "images": image_labels_clean}
+CHECKED_ASSET = {"timeseries": timeseries_scores, "images": image_labels_clean}
 
 
 def build_check(check: CheckDef) -> dg.AssetChecksDefinition:

@@ -3,7 +3,7 @@
 import dagster as dg
 
 from assets.images import image_labels_clean
-from assets.timeseries import timeseries_judgments
+from assets.rating import timeseries_selected
 from ops.publish import publish_files
 from pipelines.partitions import image_datasets, timeseries_datasets
 from pipelines.settings import SieveSettings
@@ -21,7 +21,7 @@ def _publish(context: dg.AssetExecutionContext, settings: SieveSettings, kind: s
 
 
 @dg.asset(
-    partitions_def=timeseries_datasets, group_name="timeseries", deps=[timeseries_judgments], kinds={"parquet"},
+    partitions_def=timeseries_datasets, group_name="timeseries", deps=[timeseries_selected], kinds={"parquet"},
     description="published/timeseries/<dataset>/: the rated windows (and selection, judgments) once every "
     "blocking check on the time-series tables passed. Point consumers here.",
 )

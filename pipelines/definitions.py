@@ -6,7 +6,7 @@ import dagster as dg
 
 warnings.filterwarnings("ignore", category=dg.PreviewWarning)  # partitioned asset checks (1.13 preview)
 
-from assets import images, publish, report, timeseries  # noqa: E402
+from assets import images, publish, rating, report, timeseries  # noqa: E402
 from assets.checks import asset_checks  # noqa: E402
 from pipelines.jobs import images_job, timeseries_job  # noqa: E402
 from pipelines.judge_resource import judge_resource_from_env  # noqa: E402
@@ -15,7 +15,7 @@ from pipelines.sensors import dataset_folder_sensor  # noqa: E402
 from pipelines.settings import QualityThresholds, SieveSettings  # noqa: E402
 
 defs = dg.Definitions(
-    assets=dg.load_assets_from_modules([timeseries, images, publish, report]),
+    assets=dg.load_assets_from_modules([timeseries, rating, images, publish, report]),
     asset_checks=asset_checks,
     jobs=[timeseries_job, images_job, report_job],
     schedules=schedules,
