@@ -1,4 +1,6 @@
-"""Label-cleaning benchmark: CE(+trusted), cleanlab out-of-fold, cleanlab trusted-model, oracle.
+"""Label-cleaning benchmark: CE(+trusted), cleanlab out-of-fold, cleanlab trusted-model, oracle,
+and the meta-learned methods (MW-Net scalar weights, VRI kl_mode variants, RST with/without the
+convex combination; ops/labels/{mwnet,vri,rst}.py).
 
 One fair protocol (docs/METHODS.md §6): same SmallCNN, epochs, optimiser, cosine lr, batch
 size and augmentation for every method; a trusted set of 10 per class drawn (seeded) before
@@ -7,6 +9,12 @@ diagnostic only and never used to select anything).
 
     .venv/bin/python benchmarks/labels_bench.py --quick
     .venv/bin/python benchmarks/labels_bench.py --seeds 5 --datasets digits,usps,cifar10n
+    .venv/bin/python benchmarks/labels_bench.py --datasets digits,usps --noises asym0.4,inst0.4 \
+        --methods ce,cleanlab,mwnet,vri,vri_det,rst,rst_nocvx
+
+VRI/MW-Net use the trusted set as meta data, RST as corrector data; their test accuracy is that
+of the model they train end to end (no retraining); "cleaned-label acc" applies the registered
+methods' policy (flag = top class != given label, then ``rectify`` relabels at >= 0.9 or drops).
 
 Prints one markdown table (mean ± sd over seeds) and, per setting, the cleaned-label
 accuracy under several relabel thresholds (evidence for ``RectifyConfig`` defaults).
@@ -28,6 +36,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from ops.labels.backbones import BackboneConfig, predict_proba, train_model  # noqa: E402
+from ops.labels.mwnet import train_mwnet  # noqa: E402
+from ops.labels.rst import RSTConfig, train_rst  # noqa: E402
+from ops.labels.vri import VRIConfig, mean_rectifier, predict_featnet, train_vri  # noqa: E402
 from ops.labels.images import ArrayImageDataset  # noqa: E402
 from ops.labels.methods import MethodContext, get_method  # noqa: E402
 from ops.labels.noise import draw_trusted, inject_noise  # noqa: E402
@@ -37,6 +48,16 @@ SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "images"
 NOISES = ("sym0.2", "sym0.4", "sym0.6", "asym0.4", "inst0.4")
 CIFAR_NOISES = ("aggre", "worse")
 METHOD_ROWS = ("CE + trusted", "cleanlab OOF", "cleanlab trusted", "oracle (clean labels)")
+META_METHODS = {  # --methods key -> (row name, trainer kind, settings)
+    "mwnet": ("MW-Net (scalar, look-ahead)", "mwnet", None),
+    "vri": ("VRI outer (default, lam 1e-2)", "vri", VRIConfig()),
+    "vri_inner": ("VRI inner (lam 1e-2)", "vri", VRIConfig(kl_mode="inner")),
+    "vri_inert": ("VRI inert (released code)", "vri", VRIConfig(kl_mode="inert")),
+    "vri_det": ("VRI deterministic", "vri", VRIConfig(kl_mode="deterministic")),
+    "rst": ("RST (convex combination)", "rst", RSTConfig()),
+    "rst_nocvx": ("RST, no convex combination", "rst", RSTConfig(convex=False)),
+}
+ALL_METHODS = "ce,cleanlab,oracle," + ",".join(META_METHODS)
 THRESHOLDS = (0.5, 0.7, 0.9, 1.01)  # 1.01 = never relabel (drop every flagged row)
 
 # per-dataset recipe, sized for a 2-core CPU: the default run (1 seed, all settings) takes about
@@ -94,7 +115,7 @@ def load_cifar10n():
 LOADERS = {"digits": load_digits_data, "usps": load_usps, "cifar10n": load_cifar10n}
 
 
-def run_setting(name, data, noise, seed, base_cfg, k, log):
+def run_setting(name, data, noise, seed, base_cfg, k, log, methods=tuple(ALL_METHODS.split(","))):
     xtr, ytr, xte, yte, human = data
     n_tr, C = len(ytr), 10
     x_all = np.concatenate([xtr, xte])
@@ -129,11 +150,13 @@ def run_setting(name, data, noise, seed, base_cfg, k, log):
     rows = []
     t = time.perf_counter()
     all_tr = np.arange(n_tr)
-    best, last = fit_eval(all_tr, given, "CE + trusted")
-    rows.append(dict(method="CE + trusted", prec=np.nan, rec=np.nan, f1=np.nan,
-                     clean_acc=1 - actual, best=best, last=last, wall=time.perf_counter() - t))
+    if "ce" in methods:
+        best, last = fit_eval(all_tr, given, "CE + trusted")
+        rows.append(dict(method="CE + trusted", prec=np.nan, rec=np.nan, f1=np.nan,
+                         clean_acc=1 - actual, best=best, last=last, wall=time.perf_counter() - t))
     thr_rows = []
-    for mname, reg in (("cleanlab OOF", "cleanlab_oof"), ("cleanlab trusted", "cleanlab_trusted")):
+    cl = (("cleanlab OOF", "cleanlab_oof"), ("cleanlab trusted", "cleanlab_trusted")) if "cleanlab" in methods else ()
+    for mname, reg in cl:
         t = time.perf_counter()
         ctx = MethodContext(source=src, labels=labels_all, pool_idx=pool, trusted_idx=trusted,
                             test_idx=np.zeros(0, np.int64), n_classes=C, backbone=cfg, k_folds=k,
@@ -160,13 +183,55 @@ def run_setting(name, data, noise, seed, base_cfg, k, log):
         best, last = fit_eval(train_rows, clean[train_rows], mname)
         rows.append(dict(method=mname, prec=prec, rec=rec, f1=f1, clean_acc=clean_acc, best=best, last=last,
                          wall=time.perf_counter() - t))
-    t = time.perf_counter()
-    best, last = fit_eval(all_tr, ytr, "oracle")
-    rows.append(dict(method="oracle (clean labels)", prec=np.nan, rec=np.nan, f1=np.nan, clean_acc=1.0,
-                     best=best, last=last, wall=time.perf_counter() - t))
+    for key in [m for m in methods if m in META_METHODS]:
+        rows.append(run_meta_method(key, src, given, ytr, yte, pool, trusted, test_idx, err, cfg, seed, log))
+    if "oracle" in methods:
+        t = time.perf_counter()
+        best, last = fit_eval(all_tr, ytr, "oracle")
+        rows.append(dict(method="oracle (clean labels)", prec=np.nan, rec=np.nan, f1=np.nan, clean_acc=1.0,
+                         best=best, last=last, wall=time.perf_counter() - t))
     for r in rows:
         r.update(dataset=name, noise=noise, actual=actual, seed=seed)
     return rows, thr_rows
+
+
+def run_meta_method(key, src, given, ytr, yte, pool, trusted, test_idx, err, cfg, seed, log):
+    """One end-to-end meta-learned trainer; test accuracy per epoch of its own model."""
+    mname, kind, mcfg = META_METHODS[key]
+    C = 10
+    accs = []
+
+    def cb(ep, net):
+        p, _ = predict_featnet(net, src, test_idx, cfg, batch_size=1024)
+        accs.append(float(np.mean(p.argmax(1) == yte)))
+
+    t = time.perf_counter()
+    args = (src, pool, given[pool], trusted, ytr[trusted], C, cfg, mcfg)
+    extra = ""
+    if kind == "mwnet":
+        net, _ = train_mwnet(*args[:7], seed=seed, epoch_callback=cb)
+        probs_pool, _ = predict_featnet(net, src, pool, cfg)
+    elif kind == "vri":
+        net, nets = train_vri(*args, seed=seed, epoch_callback=cb)
+        probs_pool, _ = predict_featnet(net, src, pool, cfg)
+        v = mean_rectifier(net, nets, src, pool, given[pool], cfg)
+        extra = f", mean v clean {v[~err].mean():.3f} / noisy {v[err].mean():.3f}"
+    else:
+        net, probs_pool, state = train_rst(*args, seed=seed, epoch_callback=cb)
+        extra = f", {len(state.weights)} rounds, last weights {np.round(state.weights[-1], 2).tolist()}"
+    wall = time.perf_counter() - t
+    top = probs_pool.argmax(1)
+    flag = top != given[pool]
+    relabel = flag & (probs_pool.max(1) >= RectifyConfig().relabel_threshold)
+    keep = ~flag | relabel
+    clean = np.where(relabel, top, given[pool])
+    clean_acc = float(np.mean(clean[keep] == ytr[pool][keep]))
+    tp = int(np.sum(flag & err))
+    prec, rec = tp / max(int(flag.sum()), 1), tp / max(int(err.sum()), 1)
+    log(f"  {mname}: last {accs[-1]:.3f}, argmax acc {np.mean(top == ytr[pool]):.3f}, cleaned {clean_acc:.3f} "
+        f"(kept {keep.mean():.2f}){extra}")
+    return dict(method=mname, prec=prec, rec=rec, f1=2 * prec * rec / max(prec + rec, 1e-12), clean_acc=clean_acc,
+                best=max(accs), last=accs[-1], wall=wall)
 
 
 def fmt(vals, pct=True, sd=True):
@@ -189,8 +254,13 @@ def main(argv=None):
     ap.add_argument("--k", type=int, default=5)
     ap.add_argument("--epochs-scale", type=float, default=1.0, help="multiply every recipe's epochs")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--methods", default=ALL_METHODS,
+                    help=f"comma list of: ce, cleanlab, oracle, {', '.join(META_METHODS)} (default: all)")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
+    bad = sorted(set(args.methods.split(",")) - set(ALL_METHODS.split(",")))
+    if bad:
+        ap.error(f"unknown --methods {bad}; known: {ALL_METHODS}")
     datasets = args.datasets.split(",")
     noises = args.noises.split(",")
     seeds = args.seeds
@@ -207,7 +277,7 @@ def main(argv=None):
         for noise in (args.cifar_noises.split(",") if ds == "cifar10n" else noises):
             for seed in range(seeds):
                 log(f"{ds} {noise} seed {seed} ({time.perf_counter() - t0:.0f} s)")
-                rows, thr = run_setting(ds, data, noise, seed, cfg, args.k, log)
+                rows, thr = run_setting(ds, data, noise, seed, cfg, args.k, log, tuple(args.methods.split(",")))
                 all_rows += rows
                 all_thr += [(ds, noise, seed, *t) for t in thr]
     total = time.perf_counter() - t0

@@ -16,6 +16,8 @@ from ops.labels.detection import FILTER_BY
 from ops.labels.images import ImageFileDataset, ImageSpec
 from ops.labels.methods import METHODS, MethodContext, get_method
 from ops.labels.rectify import DROPPED, KEPT, RELABELED, RectifyConfig, rectify
+from ops.labels.rst import RSTConfig
+from ops.labels.vri import VRIConfig
 
 REQUIRED_COLUMNS = {"image": pl.String, "label": pl.String, "trusted": pl.Boolean, "split": pl.String}
 SPLITS = ("train", "test")
@@ -34,7 +36,11 @@ class LabelCleaningConfig:
         while the trusted model, best on pair noise for digits/USPS, was harmful on
         CIFAR-10N with 10 trusted images per class (benchmarks/README_labels.md). The
         trusted method falls back to ``cleanlab_oof`` (noted in the summary) when some
-        class has fewer than ``min_trusted_per_class`` trusted rows.
+        class has fewer than ``min_trusted_per_class`` trusted rows. Experimental:
+        ``vri`` (variational rectification, trusted rows as meta data; ``vri`` settings) and
+        ``rst`` (robust self-training with label correction; ``rst`` settings); for both, a
+        pool row is an issue when the final model's (VRI) or the corrected label's (RST) top
+        class differs from the given label, then ``rectify`` relabels or drops it.
     min_trusted_per_class : int
         Fallback threshold (default 5).
     k_folds : int
@@ -42,7 +48,8 @@ class LabelCleaningConfig:
     seed : int
         Seeds folds, initialisation, shuffling and augmentation.
     image : ImageSpec
-        Size (default 32), channels (default: 1 if every image is greyscale, else 3) and
+        Size (default: the images' own side, clamped to [8, 32]), channels (default: 1 if every
+        image is greyscale, else 3) and
         the decoded-image cache limit.
     backbone : BackboneConfig
         Model and training recipe (default: SmallCNN, 15 epochs, batch 128, SGD 0.05 cosine).
@@ -53,6 +60,10 @@ class LabelCleaningConfig:
     embeddings_path : Path or None
         Parquet of precomputed vectors (``image`` + ``emb_*`` or ``embedding``), used when
         ``backbone.kind == "embeddings"``; relative paths are resolved against ``dataset_dir``.
+    vri : VRIConfig
+        Settings of method ``vri`` (``kl_mode``, ``lam``, meta-net sizes and Adam settings).
+    rst : RSTConfig
+        Settings of method ``rst`` (``lam``, warm-up/period fractions, ``convex``, corrector).
     """
 
     method: str = "cleanlab_oof"
@@ -64,6 +75,8 @@ class LabelCleaningConfig:
     rectify: RectifyConfig = field(default_factory=RectifyConfig)
     filter_by: str = "prune_by_noise_rate"
     embeddings_path: Path | None = None
+    vri: VRIConfig = field(default_factory=VRIConfig)
+    rst: RSTConfig = field(default_factory=RSTConfig)
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -81,7 +94,8 @@ class LabelCleaningConfig:
     def tiny(cls, **overrides: object) -> "LabelCleaningConfig":
         """A fast preset for tests and demos: 16 px, width-16 CNN, 3 folds, few steps."""
         base = cls(k_folds=3, image=ImageSpec(size=16),
-                   backbone=BackboneConfig(width=16, epochs=6, batch_size=64, min_steps=60, lr=0.05))
+                   backbone=BackboneConfig(width=16, epochs=6, batch_size=64, min_steps=60, lr=0.05),
+                   vri=VRIConfig.tiny(), rst=RSTConfig.tiny())
         return replace(base, **overrides)  # type: ignore[arg-type]
 
 
@@ -193,7 +207,7 @@ def clean_labels(
         ctx = MethodContext(source=source, labels=labels, pool_idx=pool_idx, trusted_idx=trusted_idx,
                             test_idx=test_idx, n_classes=n_classes, backbone=cfg.backbone,
                             k_folds=cfg.k_folds, seed=cfg.seed, filter_by=cfg.filter_by,
-                            cache_dir=cache_dir, progress=progress)
+                            cache_dir=cache_dir, progress=progress, options={"vri": cfg.vri, "rst": cfg.rst})
         res = get_method(method)(ctx)
         notes.extend(res.notes)
         probs, res_issue, res_quality, est, hit = (res.probs, res.is_issue, res.quality,

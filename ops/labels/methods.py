@@ -32,6 +32,7 @@ class MethodContext:
     test_idx : test rows (never trained on, never cleaned).
     n_classes, backbone, k_folds, seed, filter_by, cache_dir, progress : settings.
     source_fingerprint : precomputed ``source.fingerprint()`` or None.
+    options : per-method settings keyed by method name (``vri``, ``rst``).
     """
 
     source: Source
@@ -47,6 +48,8 @@ class MethodContext:
     cache_dir: Path | None = None
     progress: Progress | None = None
     source_fingerprint: str | None = None
+    options: dict = field(default_factory=dict)
+    """Per-method settings by method name, e.g. ``{"vri": VRIConfig(), "rst": RSTConfig()}``."""
 
 
 @dataclass
@@ -123,3 +126,11 @@ def cleanlab_trusted(ctx: MethodContext) -> MethodResult:
     out = _finish(ctx, probs, None)
     out.notes.append("trusted rows' probabilities are in-sample (trusted model trained on them)")
     return out
+
+
+# experimental meta-learned methods (METHODS §3-4); imported last because they use register_method
+from ops.labels.rst import rst_method  # noqa: E402
+from ops.labels.vri import vri_method  # noqa: E402
+
+register_method("vri")(vri_method)
+register_method("rst")(rst_method)

@@ -121,8 +121,8 @@ def test_small_trusted_set_falls_back_to_oof(digits):
 
 def test_config_and_manifest_errors(digits, tmp_path):
     m = digits["manifest"]
-    with pytest.raises(ValueError, match="unknown label-cleaning method 'vri'"):
-        LabelCleaningConfig(method="vri")
+    with pytest.raises(ValueError, match="unknown label-cleaning method 'bogus'"):
+        LabelCleaningConfig(method="bogus")
     with pytest.raises(ValueError, match="k_folds must be >= 2"):
         LabelCleaningConfig(k_folds=1)
     with pytest.raises(ValueError, match=r"classes with no train rows: \['d9'\]"):

@@ -1,0 +1,123 @@
+"""MW-Net-style scalar meta-weighting with the same one-step look-ahead as VRI (METHODS §6.6).
+
+The "vector vs scalar" ablation: a weight net ``w = sigmoid(MLP(loss_i))`` (MW-Net's input is the
+per-sample loss, 1-100-1) weights each noisy sample's CE; its parameters are learned on the trusted
+set through ``theta' = theta - lr * grad_theta mean(w * CE)``, ``L_meta = CE(f_theta'(x_meta))``.
+The actual step uses the updated weights, normalised to sum 1 over the batch (as MW-Net).
+Experimental; benchmark baseline only (not a registered cleaning method).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import torch
+from torch import nn
+from torch.func import functional_call
+from torch.nn import functional as F
+
+from ops.labels.backbones import BackboneConfig, Progress, Source, _Threads, resolve_device
+from ops.labels.vri import (FeatNet, Loader, build_featnet, cosine_lr, lookahead, meta_batches, schedule,
+                            set_meta_grads)
+
+
+@dataclass(frozen=True)
+class MWNetConfig:
+    """``hidden`` width of the weight net (MW-Net: 100); Adam ``meta_lr``/``meta_weight_decay``."""
+
+    hidden: int = 100
+    meta_lr: float = 1e-3
+    meta_weight_decay: float = 5e-4
+    meta_batch: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.hidden < 1 or self.meta_lr <= 0 or self.meta_weight_decay < 0:
+            raise ValueError(f"need hidden >= 1, meta_lr > 0, meta_weight_decay >= 0; got {self}")
+
+
+class WeightNet(nn.Module):
+    """Per-sample loss ``(B,)`` -> weight in (0, 1) ``(B,)``."""
+
+    def __init__(self, hidden: int = 100) -> None:
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(1, hidden), nn.ReLU(), nn.Linear(hidden, 1))
+
+    def forward(self, loss: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.net(loss[:, None])).squeeze(1)
+
+
+def mwnet_meta_step(net: nn.Module, wnet: WeightNet, xb: torch.Tensor, yb: torch.Tensor, xm: torch.Tensor,
+                    ym: torch.Tensor, lr: float) -> float:
+    """Virtual step + meta loss; writes the meta-gradient into ``wnet``'s ``.grad``. Returns meta CE."""
+    params = dict(net.named_parameters())
+    _, logits = functional_call(net, params, (xb,))
+    ce = F.cross_entropy(logits, yb, reduction="none")
+    w = wnet(ce.detach())
+    new = lookahead(params, (w * ce).mean(), lr)
+    _, lm = functional_call(net, new, (xm,))
+    meta = F.cross_entropy(lm, ym)
+    set_meta_grads(meta, wnet)
+    return float(meta.detach())
+
+
+def train_mwnet(source: Source, noisy_idx: np.ndarray, noisy_labels: np.ndarray, meta_idx: np.ndarray,
+                meta_labels: np.ndarray, n_classes: int, cfg: BackboneConfig, mcfg: MWNetConfig | None = None, *,
+                seed: int = 0, progress: Progress | None = None,
+                epoch_callback: Callable[[int, nn.Module], None] | None = None) -> tuple[FeatNet, WeightNet]:
+    """Same signature and recipe as :func:`ops.labels.vri.train_vri`, scalar weights instead of v."""
+    mcfg = mcfg or MWNetConfig()
+    noisy_idx, meta_idx = np.asarray(noisy_idx, np.int64), np.asarray(meta_idx, np.int64)
+    y_noisy = torch.as_tensor(np.asarray(noisy_labels, np.int64))
+    y_meta_all = np.asarray(meta_labels, np.int64)
+    if len(noisy_idx) != len(y_noisy) or len(meta_idx) != len(y_meta_all):
+        raise ValueError("rows/labels mismatch")
+    device = resolve_device(cfg.device)
+    pos = {int(r): i for i, r in enumerate(meta_idx)}
+    with _Threads(cfg.num_threads), torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        gen = torch.Generator().manual_seed(seed + 1)
+        net = build_featnet(cfg, source, noisy_idx, n_classes).to(device)
+        wnet = WeightNet(mcfg.hidden).to(device)
+        load = Loader(source, cfg, gen, device)
+        opt = torch.optim.SGD(net.parameters(), lr=cfg.lr, momentum=cfg.momentum,
+                              weight_decay=cfg.weight_decay, nesterov=cfg.momentum > 0)
+        meta_opt = torch.optim.Adam(wnet.parameters(), lr=mcfg.meta_lr, weight_decay=mcfg.meta_weight_decay)
+        bs, spe, epochs = schedule(cfg, len(noisy_idx))
+        mbs = min(mcfg.meta_batch or bs, max(2, len(meta_idx)))
+        total, step = epochs * spe, 0
+        for ep in range(epochs):
+            net.train()
+            perm = torch.randperm(len(noisy_idx), generator=gen).numpy()
+            run_ce, run_meta = 0.0, 0.0
+            for s in range(spe):
+                sel = perm[s * bs:(s + 1) * bs]
+                xb, yb = load(noisy_idx[sel]), y_noisy[sel].to(device)
+                mrows = meta_batches(meta_idx, mbs, gen)
+                xm = load(mrows)
+                ym = torch.as_tensor(y_meta_all[[pos[int(r)] for r in mrows]], device=device)
+                lr = cosine_lr(cfg, step, total)
+                meta_opt.zero_grad(set_to_none=True)
+                run_meta += mwnet_meta_step(net, wnet, xb, yb, xm, ym, lr)
+                meta_opt.step()
+                for g in opt.param_groups:
+                    g["lr"] = lr
+                _, logits = net(xb)
+                ce = F.cross_entropy(logits, yb, reduction="none")
+                with torch.no_grad():
+                    w = wnet(ce.detach())
+                    w = w / w.sum().clamp_min(1e-8)
+                loss = (w * ce).sum()
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                step += 1
+                run_ce += float(ce.mean().detach())
+            if progress is not None:
+                progress(f"mwnet epoch {ep + 1}/{epochs} ce {run_ce / spe:.3f} meta_ce {run_meta / spe:.3f}")
+            if epoch_callback is not None:
+                net.eval()
+                epoch_callback(ep, net)
+    net.eval()
+    return net, wnet

@@ -1,0 +1,208 @@
+"""VRI (METHODS §3.3 required tests) and its ``clean_labels`` contract."""
+
+import numpy as np
+import polars as pl
+import pytest
+import torch
+from PIL import Image
+from torch import nn
+from torch.func import functional_call
+from torch.nn import functional as F
+
+from ops.labels import ImageSpec, LabelCleaningConfig, clean_labels, draw_trusted, pair_noise
+from ops.labels.vri import (KL_MODES, FeatNet, VRIConfig, VRINets, kl_diag_gauss, lookahead, train_vri,
+                            vri_inner_loss, vri_meta_step)
+from ops.labels.images import ArrayImageDataset
+from ops.labels.backbones import BackboneConfig
+
+SEED = 42
+CLASSES = [f"d{i}" for i in range(10)]
+
+
+def test_kl_identical_is_zero():
+    g = torch.Generator().manual_seed(SEED)
+    mu, lv = torch.randn(7, 5, generator=g), torch.randn(7, 5, generator=g)
+    assert kl_diag_gauss(mu, lv, mu, lv).abs().max() <= 1e-7
+
+
+def test_kl_nonneg_and_closed_form():
+    g = torch.Generator().manual_seed(SEED)
+    mq, lq, mp, lp = (torch.randn(64, 10, generator=g, dtype=torch.float64) * 2 for _ in range(4))
+    kl = kl_diag_gauss(mq, lq, mp, lp)
+    ref = torch.distributions.kl_divergence(torch.distributions.Normal(mq, torch.exp(0.5 * lq)),
+                                            torch.distributions.Normal(mp, torch.exp(0.5 * lp))).sum(-1)
+    assert (kl >= 0).all()
+    assert torch.allclose(kl, ref, atol=1e-10)
+    # the released code's log-std/log-var mix would not match
+    wrong = torch.distributions.kl_divergence(torch.distributions.Normal(mq, torch.exp(lq)),
+                                              torch.distributions.Normal(mp, torch.exp(lp))).sum(-1)
+    assert not torch.allclose(kl, wrong, atol=1e-3)
+
+
+def _toy(seed=SEED, d=6, c=3, n=16):
+    torch.manual_seed(seed)
+    net = FeatNet(nn.Sequential(nn.Linear(d, 8), nn.Tanh()), nn.Linear(8, c))
+    x, y = torch.randn(n, d), torch.randint(0, c, (n,))
+    xm, ym = torch.randn(n, d), torch.randint(0, c, (n,))
+    return net, x, y, xm, ym
+
+
+def _meta_grads(mode, lam, seed=SEED):
+    net, x, y, xm, ym = _toy()
+    cfg = VRIConfig.tiny(kl_mode=mode, lam=lam)
+    torch.manual_seed(seed + 1)
+    nets = VRINets(8, 3, cfg)
+    eps = torch.randn(len(x), 3, generator=torch.Generator().manual_seed(seed + 2))
+    vri_meta_step(net, nets, x, y, xm, ym, 0.5, cfg, eps=eps)
+    return {k: p.grad.clone() for k, p in nets.named_parameters()}
+
+
+@pytest.mark.parametrize("mode", ["outer", "inner"])
+def test_kl_grad_reaches_prior(mode):
+    net, x, y, xm, ym = _toy()
+    cfg = VRIConfig.tiny(kl_mode=mode, lam=1.0)
+    nets = VRINets(8, 3, cfg)
+    before = {k: p.detach().clone() for k, p in nets.prior.named_parameters()}
+    opt = torch.optim.Adam(nets.parameters(), lr=1e-2)
+    vri_meta_step(net, nets, x, y, xm, ym, 0.5, cfg)
+    for k, p in nets.prior.named_parameters():
+        assert p.grad is not None and p.grad.abs().sum() > 0, k
+    opt.step()
+    for k, p in nets.prior.named_parameters():
+        assert not torch.equal(p.detach(), before[k]), k
+
+
+def test_inert_prior_gets_no_grad():
+    g = _meta_grads("inert", 1.0)
+    assert all(g[k].abs().sum() == 0 for k in g if k.startswith("prior."))
+
+
+def test_kl_changes_meta_grad():
+    for mode in ("outer", "inner"):
+        g0, g1 = _meta_grads(mode, 0.0), _meta_grads(mode, 1.0)
+        phi = [k for k in g0 if k.startswith(("posterior.", "emb."))]
+        assert any(not torch.allclose(g0[k], g1[k]) for k in phi), mode
+    g0, g1 = _meta_grads("inert", 0.0), _meta_grads("inert", 1000.0)
+    assert all(torch.equal(g0[k], g1[k]) for k in g0)  # the released-code defect, as an ablation
+
+
+def test_lookahead_matches_manual():
+    """2-layer toy ``f(x) = W2 tanh(W1 x)``: the meta-gradient w.r.t. a per-sample weight ``a``
+    through ``theta' = theta - lr * grad (sum_i a_i l_i)/n`` equals the hand-derived
+    ``-lr/n * <grad_theta l_meta(theta'), grad_theta l_i(theta)>`` (chain rule, exact)."""
+    torch.manual_seed(SEED)
+    net = nn.Sequential(nn.Linear(4, 5, bias=False), nn.Tanh(), nn.Linear(5, 3, bias=False)).double()
+    x, y = torch.randn(6, 4, dtype=torch.float64), torch.randint(0, 3, (6,))
+    xm, ym = torch.randn(5, 4, dtype=torch.float64), torch.randint(0, 3, (5,))
+    a = torch.rand(6, dtype=torch.float64, requires_grad=True)
+    lr = 0.3
+    params = dict(net.named_parameters())
+    li = F.cross_entropy(functional_call(net, params, (x,)), y, reduction="none")
+    new = lookahead(params, (a * li).mean(), lr)
+    meta = F.cross_entropy(functional_call(net, new, (xm,)), ym)
+    (ga,) = torch.autograd.grad(meta, a)
+    # manual: theta' from plain (graph-free) gradients, then inner products
+    theta = [p.detach().clone().requires_grad_(True) for p in net.parameters()]
+
+    def f(ws, inp):
+        return torch.tanh(inp @ ws[0].T) @ ws[1].T
+
+    gi = [torch.autograd.grad(F.cross_entropy(f(theta, x[i:i + 1]), y[i:i + 1]), theta) for i in range(6)]
+    with torch.no_grad():
+        a0 = a.detach()
+        step = [sum(a0[i] * gi[i][j] for i in range(6)) / 6 for j in range(2)]
+        theta_new = [(theta[j] - lr * step[j]).requires_grad_(True) for j in range(2)]
+    gm = torch.autograd.grad(F.cross_entropy(f(theta_new, xm), ym), theta_new)
+    manual = torch.stack([-lr / 6 * sum((gm[j] * gi[i][j]).sum() for j in range(2)) for i in range(6)])
+    assert torch.allclose(ga, manual, atol=1e-10)
+
+
+def test_deterministic_v_and_config_validation():
+    net, x, y, _, _ = _toy()
+    cfg = VRIConfig.tiny(kl_mode="deterministic")
+    nets = VRINets(8, 3, cfg)
+    z, logits = net(x)
+    l1, kl, v1 = vri_inner_loss(z, logits, y, nets, cfg)
+    _, _, v2 = vri_inner_loss(z, logits, y, nets, cfg)
+    assert kl is None and torch.equal(v1, v2) and ((v1 > 0) & (v1 < 1)).all()
+    with pytest.raises(ValueError, match="kl_mode"):
+        VRIConfig(kl_mode="bogus")
+    assert set(KL_MODES) == {"outer", "inner", "inert", "deterministic"}
+
+
+@pytest.mark.slow
+def test_train_vri_learns_separable_toy():
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(3), 40)
+    imgs = np.zeros((120, 8, 8), np.uint8)
+    for i, c in enumerate(y):
+        imgs[i, :, c * 2:c * 2 + 3] = 200
+    imgs = np.clip(imgs + rng.integers(0, 40, imgs.shape), 0, 255).astype(np.uint8)
+    src = ArrayImageDataset(imgs)
+    trusted = draw_trusted(y, 4, seed=0)
+    pool = np.setdiff1d(np.arange(120), trusted)
+    cfg = BackboneConfig(width=8, epochs=3, batch_size=32, min_steps=30, augment=False)
+    accs = []
+    net, _ = train_vri(src, pool, y[pool], trusted, y[trusted], 3, cfg, VRIConfig.tiny(),
+                       epoch_callback=lambda ep, m: accs.append(
+                           float((m(torch.as_tensor((imgs / 255.0 - 0.5) / 0.25, dtype=torch.float32)[:, None])[1]
+                                  .argmax(1).numpy() == y).mean())))
+    assert accs[-1] > 0.9, accs
+
+
+# --------------------------------------------------------------------------- clean_labels contract
+@pytest.fixture(scope="module")
+def digits_pngs(tmp_path_factory):
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    root = tmp_path_factory.mktemp("digits_meta")
+    x = (d.images / 16 * 255).round().astype(np.uint8)[:600]
+    y = d.target.astype(np.int64)[:600]
+    for i, img in enumerate(x):
+        Image.fromarray(img, mode="L").save(root / f"{i:04d}.png")
+    test = np.random.default_rng(0).random(len(y)) < 0.25
+    train_rows = np.flatnonzero(~test)
+    trusted = np.zeros(len(y), bool)
+    trusted[train_rows[draw_trusted(y[train_rows], 10, seed=0)]] = True
+    pool = ~test & ~trusted
+    noisy = y.copy()
+    noisy[pool] = pair_noise(y[pool], 0.3, 10, seed=1).labels
+    manifest = pl.DataFrame({"image": [f"{i:04d}.png" for i in range(len(y))], "label": [CLASSES[c] for c in noisy],
+                             "trusted": trusted, "split": np.where(test, "test", "train").tolist()})
+    return {"root": root, "manifest": manifest, "y": y, "noisy": noisy, "pool": pool}
+
+
+def check_contract(frame, summary, d, method):
+    m = d["manifest"]
+    assert frame.height == m.height and frame["image"].to_list() == m["image"].to_list()
+    assert frame.columns == ["image", "given_label", "clean_label", "label_quality", "is_label_issue", "action",
+                             "method"] + [f"prob_{c}" for c in CLASSES] + ["trusted", "split"]
+    assert (frame["method"] == method).all() and summary["method"] == method
+    prot = frame.filter(pl.col("trusted") | (pl.col("split") == "test"))
+    assert (prot["clean_label"] == prot["given_label"]).all() and (prot["action"] == "kept").all()
+    assert not prot["is_label_issue"].any()
+    q = frame["label_quality"].to_numpy()
+    probs = frame.select([f"prob_{c}" for c in CLASSES]).to_numpy()
+    assert q.min() >= 0 and q.max() <= 1 and np.allclose(probs.sum(1), 1, atol=1e-6)
+    given = np.asarray([CLASSES.index(c) for c in frame["given_label"]])
+    assert np.allclose(q, probs[np.arange(len(q)), given], atol=1e-6)
+    top = probs.argmax(1)
+    flag = frame["is_label_issue"].to_numpy()
+    assert np.array_equal(flag, d["pool"] & (top != given))  # policy: flag = top class != given
+    act = frame["action"].to_numpy()
+    clean = np.asarray([CLASSES.index(c) for c in frame["clean_label"]])
+    assert np.array_equal(clean[act == "relabeled"], top[act == "relabeled"])
+    assert np.array_equal(clean[act != "relabeled"], given[act != "relabeled"])
+    assert set(act[flag]) <= {"relabeled", "dropped"} and (act[~flag] == "kept").all()
+
+
+def test_clean_labels_vri_contract(digits_pngs):
+    d = digits_pngs
+    frame, s = clean_labels(d["manifest"], d["root"], CLASSES,
+                            config=LabelCleaningConfig.tiny(method="vri", image=ImageSpec(size=8)))
+    check_contract(frame, s, d, "vri")
+    err = (d["noisy"] != d["y"]) & d["pool"]
+    flag = frame["is_label_issue"].to_numpy()
+    assert flag.sum() > 0 and (flag & err).sum() / err.sum() > 0.3  # finds a good share of the flips
+    assert any("kl_mode=outer" in n for n in s["notes"])
