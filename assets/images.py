@@ -50,7 +50,7 @@ def image_manifest(context: dg.AssetExecutionContext, settings: SieveSettings) -
 class LabelCleaningRunConfig(dg.Config):
     """Run config of ``image_labels_clean`` (see ops/labels/clean.py for the meaning)."""
 
-    method: str = "cleanlab_trusted"
+    method: str = ""  # "" = the library default (ops/labels/clean.py LabelCleaningConfig.method)
     preset: str = "default"  # "default" or "tiny" (fast, for tests and smoke runs)
     epochs: Optional[int] = None
     image_size: Optional[int] = None
@@ -66,7 +66,7 @@ def build_cleaning_config(cfg: LabelCleaningRunConfig, device: str) -> LabelClea
     backbone = replace(base.backbone, device=device, **({"epochs": cfg.epochs} if cfg.epochs else {}))
     image = replace(base.image, **({"size": cfg.image_size} if cfg.image_size else {}))
     rectify = replace(base.rectify, **({"relabel_threshold": cfg.relabel_threshold} if cfg.relabel_threshold is not None else {}))
-    return replace(base, method=cfg.method, seed=cfg.seed, backbone=backbone, image=image, rectify=rectify,
+    return replace(base, method=cfg.method or base.method, seed=cfg.seed, backbone=backbone, image=image, rectify=rectify,
                    **({"k_folds": cfg.k_folds} if cfg.k_folds else {}))
 
 
