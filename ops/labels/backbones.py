@@ -261,6 +261,12 @@ class _Threads:
             torch.set_num_threads(self.old)
 
 
+def make_sgd(params, cfg: "BackboneConfig") -> torch.optim.SGD:
+    """The one SGD recipe every trainer shares (Nesterov momentum when momentum > 0)."""
+    return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay,
+                           nesterov=cfg.momentum > 0)
+
+
 def train_model(
     source: Source,
     train_idx: np.ndarray,
@@ -301,8 +307,7 @@ def train_model(
         steps_per_epoch = max(1, len(train_idx) // bs)
         epochs = max(cfg.epochs, math.ceil(cfg.min_steps / steps_per_epoch))
         total = epochs * steps_per_epoch
-        opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
-                              weight_decay=cfg.weight_decay, nesterov=cfg.momentum > 0)
+        opt = make_sgd(model.parameters(), cfg)
         lossf = nn.CrossEntropyLoss()
         step = 0
         for ep in range(epochs):

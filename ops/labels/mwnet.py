@@ -18,7 +18,7 @@ from torch import nn
 from torch.func import functional_call
 from torch.nn import functional as F
 
-from ops.labels.backbones import BackboneConfig, Progress, Source, _Threads, resolve_device
+from ops.labels.backbones import BackboneConfig, Progress, make_sgd, Source, _Threads, resolve_device
 from ops.labels.vri import (FeatNet, Loader, build_featnet, cosine_lr, lookahead, meta_batches, schedule,
                             set_meta_grads)
 
@@ -81,8 +81,7 @@ def train_mwnet(source: Source, noisy_idx: np.ndarray, noisy_labels: np.ndarray,
         net = build_featnet(cfg, source, noisy_idx, n_classes).to(device)
         wnet = WeightNet(mcfg.hidden).to(device)
         load = Loader(source, cfg, gen, device)
-        opt = torch.optim.SGD(net.parameters(), lr=cfg.lr, momentum=cfg.momentum,
-                              weight_decay=cfg.weight_decay, nesterov=cfg.momentum > 0)
+        opt = make_sgd(net.parameters(), cfg)
         meta_opt = torch.optim.Adam(wnet.parameters(), lr=mcfg.meta_lr, weight_decay=mcfg.meta_weight_decay)
         bs, spe, epochs = schedule(cfg, len(noisy_idx))
         mbs = min(mcfg.meta_batch or bs, max(2, len(meta_idx)))

@@ -35,7 +35,7 @@ from scipy.optimize import minimize
 from torch import nn
 from torch.nn import functional as F
 
-from ops.labels.backbones import BackboneConfig, Progress, Source, _Threads, resolve_device
+from ops.labels.backbones import BackboneConfig, Progress, make_sgd, Source, _Threads, resolve_device
 from ops.labels.vri import Loader, build_featnet, cosine_lr, predict_featnet, schedule
 
 
@@ -265,8 +265,7 @@ def train_rst(source: Source, noisy_idx: np.ndarray, noisy_labels: np.ndarray, t
         fn = build_featnet(cfg, source, noisy_idx, n_classes)
         net = RSTNet(fn.features, fn.head, n_classes).to(device)  # type: ignore[arg-type]
         load = Loader(source, cfg, gen, device)
-        opt = torch.optim.SGD(net.parameters(), lr=cfg.lr, momentum=cfg.momentum,
-                              weight_decay=cfg.weight_decay, nesterov=cfg.momentum > 0)
+        opt = make_sgd(net.parameters(), cfg)
         bs, spe, epochs = schedule(cfg, len(noisy_idx))
         total, step = epochs * spe, 0
         y_noisy_t = torch.as_tensor(given)

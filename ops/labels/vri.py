@@ -45,7 +45,7 @@ from torch import nn
 from torch.func import functional_call
 from torch.nn import functional as F
 
-from ops.labels.backbones import (BackboneConfig, EmbeddingSource, Progress, Source, _prep, _Standardize,
+from ops.labels.backbones import (BackboneConfig, make_sgd, EmbeddingSource, Progress, Source, _prep, _Standardize,
                                   _Threads, augment_batch, build_model, resolve_device)
 
 KL_MODES = ("outer", "inner", "inert", "deterministic")
@@ -326,8 +326,7 @@ def train_vri(source: Source, noisy_idx: np.ndarray, noisy_labels: np.ndarray, m
             net.eval()
             feat_dim = int(net(load(noisy_idx[:2], augment=False))[0].shape[1])
         nets = VRINets(feat_dim, n_classes, vcfg).to(device)
-        opt = torch.optim.SGD(net.parameters(), lr=cfg.lr, momentum=cfg.momentum,
-                              weight_decay=cfg.weight_decay, nesterov=cfg.momentum > 0)
+        opt = make_sgd(net.parameters(), cfg)
         meta_opt = torch.optim.Adam(nets.parameters(), lr=vcfg.meta_lr, weight_decay=vcfg.meta_weight_decay)
         bs, spe, epochs = schedule(cfg, len(noisy_idx))
         mbs = min(vcfg.meta_batch or bs, max(2, len(meta_idx)))
