@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
 import sys
 import time
 import zipfile
@@ -248,6 +249,10 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="1 seed, digits sym0.4 + asym0.4 only (smoke)")
     ap.add_argument("--seeds", type=int, default=1)
+    ap.add_argument("--first-seed", type=int, default=0, help="run seeds first-seed .. first-seed+seeds-1")
+    ap.add_argument("--save", type=Path, help="append every result row to this JSON-lines file")
+    ap.add_argument("--table-from", type=Path, nargs="+",
+                    help="print the table from rows saved by --save (several runs merged) and exit")
     ap.add_argument("--datasets", default="digits,usps,cifar10n")
     ap.add_argument("--noises", default=",".join(NOISES), help="for digits/usps; CIFAR-10N uses aggre,worse")
     ap.add_argument("--cifar-noises", default=",".join(CIFAR_NOISES), help="CIFAR-10N label sets: aggre,worse")
@@ -257,6 +262,17 @@ def main(argv=None):
     ap.add_argument("--methods", default=ALL_METHODS,
                     help=f"comma list of: ce, cleanlab, oracle, {', '.join(META_METHODS)} (default: all)")
     args = ap.parse_args(argv)
+    if args.table_from:
+        rows, thr = [], []
+        for path in args.table_from:
+            for line in path.read_text().splitlines():
+                rec = json.loads(line)
+                (rows if rec.pop("kind") == "row" else thr).append(rec)
+        seeds = sorted({r["seed"] for r in rows})
+        print_tables(rows, [(t["dataset"], t["noise"], t["seed"], *t["values"]) for t in thr],
+                     f"\n### Label cleaning, merged from {', '.join(str(p) for p in args.table_from)}; "
+                     f"seeds {seeds}\n")
+        return
     torch.set_num_threads(args.threads)
     bad = sorted(set(args.methods.split(",")) - set(ALL_METHODS.split(",")))
     if bad:
@@ -275,18 +291,32 @@ def main(argv=None):
         cfg = BackboneConfig(width=rec["width"], batch_size=rec["batch_size"],
                              epochs=max(1, round(rec["epochs"] * args.epochs_scale)), num_threads=args.threads)
         for noise in (args.cifar_noises.split(",") if ds == "cifar10n" else noises):
-            for seed in range(seeds):
+            for seed in range(args.first_seed, args.first_seed + seeds):
                 log(f"{ds} {noise} seed {seed} ({time.perf_counter() - t0:.0f} s)")
                 rows, thr = run_setting(ds, data, noise, seed, cfg, args.k, log, tuple(args.methods.split(",")))
+                for r in rows:
+                    r["seed"] = seed
                 all_rows += rows
                 all_thr += [(ds, noise, seed, *t) for t in thr]
+                if args.save:
+                    with args.save.open("a") as fh:
+                        for r in rows:
+                            fh.write(json.dumps({"kind": "row", **r}, default=float) + "\n")
+                        for t in thr:
+                            fh.write(json.dumps({"kind": "thr", "dataset": ds, "noise": noise, "seed": seed,
+                                                 "values": list(t)}, default=float) + "\n")
     total = time.perf_counter() - t0
 
     recipes = "; ".join(f"{d}: SmallCNN width {RECIPE[d]['width']}, "
                         f"{max(1, round(RECIPE[d]['epochs'] * args.epochs_scale))} epochs, batch {RECIPE[d]['batch_size']}"
                         for d in datasets)
-    print(f"\n### Label cleaning, {seeds} seed(s), K={args.k}, 10 trusted/class, "
-          f"SGD 0.05 cosine, min 200 steps, crop aug; {recipes}; total {total / 60:.1f} min\n")
+    print_tables(all_rows, all_thr,
+                 f"\n### Label cleaning, {seeds} seed(s), K={args.k}, 10 trusted/class, "
+                 f"SGD 0.05 cosine, min 200 steps, crop aug; {recipes}; total {total / 60:.1f} min\n")
+
+
+def print_tables(all_rows: list[dict], all_thr: list[tuple], title: str) -> None:
+    print(title)
     print("| dataset | noise | actual rate % | method | precision % | recall % | F1 % | cleaned-label acc % "
           "| test best % | **test last %** | wall s |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")

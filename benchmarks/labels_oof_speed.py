@@ -1,6 +1,7 @@
 """Time and peak memory of out-of-fold probabilities on CIFAR images streamed from disk.
 
-Writes the first CIFAR-10N zip (10k 32x32 JPEGs) out as PNG files once (``--workdir``),
+Writes the first ``--n`` CIFAR-10N training images (32x32 JPEGs, up to all five zips = 50k) out
+as PNG files once (``--workdir``),
 then runs ``ops.labels.oof.oof_pred_probs`` on an ``ImageFileDataset`` with the decoded-image
 cache off (every batch decoded from disk: memory stays flat) or on (``--cache``).
 
@@ -37,13 +38,18 @@ def write_pngs(workdir: Path, n: int) -> tuple[list[Path], np.ndarray]:
     workdir.mkdir(parents=True, exist_ok=True)
     lab = np.load(SHARED / "cifar10n" / "cifar10n_labels_50000.npz")["aggre_label"].astype(np.int64)
     paths, labels = [], []
-    with zipfile.ZipFile(SHARED / "cifar10n" / "cifar10_train_00000-09999_jpg.zip") as zf:
-        for name in sorted(zf.namelist())[:n]:
-            p = workdir / (name[:-4] + ".png")
-            if not p.exists():
-                Image.open(io.BytesIO(zf.read(name))).convert("RGB").save(p)
-            paths.append(p)
-            labels.append(lab[int(name[:-4])])
+    for zip_path in sorted((SHARED / "cifar10n").glob("cifar10_train_*_jpg.zip")):
+        if len(paths) >= n:
+            break
+        with zipfile.ZipFile(zip_path) as zf:
+            for name in sorted(zf.namelist())[: n - len(paths)]:
+                p = workdir / (name[:-4] + ".png")
+                if not p.exists():
+                    Image.open(io.BytesIO(zf.read(name))).convert("RGB").save(p)
+                paths.append(p)
+                labels.append(lab[int(name[:-4])])
+    if len(paths) < n:
+        raise SystemExit(f"only {len(paths)} CIFAR-10N images under {SHARED / 'cifar10n'}, asked for {n}")
     return paths, np.asarray(labels)
 
 

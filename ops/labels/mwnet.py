@@ -19,8 +19,7 @@ from torch.func import functional_call
 from torch.nn import functional as F
 
 from ops.labels.backbones import BackboneConfig, Progress, make_sgd, Source, _Threads, resolve_device
-from ops.labels.vri import (FeatNet, Loader, build_featnet, cosine_lr, lookahead, meta_batches, schedule,
-                            set_meta_grads)
+from ops.labels.vri import FeatNet, MetaLoop, build_featnet, lookahead, set_meta_grads
 
 
 @dataclass(frozen=True)
@@ -68,40 +67,23 @@ def train_mwnet(source: Source, noisy_idx: np.ndarray, noisy_labels: np.ndarray,
                 epoch_callback: Callable[[int, nn.Module], None] | None = None) -> tuple[FeatNet, WeightNet]:
     """Same signature and recipe as :func:`ops.labels.vri.train_vri`, scalar weights instead of v."""
     mcfg = mcfg or MWNetConfig()
-    noisy_idx, meta_idx = np.asarray(noisy_idx, np.int64), np.asarray(meta_idx, np.int64)
-    y_noisy = torch.as_tensor(np.asarray(noisy_labels, np.int64))
-    y_meta_all = np.asarray(meta_labels, np.int64)
-    if len(noisy_idx) != len(y_noisy) or len(meta_idx) != len(y_meta_all):
-        raise ValueError("rows/labels mismatch")
     device = resolve_device(cfg.device)
-    pos = {int(r): i for i, r in enumerate(meta_idx)}
     with _Threads(cfg.num_threads), torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         gen = torch.Generator().manual_seed(seed + 1)
-        net = build_featnet(cfg, source, noisy_idx, n_classes).to(device)
+        net = build_featnet(cfg, source, np.asarray(noisy_idx, np.int64), n_classes).to(device)
         wnet = WeightNet(mcfg.hidden).to(device)
-        load = Loader(source, cfg, gen, device)
+        loop = MetaLoop(source, cfg, noisy_idx, noisy_labels, meta_idx, meta_labels, gen, device, mcfg.meta_batch)
         opt = make_sgd(net.parameters(), cfg)
         meta_opt = torch.optim.Adam(wnet.parameters(), lr=mcfg.meta_lr, weight_decay=mcfg.meta_weight_decay)
-        bs, spe, epochs = schedule(cfg, len(noisy_idx))
-        mbs = min(mcfg.meta_batch or bs, max(2, len(meta_idx)))
-        total, step = epochs * spe, 0
-        for ep in range(epochs):
+        for ep in range(loop.epochs):
             net.train()
-            perm = torch.randperm(len(noisy_idx), generator=gen).numpy()
             run_ce, run_meta = 0.0, 0.0
-            for s in range(spe):
-                sel = perm[s * bs:(s + 1) * bs]
-                xb, yb = load(noisy_idx[sel]), y_noisy[sel].to(device)
-                mrows = meta_batches(meta_idx, mbs, gen)
-                xm = load(mrows)
-                ym = torch.as_tensor(y_meta_all[[pos[int(r)] for r in mrows]], device=device)
-                lr = cosine_lr(cfg, step, total)
+            for xb, yb, xm, ym, lr in loop.batches():
                 meta_opt.zero_grad(set_to_none=True)
                 run_meta += mwnet_meta_step(net, wnet, xb, yb, xm, ym, lr)
                 meta_opt.step()
-                for g in opt.param_groups:
-                    g["lr"] = lr
+                loop.set_lr(opt, lr)
                 _, logits = net(xb)
                 ce = F.cross_entropy(logits, yb, reduction="none")
                 with torch.no_grad():
@@ -111,12 +93,8 @@ def train_mwnet(source: Source, noisy_idx: np.ndarray, noisy_labels: np.ndarray,
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
-                step += 1
                 run_ce += float(ce.mean().detach())
-            if progress is not None:
-                progress(f"mwnet epoch {ep + 1}/{epochs} ce {run_ce / spe:.3f} meta_ce {run_meta / spe:.3f}")
-            if epoch_callback is not None:
-                net.eval()
-                epoch_callback(ep, net)
+            loop.end_epoch(net, ep, f"mwnet epoch {ep + 1}/{loop.epochs} ce {run_ce / loop.spe:.3f} "
+                           f"meta_ce {run_meta / loop.spe:.3f}", progress, epoch_callback)
     net.eval()
     return net, wnet

@@ -161,6 +161,60 @@ def meta_batches(meta_idx: np.ndarray, n: int, gen: torch.Generator) -> np.ndarr
     return meta_idx[np.concatenate([perm, extra])]
 
 
+class MetaLoop:
+    """The training scaffold shared by VRI and MW-Net (and only the scaffold).
+
+    Checks the inputs, owns the augmenting :class:`Loader` and the ``train_model`` schedule, and
+    per step draws one noisy batch and one trusted (meta) batch plus the cosine lr -- in the
+    same random order for every method, so methods differ only in their meta and actual steps.
+    Build it inside the caller's ``fork_rng`` after the classifier is built.
+    """
+
+    def __init__(self, source: Source, cfg: BackboneConfig, noisy_idx: np.ndarray, noisy_labels: np.ndarray,
+                 meta_idx: np.ndarray, meta_labels: np.ndarray, gen: torch.Generator, device: torch.device,
+                 meta_batch: int | None = None) -> None:
+        self.noisy_idx, self.meta_idx = np.asarray(noisy_idx, np.int64), np.asarray(meta_idx, np.int64)
+        self.y_noisy = torch.as_tensor(np.asarray(noisy_labels, np.int64))
+        self.y_meta = np.asarray(meta_labels, np.int64)
+        if len(self.noisy_idx) != len(self.y_noisy) or len(self.meta_idx) != len(self.y_meta):
+            raise ValueError(f"rows/labels mismatch: {len(self.noisy_idx)}/{len(self.y_noisy)} noisy, "
+                             f"{len(self.meta_idx)}/{len(self.y_meta)} meta")
+        if len(self.noisy_idx) < 2 or len(self.meta_idx) < 2:
+            raise ValueError("need at least 2 noisy and 2 meta (trusted) rows")
+        self.cfg, self.gen, self.device = cfg, gen, device
+        self.load = Loader(source, cfg, gen, device)
+        self.pos = {int(r): i for i, r in enumerate(self.meta_idx)}
+        self.bs, self.spe, self.epochs = schedule(cfg, len(self.noisy_idx))
+        self.mbs = min(meta_batch or self.bs, max(2, len(self.meta_idx)))
+        self.total, self.step = self.epochs * self.spe, 0
+
+    def batches(self):
+        """One epoch of ``(x_noisy, y_noisy, x_meta, y_meta, lr)``; advances the global step."""
+        perm = torch.randperm(len(self.noisy_idx), generator=self.gen).numpy()
+        for s in range(self.spe):
+            sel = perm[s * self.bs:(s + 1) * self.bs]
+            xb, yb = self.load(self.noisy_idx[sel]), self.y_noisy[sel].to(self.device)
+            mrows = meta_batches(self.meta_idx, self.mbs, self.gen)
+            xm = self.load(mrows)
+            ym = torch.as_tensor(self.y_meta[[self.pos[int(r)] for r in mrows]], device=self.device)
+            yield xb, yb, xm, ym, cosine_lr(self.cfg, self.step, self.total)
+            self.step += 1
+
+    @staticmethod
+    def set_lr(opt: torch.optim.Optimizer, lr: float) -> None:
+        for g in opt.param_groups:
+            g["lr"] = lr
+
+    @staticmethod
+    def end_epoch(net: nn.Module, ep: int, message: str, progress: Progress | None,
+                  epoch_callback: Callable[[int, nn.Module], None] | None) -> None:
+        if progress is not None:
+            progress(message)
+        if epoch_callback is not None:
+            net.eval()
+            epoch_callback(ep, net)
+
+
 # --------------------------------------------------------------------------- VRI proper
 @dataclass(frozen=True)
 class VRIConfig:
@@ -307,49 +361,29 @@ def train_vri(source: Source, noisy_idx: np.ndarray, noisy_labels: np.ndarray, m
     ``net(x)`` returns ``(z, logits)``. Returns ``(net, meta_nets)`` in eval mode.
     """
     vcfg = vcfg or VRIConfig()
-    noisy_idx, meta_idx = np.asarray(noisy_idx, np.int64), np.asarray(meta_idx, np.int64)
-    y_noisy = torch.as_tensor(np.asarray(noisy_labels, np.int64))
-    y_meta_all = np.asarray(meta_labels, np.int64)
-    if len(noisy_idx) != len(y_noisy) or len(meta_idx) != len(y_meta_all):
-        raise ValueError(f"rows/labels mismatch: {len(noisy_idx)}/{len(y_noisy)} noisy, "
-                         f"{len(meta_idx)}/{len(y_meta_all)} meta")
-    if len(noisy_idx) < 2 or len(meta_idx) < 2:
-        raise ValueError("need at least 2 noisy and 2 meta (trusted) rows")
     device = resolve_device(cfg.device)
-    pos = {int(r): i for i, r in enumerate(meta_idx)}
     with _Threads(cfg.num_threads), torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         gen = torch.Generator().manual_seed(seed + 1)
-        net = build_featnet(cfg, source, noisy_idx, n_classes).to(device)
-        load = Loader(source, cfg, gen, device)
+        net = build_featnet(cfg, source, np.asarray(noisy_idx, np.int64), n_classes).to(device)
+        loop = MetaLoop(source, cfg, noisy_idx, noisy_labels, meta_idx, meta_labels, gen, device, vcfg.meta_batch)
         with torch.no_grad():
             net.eval()
-            feat_dim = int(net(load(noisy_idx[:2], augment=False))[0].shape[1])
+            feat_dim = int(net(loop.load(loop.noisy_idx[:2], augment=False))[0].shape[1])
         nets = VRINets(feat_dim, n_classes, vcfg).to(device)
         opt = make_sgd(net.parameters(), cfg)
         meta_opt = torch.optim.Adam(nets.parameters(), lr=vcfg.meta_lr, weight_decay=vcfg.meta_weight_decay)
-        bs, spe, epochs = schedule(cfg, len(noisy_idx))
-        mbs = min(vcfg.meta_batch or bs, max(2, len(meta_idx)))
-        total, step = epochs * spe, 0
-        for ep in range(epochs):
+        for ep in range(loop.epochs):
             net.train()
             nets.train()
-            perm = torch.randperm(len(noisy_idx), generator=gen).numpy()
             run = {"ce": 0.0, "meta_ce": 0.0, "kl": 0.0}
-            for s in range(spe):
-                sel = perm[s * bs:(s + 1) * bs]
-                xb, yb = load(noisy_idx[sel]), y_noisy[sel].to(device)
-                mrows = meta_batches(meta_idx, mbs, gen)
-                xm = load(mrows)
-                ym = torch.as_tensor(y_meta_all[[pos[int(r)] for r in mrows]], device=device)
-                lr = cosine_lr(cfg, step, total)
+            for xb, yb, xm, ym, lr in loop.batches():
                 # 1-2. virtual step and meta update of phi, omega
                 meta_opt.zero_grad(set_to_none=True)
                 info = vri_meta_step(net, nets, xb, yb, xm, ym, lr, vcfg)
                 meta_opt.step()
                 # 3. actual step: v from the updated posterior, no gradient to phi/omega
-                for g in opt.param_groups:
-                    g["lr"] = lr
+                loop.set_lr(opt, lr)
                 z, logits = net(xb)
                 with torch.no_grad():
                     _, _, v = vri_inner_loss(z.detach(), logits.detach(), yb, nets, vcfg)
@@ -365,15 +399,11 @@ def train_vri(source: Source, noisy_idx: np.ndarray, noisy_labels: np.ndarray, m
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
-                step += 1
                 run["ce"] += float(loss.detach())
                 run["meta_ce"] += info["meta_ce"]
                 run["kl"] += info["kl"]
-            if progress is not None:
-                progress(f"vri epoch {ep + 1}/{epochs} " + " ".join(f"{k} {v / spe:.3f}" for k, v in run.items()))
-            if epoch_callback is not None:
-                net.eval()
-                epoch_callback(ep, net)
+            loop.end_epoch(net, ep, f"vri epoch {ep + 1}/{loop.epochs} "
+                           + " ".join(f"{k} {v / loop.spe:.3f}" for k, v in run.items()), progress, epoch_callback)
     net.eval()
     nets.eval()
     return net, nets
