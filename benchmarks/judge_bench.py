@@ -33,6 +33,7 @@ import polars as pl  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.shared_data import shared_data_dir  # noqa: E402
 from ops.tsrating.cache import JudgmentCache, judgment_key  # noqa: E402
 from ops.tsrating.judge_base import OK, Answer, Query, calibrate  # noqa: E402
 from ops.tsrating.prompts import CRITERIA  # noqa: E402
@@ -186,7 +187,7 @@ def table(r) -> str:
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", default=str(Path(os.environ.get("SIEVE_SHARED_DATA", "/work/shared/data"))))
+    ap.add_argument("--data", default=str(shared_data_dir()))
     ap.add_argument("--pairs-rubric", type=int, default=200)
     ap.add_argument("--pairs-llm", type=int, default=0, help="clean windows for SmolLM2 (0 = skip)")
     ap.add_argument("--llm-criteria", default=",".join(CRITERIA))

@@ -36,6 +36,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.shared_data import shared_images_dir  # noqa: E402
+
 from ops.labels.backbones import BackboneConfig, predict_proba, train_model  # noqa: E402
 from ops.labels.mwnet import train_mwnet  # noqa: E402
 from ops.labels.rst import RSTConfig, train_rst  # noqa: E402
@@ -45,7 +47,7 @@ from ops.labels.methods import MethodContext, get_method  # noqa: E402
 from ops.labels.noise import draw_trusted, inject_noise  # noqa: E402
 from ops.labels.rectify import DROPPED, RectifyConfig, rectify  # noqa: E402
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "images"
+SHARED = shared_images_dir()
 NOISES = ("sym0.2", "sym0.4", "sym0.6", "asym0.4", "inst0.4")
 CIFAR_NOISES = ("aggre", "worse")
 METHOD_ROWS = ("CE + trusted", "cleanlab OOF", "cleanlab trusted", "oracle (clean labels)")

@@ -12,7 +12,9 @@ ops/labels/vri.py and ops/labels/rst.py (look-ahead, KL, corrector, SLSQP weight
     python benchmarks/labels_gpu_cifar10n.py --noise aggre --epochs 30
     python benchmarks/labels_gpu_cifar10n.py --smoke               # CPU, tiny subset: starts and finishes
 
-Not yet run on a GPU (no device in the session that wrote it): see benchmarks/README_labels.md.
+Data: ``$SIEVE_SHARED_DATA``/images, else ``.bench_data/images`` (``benchmarks/stage_gpu_data.sh``
+copies it there, with cleanlab wheels in ``.whl/``), else ``../shared/data/images``.
+Not yet run on a GPU (no device lent to the sessions so far): see benchmarks/README_labels.md.
 """
 
 from __future__ import annotations
@@ -64,6 +66,11 @@ class Net(nn.Module):
 
 
 def load(noise: str, n_train: int | None, n_test: int | None):
+    need = [SHARED / "cifar10n" / "cifar10n_labels_50000.npz", SHARED / "cifar10_test" / "cifar10_test_original_labels.npy"]
+    missing = [str(p) for p in need if not p.exists()]
+    if missing:
+        raise SystemExit(f"CIFAR-10N data not found: {missing}. Set SIEVE_SHARED_DATA, or run "
+                         "benchmarks/stage_gpu_data.sh to copy it into .bench_data/ (see benchmarks/README_labels.md)")
     xs, ids = zip(*(read_cifar_zip(SHARED / "cifar10n" / f"cifar10_train_{a:05d}-{a + 9999:05d}_jpg.zip")
                     for a in range(0, 10000 if n_train and n_train <= 10000 else 50000, 10000)))
     x, idx = np.concatenate(xs), np.concatenate(ids)

@@ -25,11 +25,13 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.shared_data import shared_images_dir  # noqa: E402
+
 from ops.labels.backbones import BackboneConfig  # noqa: E402
 from ops.labels.images import ImageFileDataset, ImageSpec  # noqa: E402
 from ops.labels.oof import oof_pred_probs  # noqa: E402
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "images"
+SHARED = shared_images_dir()
 
 
 def write_pngs(workdir: Path, n: int) -> tuple[list[Path], np.ndarray]:

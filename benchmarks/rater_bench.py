@@ -34,6 +34,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.shared_data import shared_data_dir  # noqa: E402
 from ops.tsrating.cache import JudgmentCache  # noqa: E402
 from ops.tsrating.encoder import FeatureEncoder  # noqa: E402
 from ops.tsrating.judging import judge_windows  # noqa: E402
@@ -42,7 +43,7 @@ from ops.tsrating.pairs import PairConfig  # noqa: E402
 from ops.tsrating.prompts import CRITERIA  # noqa: E402
 from ops.tsrating.rater import RaterConfig, RaterHead, fit_rater, mix_scores, pairs_from_judgments, split_pairs, standardize  # noqa: E402
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "timeseries"
+DATA = shared_data_dir() / "timeseries"
 
 
 def load_domains() -> dict[str, list[np.ndarray]]:

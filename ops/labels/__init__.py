@@ -1,22 +1,36 @@
 """Label cleaning for image datasets: noise injection, backbones, out-of-fold probabilities,
 cleanlab detection, rectification and the :func:`clean_labels` entry point.
 
-No dagster import here; cleanlab is imported lazily inside the functions that use it.
+No dagster import here; cleanlab is imported lazily inside the functions that use it. The names
+below are resolved lazily too (PEP 562), so that importing one submodule -- ``ops.labels.vri``
+in the GPU benchmark, say -- does not pull in polars through ``ops.labels.clean``.
 """
 
-from ops.labels.backbones import BackboneConfig, EmbeddingSource, SmallCNN, load_embeddings, predict_proba, train_model
-from ops.labels.clean import LabelCleaningConfig, clean_labels
-from ops.labels.detection import Detection, detect_label_issues, quality_scores
-from ops.labels.images import ArrayImageDataset, ImageFileDataset, ImageSpec
-from ops.labels.methods import METHODS, MethodContext, MethodResult, register_method
-from ops.labels.noise import NoiseResult, draw_trusted, inject_noise, instance_noise, pair_noise, symmetric_noise
-from ops.labels.oof import OOFResult, oof_pred_probs
-from ops.labels.rectify import RectifyConfig, rectify
+from __future__ import annotations
 
-__all__ = [
-    "ArrayImageDataset", "BackboneConfig", "Detection", "EmbeddingSource", "ImageFileDataset", "ImageSpec",
-    "LabelCleaningConfig", "METHODS", "MethodContext", "MethodResult", "NoiseResult", "OOFResult",
-    "RectifyConfig", "SmallCNN", "clean_labels", "detect_label_issues", "draw_trusted", "inject_noise",
-    "instance_noise", "load_embeddings", "oof_pred_probs", "pair_noise", "predict_proba", "quality_scores",
-    "rectify", "register_method", "symmetric_noise", "train_model",
-]
+import importlib
+
+_WHERE = {
+    "backbones": ("BackboneConfig", "EmbeddingSource", "SmallCNN", "load_embeddings", "predict_proba", "train_model"),
+    "clean": ("LabelCleaningConfig", "clean_labels"),
+    "detection": ("Detection", "detect_label_issues", "quality_scores"),
+    "images": ("ArrayImageDataset", "ImageFileDataset", "ImageSpec"),
+    "methods": ("METHODS", "MethodContext", "MethodResult", "register_method"),
+    "noise": ("NoiseResult", "draw_trusted", "inject_noise", "instance_noise", "pair_noise", "symmetric_noise"),
+    "oof": ("OOFResult", "oof_pred_probs"),
+    "rectify": ("RectifyConfig", "rectify"),
+}
+_MODULE_OF = {name: mod for mod, names in _WHERE.items() for name in names}
+
+__all__ = sorted(_MODULE_OF)
+
+
+def __getattr__(name: str) -> object:
+    mod = _MODULE_OF.get(name)
+    if mod is None:
+        raise AttributeError(f"module 'ops.labels' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"ops.labels.{mod}"), name)
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
