@@ -41,7 +41,7 @@ from benchmarks.shared_data import shared_images_dir  # noqa: E402
 from ops.labels.backbones import BackboneConfig, predict_proba, train_model  # noqa: E402
 from ops.labels.mwnet import train_mwnet  # noqa: E402
 from ops.labels.rst import RSTConfig, train_rst  # noqa: E402
-from ops.labels.vri import VRIConfig, mean_rectifier, predict_featnet, train_vri  # noqa: E402
+from ops.labels.vri import VRIConfig, predict_featnet, rectifier_stats, train_vri  # noqa: E402
 from ops.labels.images import ArrayImageDataset  # noqa: E402
 from ops.labels.methods import MethodContext, get_method  # noqa: E402
 from ops.labels.noise import draw_trusted, inject_noise  # noqa: E402
@@ -54,7 +54,12 @@ METHOD_ROWS = ("CE + trusted", "cleanlab OOF", "cleanlab trusted", "oracle (clea
 META_METHODS = {  # --methods key -> (row name, trainer kind, settings)
     "mwnet": ("MW-Net (scalar, look-ahead)", "mwnet", None),
     "vri": ("VRI outer (default, lam 1e-2)", "vri", VRIConfig()),
+    "vri_lam1e-3": ("VRI outer (lam 1e-3)", "vri", VRIConfig(lam=1e-3)),
+    "vri_lam1e-4": ("VRI outer (lam 1e-4)", "vri", VRIConfig(lam=1e-4)),
     "vri_inner": ("VRI inner (lam 1e-2)", "vri", VRIConfig(kl_mode="inner")),
+    "vri_det_nometa": ("VRI deterministic, meta lr 1e-12 (no meta-learning)", "vri",
+                       VRIConfig(kl_mode="deterministic", meta_lr=1e-12)),
+    "vri_det_mlr1e-2": ("VRI deterministic, meta lr 1e-2", "vri", VRIConfig(kl_mode="deterministic", meta_lr=1e-2)),
     "vri_inert": ("VRI inert (released code)", "vri", VRIConfig(kl_mode="inert")),
     "vri_det": ("VRI deterministic", "vri", VRIConfig(kl_mode="deterministic")),
     "rst": ("RST (convex combination)", "rst", RSTConfig()),
@@ -217,8 +222,9 @@ def run_meta_method(key, src, given, ytr, yte, pool, trusted, test_idx, err, cfg
     elif kind == "vri":
         net, nets = train_vri(*args, seed=seed, epoch_callback=cb)
         probs_pool, _ = predict_featnet(net, src, pool, cfg)
-        v = mean_rectifier(net, nets, src, pool, given[pool], cfg)
-        extra = f", mean v clean {v[~err].mean():.3f} / noisy {v[err].mean():.3f}"
+        v, vy, sd = rectifier_stats(net, nets, src, pool, given[pool], cfg)
+        extra = (f", v mean clean {v[~err].mean():.3f} / noisy {v[err].mean():.3f}, v[given] clean "
+                 f"{vy[~err].mean():.3f} / noisy {vy[err].mean():.3f}, sigma {sd.mean():.2f}")
     else:
         net, probs_pool, state = train_rst(*args, seed=seed, epoch_callback=cb)
         extra = f", {len(state.weights)} rounds, last weights {np.round(state.weights[-1], 2).tolist()}"
@@ -255,6 +261,8 @@ def main(argv=None):
     ap.add_argument("--save", type=Path, help="append every result row to this JSON-lines file")
     ap.add_argument("--table-from", type=Path, nargs="+",
                     help="print the table from rows saved by --save (several runs merged) and exit")
+    ap.add_argument("--summary", action="store_true",
+                    help="with --table-from: one pivot table (setting x method) instead of the full tables")
     ap.add_argument("--datasets", default="digits,usps,cifar10n")
     ap.add_argument("--noises", default=",".join(NOISES), help="for digits/usps; CIFAR-10N uses aggre,worse")
     ap.add_argument("--cifar-noises", default=",".join(CIFAR_NOISES), help="CIFAR-10N label sets: aggre,worse")
@@ -271,6 +279,9 @@ def main(argv=None):
                 rec = json.loads(line)
                 (rows if rec.pop("kind") == "row" else thr).append(rec)
         seeds = sorted({r["seed"] for r in rows})
+        if args.summary:
+            print_summary(rows)
+            return
         print_tables(rows, [(t["dataset"], t["noise"], t["seed"], *t["values"]) for t in thr],
                      f"\n### Label cleaning, merged from {', '.join(str(p) for p in args.table_from)}; "
                      f"seeds {seeds}\n")
@@ -315,6 +326,31 @@ def main(argv=None):
     print_tables(all_rows, all_thr,
                  f"\n### Label cleaning, {seeds} seed(s), K={args.k}, 10 trusted/class, "
                  f"SGD 0.05 cosine, min 200 steps, crop aug; {recipes}; total {total / 60:.1f} min\n")
+
+
+def print_summary(rows: list[dict]) -> None:
+    """Pivot: one line per (dataset, noise), one column per method; cell = test last % (mean ± sd
+    over the seeds run) [cleaned-label acc %] F1 % when the method flags rows; seeds per line."""
+    order = [n for n, *_ in [(m,) for m in METHOD_ROWS[:3]]] + [v[0] for v in META_METHODS.values()] + [METHOD_ROWS[3]]
+    methods = [m for m in order if any(r["method"] == m for r in rows)]
+    methods += sorted({r["method"] for r in rows} - set(methods))
+    settings = list(dict.fromkeys((r["dataset"], r["noise"]) for r in rows))
+    print("| dataset / noise (actual %) | seeds | " + " | ".join(methods) + " |")
+    print("|---" * (len(methods) + 2) + "|")
+    for ds, noise in settings:
+        cells, n_seeds = [], set()
+        for m in methods:
+            rs = [r for r in rows if (r["dataset"], r["noise"], r["method"]) == (ds, noise, m)]
+            n_seeds.add(len(rs))
+            if not rs:
+                cells.append("–")
+                continue
+            g = lambda f: [r[f] for r in rs]  # noqa: E731
+            f1 = fmt(g("f1"), sd=False)
+            cells.append(f"**{fmt(g('last'))}** [{fmt(g('clean_acc'), sd=False)}]" + (f" F1 {f1}" if f1 != "–" else ""))
+        actual = fmt([r["actual"] for r in rows if (r["dataset"], r["noise"]) == (ds, noise)], sd=False)
+        seeds_txt = "/".join(str(n) for n in sorted(n_seeds - {0}))
+        print(f"| {ds} {noise} ({actual}) | {seeds_txt} | " + " | ".join(cells) + " |")
 
 
 def print_tables(all_rows: list[dict], all_thr: list[tuple], title: str) -> None:

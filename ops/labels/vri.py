@@ -410,13 +410,20 @@ def train_vri(source: Source, noisy_idx: np.ndarray, noisy_labels: np.ndarray, m
 
 
 @torch.no_grad()
-def mean_rectifier(net: FeatNet, nets: VRINets, source: Source, idx: np.ndarray, labels: np.ndarray,
-                   cfg: BackboneConfig) -> np.ndarray:
-    """Per-row ``mean_c sigmoid(mu_q)`` (the deterministic rectifying vector), a diagnostic."""
+def rectifier_stats(net: FeatNet, nets: VRINets, source: Source, idx: np.ndarray, labels: np.ndarray,
+                    cfg: BackboneConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per row, from the posterior: ``(mean_c sigmoid(mu), sigmoid(mu)[given label], mean_c sigma)``.
+
+    Diagnostics only. The class mean hides label-conditional rectification; the entry at the
+    given label shows whether the posterior damps the logit of a (suspected) wrong label.
+    """
     _, z = predict_featnet(net, source, idx, cfg)
     dev = next(nets.parameters()).device
-    mu, _ = nets.q(torch.as_tensor(z, device=dev), torch.as_tensor(np.asarray(labels, np.int64), device=dev))
-    return torch.sigmoid(mu).mean(1).cpu().numpy()
+    y = torch.as_tensor(np.asarray(labels, np.int64), device=dev)
+    mu, lv = nets.q(torch.as_tensor(z, device=dev), y)
+    v = torch.sigmoid(mu)
+    return (v.mean(1).cpu().numpy(), v.gather(1, y[:, None])[:, 0].cpu().numpy(),
+            torch.exp(0.5 * lv).mean(1).cpu().numpy())
 
 
 # --------------------------------------------------------------------------- registry entry
