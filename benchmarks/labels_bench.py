@@ -53,10 +53,10 @@ CIFAR_NOISES = ("aggre", "worse")
 METHOD_ROWS = ("CE + trusted", "cleanlab OOF", "cleanlab trusted", "oracle (clean labels)")
 META_METHODS = {  # --methods key -> (row name, trainer kind, settings)
     "mwnet": ("MW-Net (scalar, look-ahead)", "mwnet", None),
-    "vri": ("VRI outer (default, lam 1e-2)", "vri", VRIConfig()),
+    "vri": ("VRI outer (lam 1e-4)", "vri", VRIConfig()),  # the default; before 2026-11-26 lam was 1e-2
+    "vri_lam1e-2": ("VRI outer (lam 1e-2, default until 2026-11-26)", "vri", VRIConfig(lam=1e-2)),
     "vri_lam1e-3": ("VRI outer (lam 1e-3)", "vri", VRIConfig(lam=1e-3)),
-    "vri_lam1e-4": ("VRI outer (lam 1e-4)", "vri", VRIConfig(lam=1e-4)),
-    "vri_inner": ("VRI inner (lam 1e-2)", "vri", VRIConfig(kl_mode="inner")),
+    "vri_inner": ("VRI inner (lam 1e-4)", "vri", VRIConfig(kl_mode="inner")),
     "vri_det_nometa": ("VRI deterministic, meta lr 1e-12 (no meta-learning)", "vri",
                        VRIConfig(kl_mode="deterministic", meta_lr=1e-12)),
     "vri_det_mlr1e-2": ("VRI deterministic, meta lr 1e-2", "vri", VRIConfig(kl_mode="deterministic", meta_lr=1e-2)),
