@@ -65,7 +65,10 @@ META_METHODS = {  # --methods key -> (row name, trainer kind, settings)
     "rst": ("RST (convex combination)", "rst", RSTConfig()),
     "rst_nocvx": ("RST, no convex combination", "rst", RSTConfig(convex=False)),
 }
-ALL_METHODS = "ce,cleanlab,oracle," + ",".join(META_METHODS)
+# "<key>_retrain": run meta method <key> once and emit two rows: its own model, and a model retrained
+# (same recipe, + trusted) on its rectified labels -- what a Sieve user does downstream with labels.parquet
+RETRAIN = {f"{k}_retrain": k for k in ("rst", "vri")}
+ALL_METHODS = "ce,cleanlab,oracle," + ",".join(META_METHODS) + "," + ",".join(RETRAIN)
 THRESHOLDS = (0.5, 0.7, 0.9, 1.01)  # 1.01 = never relabel (drop every flagged row)
 
 # per-dataset recipe, sized for a 2-core CPU: the default run (1 seed, all settings) takes about
@@ -191,8 +194,20 @@ def run_setting(name, data, noise, seed, base_cfg, k, log, methods=tuple(ALL_MET
         best, last = fit_eval(train_rows, clean[train_rows], mname)
         rows.append(dict(method=mname, prec=prec, rec=rec, f1=f1, clean_acc=clean_acc, best=best, last=last,
                          wall=time.perf_counter() - t))
-    for key in [m for m in methods if m in META_METHODS]:
-        rows.append(run_meta_method(key, src, given, ytr, yte, pool, trusted, test_idx, err, cfg, seed, log))
+    for key in [m for m in methods if m in META_METHODS or m in RETRAIN]:
+        base = RETRAIN.get(key, key)
+        if key == base and f"{key}_retrain" in methods:
+            continue  # the _retrain key emits this row too
+        t = time.perf_counter()
+        row, clean, keep = run_meta_method(base, src, given, ytr, yte, pool, trusted, test_idx, err, cfg, seed, log)
+        rows.append(row)
+        if key != base:
+            train_rows = np.sort(np.concatenate([pool[keep], trusted]))
+            labels = given.copy()
+            labels[pool] = clean
+            best, last = fit_eval(train_rows, labels[train_rows], f"{row['method']} -> retrain")
+            rows.append({**row, "method": f"{row['method']} labels -> retrain", "best": best, "last": last,
+                         "wall": time.perf_counter() - t})
     if "oracle" in methods:
         t = time.perf_counter()
         best, last = fit_eval(all_tr, ytr, "oracle")
@@ -204,7 +219,9 @@ def run_setting(name, data, noise, seed, base_cfg, k, log, methods=tuple(ALL_MET
 
 
 def run_meta_method(key, src, given, ytr, yte, pool, trusted, test_idx, err, cfg, seed, log):
-    """One end-to-end meta-learned trainer; test accuracy per epoch of its own model."""
+    """One end-to-end meta-learned trainer; test accuracy per epoch of its own model.
+
+    Returns ``(row, rectified pool labels, pool keep mask)`` (policy as in the module docstring)."""
     mname, kind, mcfg = META_METHODS[key]
     C = 10
     accs = []
@@ -239,8 +256,8 @@ def run_meta_method(key, src, given, ytr, yte, pool, trusted, test_idx, err, cfg
     prec, rec = tp / max(int(flag.sum()), 1), tp / max(int(err.sum()), 1)
     log(f"  {mname}: last {accs[-1]:.3f}, argmax acc {np.mean(top == ytr[pool]):.3f}, cleaned {clean_acc:.3f} "
         f"(kept {keep.mean():.2f}){extra}")
-    return dict(method=mname, prec=prec, rec=rec, f1=2 * prec * rec / max(prec + rec, 1e-12), clean_acc=clean_acc,
-                best=max(accs), last=accs[-1], wall=wall)
+    return (dict(method=mname, prec=prec, rec=rec, f1=2 * prec * rec / max(prec + rec, 1e-12), clean_acc=clean_acc,
+                 best=max(accs), last=accs[-1], wall=wall), clean, keep)
 
 
 def fmt(vals, pct=True, sd=True):
@@ -270,7 +287,7 @@ def main(argv=None):
     ap.add_argument("--epochs-scale", type=float, default=1.0, help="multiply every recipe's epochs")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--methods", default=ALL_METHODS,
-                    help=f"comma list of: ce, cleanlab, oracle, {', '.join(META_METHODS)} (default: all)")
+                    help=f"comma list of: ce, cleanlab, oracle, {', '.join(META_METHODS)}, {', '.join(RETRAIN)} (default: all)")
     args = ap.parse_args(argv)
     if args.table_from:
         rows, thr = [], []
@@ -280,7 +297,11 @@ def main(argv=None):
                 (rows if rec.pop("kind") == "row" else thr).append(rec)
         seeds = sorted({r["seed"] for r in rows})
         if args.summary:
-            print_summary(rows)
+            keys = args.methods.split(",")
+            names = {"ce": [METHOD_ROWS[0]], "cleanlab": list(METHOD_ROWS[1:3]), "oracle": [METHOD_ROWS[3]],
+                     **{k: [v[0]] for k, v in META_METHODS.items()}}
+            keep = [n for k in keys for n in names.get(k, [])]
+            print_summary([r for r in rows if r["method"] in keep], keep)
             return
         print_tables(rows, [(t["dataset"], t["noise"], t["seed"], *t["values"]) for t in thr],
                      f"\n### Label cleaning, merged from {', '.join(str(p) for p in args.table_from)}; "
@@ -328,12 +349,11 @@ def main(argv=None):
                  f"SGD 0.05 cosine, min 200 steps, crop aug; {recipes}; total {total / 60:.1f} min\n")
 
 
-def print_summary(rows: list[dict]) -> None:
-    """Pivot: one line per (dataset, noise), one column per method; cell = test last % (mean ± sd
-    over the seeds run) [cleaned-label acc %] F1 % when the method flags rows; seeds per line."""
-    order = [n for n, *_ in [(m,) for m in METHOD_ROWS[:3]]] + [v[0] for v in META_METHODS.values()] + [METHOD_ROWS[3]]
+def print_summary(rows: list[dict], order: list[str]) -> None:
+    """Pivot: one line per (dataset, noise), one column per method (in ``order``); cell =
+    test last % (mean ± sd over the seeds run) [cleaned-label acc %] F1 % when the method flags
+    rows; the seeds column lists the distinct seed counts of the line's cells."""
     methods = [m for m in order if any(r["method"] == m for r in rows)]
-    methods += sorted({r["method"] for r in rows} - set(methods))
     settings = list(dict.fromkeys((r["dataset"], r["noise"]) for r in rows))
     print("| dataset / noise (actual %) | seeds | " + " | ".join(methods) + " |")
     print("|---" * (len(methods) + 2) + "|")
