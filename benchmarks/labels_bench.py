@@ -295,11 +295,22 @@ def main(argv=None):
             for line in path.read_text().splitlines():
                 rec = json.loads(line)
                 (rows if rec.pop("kind") == "row" else thr).append(rec)
+        seen, unique = set(), []
+        for r in rows:  # the same (setting, method, seed) saved by two runs: keep the first
+            key = (r["dataset"], r["noise"], r["method"], r["seed"])
+            if key not in seen:
+                seen.add(key)
+                unique.append(r)
+        if len(unique) < len(rows):
+            print(f"({len(rows) - len(unique)} repeated rows ignored: same setting, method and seed)", file=sys.stderr)
+        rank = {name: i for i, name in enumerate(list(RECIPE) + list(NOISES) + list(CIFAR_NOISES))}
+        rows = sorted(unique, key=lambda r: (rank.get(r["dataset"], 99), rank.get(r["noise"], 99)))
         seeds = sorted({r["seed"] for r in rows})
         if args.summary:
             keys = args.methods.split(",")
             names = {"ce": [METHOD_ROWS[0]], "cleanlab": list(METHOD_ROWS[1:3]), "oracle": [METHOD_ROWS[3]],
-                     **{k: [v[0]] for k, v in META_METHODS.items()}}
+                     **{k: [v[0]] for k, v in META_METHODS.items()},
+                     **{k: [f"{META_METHODS[b][0]} labels -> retrain"] for k, b in RETRAIN.items()}}
             keep = [n for k in keys for n in names.get(k, [])]
             print_summary([r for r in rows if r["method"] in keep], keep)
             return
