@@ -18,8 +18,8 @@ from torch import nn
 from torch.func import functional_call
 from torch.nn import functional as F
 
-from ops.labels.backbones import BackboneConfig, Progress, make_sgd, Source, _Threads, resolve_device
-from ops.labels.vri import FeatNet, MetaLoop, build_featnet, lookahead, set_meta_grads
+from ops.labels.backbones import BackboneConfig, Progress, make_sgd, Source
+from ops.labels.vri import FeatNet, lookahead, meta_training, set_meta_grads
 
 
 @dataclass(frozen=True)
@@ -67,13 +67,9 @@ def train_mwnet(source: Source, noisy_idx: np.ndarray, noisy_labels: np.ndarray,
                 epoch_callback: Callable[[int, nn.Module], None] | None = None) -> tuple[FeatNet, WeightNet]:
     """Same signature and recipe as :func:`ops.labels.vri.train_vri`, scalar weights instead of v."""
     mcfg = mcfg or MWNetConfig()
-    device = resolve_device(cfg.device)
-    with _Threads(cfg.num_threads), torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        gen = torch.Generator().manual_seed(seed + 1)
-        net = build_featnet(cfg, source, np.asarray(noisy_idx, np.int64), n_classes).to(device)
+    with meta_training(source, cfg, noisy_idx, noisy_labels, meta_idx, meta_labels, n_classes, seed,
+                       mcfg.meta_batch) as (net, loop, device):
         wnet = WeightNet(mcfg.hidden).to(device)
-        loop = MetaLoop(source, cfg, noisy_idx, noisy_labels, meta_idx, meta_labels, gen, device, mcfg.meta_batch)
         opt = make_sgd(net.parameters(), cfg)
         meta_opt = torch.optim.Adam(wnet.parameters(), lr=mcfg.meta_lr, weight_decay=mcfg.meta_weight_decay)
         for ep in range(loop.epochs):

@@ -50,8 +50,9 @@ Design decisions (METHODS §3.3 -- the released code's KL is inert and mixes log
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 import torch
@@ -181,7 +182,7 @@ class MetaLoop:
     Checks the inputs, owns the augmenting :class:`Loader` and the ``train_model`` schedule, and
     per step draws one noisy batch and one trusted (meta) batch plus the cosine lr -- in the
     same random order for every method, so methods differ only in their meta and actual steps.
-    Build it inside the caller's ``fork_rng`` after the classifier is built.
+    Opened by :func:`meta_training`, which builds the classifier first inside a seeded ``fork_rng``.
     """
 
     def __init__(self, source: Source, cfg: BackboneConfig, noisy_idx: np.ndarray, noisy_labels: np.ndarray,
@@ -227,6 +228,20 @@ class MetaLoop:
         if epoch_callback is not None:
             net.eval()
             epoch_callback(ep, net)
+
+
+@contextmanager
+def meta_training(source: Source, cfg: BackboneConfig, noisy_idx: np.ndarray, noisy_labels: np.ndarray,
+                  meta_idx: np.ndarray, meta_labels: np.ndarray, n_classes: int, seed: int,
+                  meta_batch: int | None) -> Iterator[tuple[FeatNet, MetaLoop, torch.device]]:
+    """Open one VRI / MW-Net run: thread count, forked and seeded RNG, the classifier and its
+    :class:`MetaLoop`. Yields ``(net, loop, device)``; everything inside the ``with`` is seeded."""
+    device = resolve_device(cfg.device)
+    with _Threads(cfg.num_threads), torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        gen = torch.Generator().manual_seed(seed + 1)
+        net = build_featnet(cfg, source, np.asarray(noisy_idx, np.int64), n_classes).to(device)
+        yield net, MetaLoop(source, cfg, noisy_idx, noisy_labels, meta_idx, meta_labels, gen, device, meta_batch), device
 
 
 # --------------------------------------------------------------------------- VRI proper
@@ -376,12 +391,8 @@ def train_vri(source: Source, noisy_idx: np.ndarray, noisy_labels: np.ndarray, m
     ``net(x)`` returns ``(z, logits)``. Returns ``(net, meta_nets)`` in eval mode.
     """
     vcfg = vcfg or VRIConfig()
-    device = resolve_device(cfg.device)
-    with _Threads(cfg.num_threads), torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        gen = torch.Generator().manual_seed(seed + 1)
-        net = build_featnet(cfg, source, np.asarray(noisy_idx, np.int64), n_classes).to(device)
-        loop = MetaLoop(source, cfg, noisy_idx, noisy_labels, meta_idx, meta_labels, gen, device, vcfg.meta_batch)
+    with meta_training(source, cfg, noisy_idx, noisy_labels, meta_idx, meta_labels, n_classes, seed,
+                       vcfg.meta_batch) as (net, loop, device):
         with torch.no_grad():
             net.eval()
             feat_dim = int(net(loop.load(loop.noisy_idx[:2], augment=False))[0].shape[1])

@@ -10,6 +10,8 @@ from ops.tsrating.meta import (
 )
 from ops.tsrating.rater import Pairs, RaterHead, bt_loss, load_heads
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 
 def _toy_domain(seed: int, n: int = 300, d: int = 24, n_pairs: int = 200, w=None):
     """Features N(0, I) plus a domain offset; true quality = X @ w (w shared across domains)."""
@@ -88,14 +90,6 @@ def test_meta_batch_capped_by_tasks():
     heads, report = meta_train(doms, cfg, criteria=["trend"])
     assert set(heads) == {"trend"} and report["trend"]["n_tasks"] == 2
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny matrices: torch's thread pool only adds contention on a shared 2-core box."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def _few_shot_gap(seeds, meta_iters, d=24, beta=0.2):

@@ -14,12 +14,7 @@ from ops.tsrating.rubric_judge import RUBRIC_STATISTICS
 from ops.tsrating.scoring import rank_and_flag, score_windows
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _windows(n=200, L=128, seed=0):
