@@ -69,10 +69,13 @@ META_METHODS = {  # --methods key -> (row name, trainer kind, settings)
 # (same recipe, + trusted) on its rectified labels -- what a Sieve user does downstream with labels.parquet
 RETRAIN = {f"{k}_retrain": k for k in ("rst", "vri")}
 ALL_METHODS = "ce,cleanlab,oracle," + ",".join(META_METHODS) + "," + ",".join(RETRAIN)
+# the README table's methods; the VRI/RST variants above are ablations, run only when named
+DEFAULT_METHODS = "ce,cleanlab,rst_retrain,vri_retrain,mwnet,oracle"
 THRESHOLDS = (0.5, 0.7, 0.9, 1.01)  # 1.01 = never relabel (drop every flagged row)
 
-# per-dataset recipe, sized for a 2-core CPU: the default run (1 seed, all settings) takes about
-# 30-40 min there (digits ~1 min, USPS ~2.5 min, CIFAR-10N ~10 min per setting; README_labels.md)
+# per-dataset recipe, sized for a 2-core CPU: with the default methods, one seed of one setting took
+# roughly 2 min (digits), 5 min (USPS), 20 min (CIFAR-10N subset, --epochs-scale 0.5) at 1 thread
+# with 2-3 benchmark processes sharing the 2 cores (2026-11-26 runs, README_labels.md)
 RECIPE = {
     "digits": dict(epochs=20, width=16, batch_size=64),
     "usps": dict(epochs=8, width=16, batch_size=128),
@@ -286,8 +289,9 @@ def main(argv=None):
     ap.add_argument("--k", type=int, default=5)
     ap.add_argument("--epochs-scale", type=float, default=1.0, help="multiply every recipe's epochs")
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--methods", default=ALL_METHODS,
-                    help=f"comma list of: ce, cleanlab, oracle, {', '.join(META_METHODS)}, {', '.join(RETRAIN)} (default: all)")
+    ap.add_argument("--methods", default=DEFAULT_METHODS,
+                    help=f"comma list of: ce, cleanlab, oracle, {', '.join(META_METHODS)}, {', '.join(RETRAIN)} "
+                         f"(default: {DEFAULT_METHODS})")
     args = ap.parse_args(argv)
     if args.table_from:
         rows, thr = [], []
