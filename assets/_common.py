@@ -10,7 +10,10 @@ def table_metadata(frame: pl.DataFrame, limit: int = 20) -> dg.TableMetadataValu
     """A Dagster table preview of the first ``limit`` rows (values as strings)."""
     head = frame.head(limit)
     schema = dg.TableSchema(columns=[dg.TableColumn(c, str(t)) for c, t in head.schema.items()])
-    records = [dg.TableRecord({k: (None if v is None else str(v)) for k, v in r.items()}) for r in head.iter_rows(named=True)]
+    records = [
+        dg.TableRecord({k: (None if v is None else str(v)) for k, v in r.items()})
+        for r in head.iter_rows(named=True)
+    ]
     return dg.MetadataValue.table(records=records, schema=schema)
 
 

@@ -26,13 +26,20 @@ def build_check(check: CheckDef) -> dg.AssetChecksDefinition:
         description=check.description + (" (blocking)" if check.blocking else " (warning)"),
         partitions_def=PARTITIONS_BY_KIND[check.kind],
     )
-    def _check(context: dg.AssetCheckExecutionContext, settings: SieveSettings, thresholds: QualityThresholds) -> dg.AssetCheckResult:
+    def _check(
+        context: dg.AssetCheckExecutionContext,
+        settings: SieveSettings,
+        thresholds: QualityThresholds,
+    ) -> dg.AssetCheckResult:
         paths = settings.dataset(check.kind, context.partition_key)
         outcome = run_check(check, paths.raw, paths.clean, thresholds.to_ops())
         return dg.AssetCheckResult(
             passed=outcome.passed,
             severity=severity,
-            metadata={"dataset": context.partition_key, **{k: _meta(v) for k, v in outcome.metadata.items()}},
+            metadata={
+                "dataset": context.partition_key,
+                **{k: _meta(v) for k, v in outcome.metadata.items()},
+            },
         )
 
     return _check

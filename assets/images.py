@@ -1,9 +1,7 @@
 """Image assets: validate a labeled image folder, then clean its labels."""
 
-
 import json
 from dataclasses import replace
-from typing import Optional
 
 import dagster as dg
 import polars as pl
@@ -27,12 +25,18 @@ GROUP = "images"
     description="Every row of raw/images/{dataset}/ decoded and validated: manifest.parquet for "
     "readable images, quarantine.parquet (with reasons) for the rest.",
 )
-def image_manifest(context: dg.AssetExecutionContext, settings: SieveSettings) -> dg.MaterializeResult:
+def image_manifest(
+    context: dg.AssetExecutionContext, settings: SieveSettings
+) -> dg.MaterializeResult:
     paths = settings.dataset("images", context.partition_key)
     result = ingest_images(paths.raw, progress=context.log.info)
     rid = run_id(context)
-    write_parquet_atomic(result.manifest.with_columns(run_id=pl.lit(rid)), paths.out("manifest.parquet"))
-    write_parquet_atomic(result.quarantine.with_columns(run_id=pl.lit(rid)), paths.out("quarantine.parquet"))
+    write_parquet_atomic(
+        result.manifest.with_columns(run_id=pl.lit(rid)), paths.out("manifest.parquet")
+    )
+    write_parquet_atomic(
+        result.quarantine.with_columns(run_id=pl.lit(rid)), paths.out("quarantine.parquet")
+    )
     paths.out("classes.json").write_text(json.dumps(result.classes))
     summary = result.summary()
     context.log.info(f"{context.partition_key}: {summary}")
@@ -52,10 +56,10 @@ class LabelCleaningRunConfig(dg.Config):
 
     method: str = ""  # "" = the library default (ops/labels/clean.py LabelCleaningConfig.method)
     preset: str = "default"  # "default" or "tiny" (fast, for tests and smoke runs)
-    epochs: Optional[int] = None
-    image_size: Optional[int] = None
-    k_folds: Optional[int] = None
-    relabel_threshold: Optional[float] = None
+    epochs: int | None = None
+    image_size: int | None = None
+    k_folds: int | None = None
+    relabel_threshold: float | None = None
     seed: int = 0
 
 
@@ -63,11 +67,27 @@ def build_cleaning_config(cfg: LabelCleaningRunConfig, device: str) -> LabelClea
     if cfg.preset not in ("default", "tiny"):
         raise ValueError(f"preset must be 'default' or 'tiny', got {cfg.preset!r}")
     base = LabelCleaningConfig.tiny() if cfg.preset == "tiny" else LabelCleaningConfig()
-    backbone = replace(base.backbone, device=device, **({"epochs": cfg.epochs} if cfg.epochs else {}))
+    backbone = replace(
+        base.backbone, device=device, **({"epochs": cfg.epochs} if cfg.epochs else {})
+    )
     image = replace(base.image, **({"size": cfg.image_size} if cfg.image_size else {}))
-    rectify = replace(base.rectify, **({"relabel_threshold": cfg.relabel_threshold} if cfg.relabel_threshold is not None else {}))
-    return replace(base, method=cfg.method or base.method, seed=cfg.seed, backbone=backbone, image=image, rectify=rectify,
-                   **({"k_folds": cfg.k_folds} if cfg.k_folds else {}))
+    rectify = replace(
+        base.rectify,
+        **(
+            {"relabel_threshold": cfg.relabel_threshold}
+            if cfg.relabel_threshold is not None
+            else {}
+        ),
+    )
+    return replace(
+        base,
+        method=cfg.method or base.method,
+        seed=cfg.seed,
+        backbone=backbone,
+        image=image,
+        rectify=rectify,
+        **({"k_folds": cfg.k_folds} if cfg.k_folds else {}),
+    )
 
 
 @dg.asset(
@@ -86,7 +106,9 @@ def image_labels_clean(
     quarantine = pl.read_parquet(paths.out("quarantine.parquet"))
     classes = json.loads(paths.out("classes.json").read_text())
     cleaned, summary = clean_labels(
-        manifest, paths.raw, classes,
+        manifest,
+        paths.raw,
+        classes,
         config=build_cleaning_config(config, settings.device),
         cache_dir=settings.root() / "cache" / "labels" / context.partition_key,
         progress=context.log.info,
@@ -103,11 +125,17 @@ def image_labels_clean(
             "notes": "; ".join(summary.get("notes", [])) or "-",
             "estimated_noise_rate": float(summary["estimated_noise_rate"]),
             "n_issues": int(summary["n_issues"]),
-            "label_issue_rate": float(summary["n_issues"]) / max(1, int(summary.get("n_scored", table.height))),
+            "label_issue_rate": float(summary["n_issues"])
+            / max(1, int(summary.get("n_scored", table.height))),
             "oof_cache_hit": bool(summary.get("oof_cache_hit", False)),
             "wall_seconds": float(summary["wall_seconds"]),
-            "confusion_given_vs_clean": table_metadata(confusion.sort("count", descending=True) if confusion.height else confusion, 30),
-            **{f"n_{a}": int(counts.get(a, 0)) for a in ("kept", "relabeled", "dropped", "quarantined")},
+            "confusion_given_vs_clean": table_metadata(
+                confusion.sort("count", descending=True) if confusion.height else confusion, 30
+            ),
+            **{
+                f"n_{a}": int(counts.get(a, 0))
+                for a in ("kept", "relabeled", "dropped", "quarantined")
+            },
             "dagster/row_count": table.height,
             "dagster/column_schema": column_schema(table),
             "path": dg.MetadataValue.path(str(paths.out("labels.parquet"))),

@@ -12,27 +12,42 @@ PUBLISHED_TS_FILES = ["windows.parquet", "selected.parquet", "judgments.parquet"
 PUBLISHED_IMAGE_FILES = ["labels.parquet"]
 
 
-def _publish(context: dg.AssetExecutionContext, settings: SieveSettings, kind: str, names: list[str]) -> dg.MaterializeResult:
+def _publish(
+    context: dg.AssetExecutionContext, settings: SieveSettings, kind: str, names: list[str]
+) -> dg.MaterializeResult:
     paths = settings.dataset(kind, context.partition_key)
     written = publish_files(paths.clean, paths.published, names)
     return dg.MaterializeResult(
-        metadata={"files": [p.name for p in written], "path": dg.MetadataValue.path(str(paths.published))}
+        metadata={
+            "files": [p.name for p in written],
+            "path": dg.MetadataValue.path(str(paths.published)),
+        }
     )
 
 
 @dg.asset(
-    partitions_def=timeseries_datasets, group_name="timeseries", deps=[timeseries_selected], kinds={"parquet"},
+    partitions_def=timeseries_datasets,
+    group_name="timeseries",
+    deps=[timeseries_selected],
+    kinds={"parquet"},
     description="published/timeseries/<dataset>/: the rated windows (and selection, judgments) once every "
     "blocking check on the time-series tables passed. Point consumers here.",
 )
-def published_timeseries(context: dg.AssetExecutionContext, settings: SieveSettings) -> dg.MaterializeResult:
+def published_timeseries(
+    context: dg.AssetExecutionContext, settings: SieveSettings
+) -> dg.MaterializeResult:
     return _publish(context, settings, "timeseries", PUBLISHED_TS_FILES)
 
 
 @dg.asset(
-    partitions_def=image_datasets, group_name="images", deps=[image_labels_clean], kinds={"parquet"},
+    partitions_def=image_datasets,
+    group_name="images",
+    deps=[image_labels_clean],
+    kinds={"parquet"},
     description="published/images/<dataset>/labels.parquet once every blocking check on image_labels_clean "
     "passed. Point consumers here.",
 )
-def published_image_labels(context: dg.AssetExecutionContext, settings: SieveSettings) -> dg.MaterializeResult:
+def published_image_labels(
+    context: dg.AssetExecutionContext, settings: SieveSettings
+) -> dg.MaterializeResult:
     return _publish(context, settings, "images", PUBLISHED_IMAGE_FILES)

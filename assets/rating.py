@@ -47,24 +47,55 @@ class SelectedConfig(dg.Config):
     "windows.parquet with trend/frequency/amplitude/pattern/quality scores in [0, 1], quality_rank (1 = best), "
     "is_low_quality_issue (bottom low_quality_share), rater_version and judge_model.",
 )
-def timeseries_scores(context: dg.AssetExecutionContext, config: ScoresConfig, settings: SieveSettings) -> dg.MaterializeResult:
+def timeseries_scores(
+    context: dg.AssetExecutionContext, config: ScoresConfig, settings: SieveSettings
+) -> dg.MaterializeResult:
     paths = settings.dataset("timeseries", context.partition_key)
     points = pl.read_parquet(paths.out("points.parquet"))
     windows = pl.read_parquet(paths.out("windows.parquet")).drop(
-        [c for c in [*SCORE_COLUMNS, "quality_rank", "is_low_quality_issue", "rater_version", "judge_model"]], strict=False
+        [
+            c
+            for c in [
+                *SCORE_COLUMNS,
+                "quality_rank",
+                "is_low_quality_issue",
+                "rater_version",
+                "judge_model",
+            ]
+        ],
+        strict=False,
     )
     judgments = pl.read_parquet(paths.out("judgments.parquet"))
     values = window_values(points, windows, int(windows["n_points"].max() or 0))
-    rater_cfg = RaterConfig(hidden=config.hidden, lr=config.lr, epochs=config.epochs, batch_size=config.batch_size,
-                            seed=config.seed, min_pairs=config.min_pairs, finetune_lr=config.finetune_lr,
-                            device=settings.device)
-    result = score_windows(windows, values, judgments, config=rater_cfg, meta_checkpoint=config.meta_checkpoint or None,
-                           low_quality_share=config.low_quality_share)
-    judge_model = ",".join(sorted(set(judgments["model"].drop_nulls().to_list()))) if judgments.height else ""
-    out = result.windows.with_columns(pl.lit(judge_model or None, dtype=pl.String).alias("judge_model"))
+    rater_cfg = RaterConfig(
+        hidden=config.hidden,
+        lr=config.lr,
+        epochs=config.epochs,
+        batch_size=config.batch_size,
+        seed=config.seed,
+        min_pairs=config.min_pairs,
+        finetune_lr=config.finetune_lr,
+        device=settings.device,
+    )
+    result = score_windows(
+        windows,
+        values,
+        judgments,
+        config=rater_cfg,
+        meta_checkpoint=config.meta_checkpoint or None,
+        low_quality_share=config.low_quality_share,
+    )
+    judge_model = (
+        ",".join(sorted(set(judgments["model"].drop_nulls().to_list()))) if judgments.height else ""
+    )
+    out = result.windows.with_columns(
+        pl.lit(judge_model or None, dtype=pl.String).alias("judge_model")
+    )
     write_parquet_atomic(out, paths.out("windows.parquet"))
     report = result.report
-    paths.out("rater_report.json").write_text(json.dumps(report | {"notes": result.notes}, default=str, indent=1))
+    paths.out("rater_report.json").write_text(
+        json.dumps(report | {"notes": result.notes}, default=str, indent=1)
+    )
     for note in result.notes:
         context.log.warning(note) if "fallback" in note or "<" in note else context.log.info(note)
     crit = report["criteria"]
@@ -95,7 +126,9 @@ def timeseries_scores(context: dg.AssetExecutionContext, config: ScoresConfig, s
     description="selected.parquet: the points (columns of points.parquet) of the windows in the top "
     "top_percent % by quality_score.",
 )
-def timeseries_selected(context: dg.AssetExecutionContext, config: SelectedConfig, settings: SieveSettings) -> dg.MaterializeResult:
+def timeseries_selected(
+    context: dg.AssetExecutionContext, config: SelectedConfig, settings: SieveSettings
+) -> dg.MaterializeResult:
     paths = settings.dataset("timeseries", context.partition_key)
     points = pl.read_parquet(paths.out("points.parquet"))
     windows = pl.read_parquet(paths.out("windows.parquet"))
@@ -110,6 +143,8 @@ def timeseries_selected(context: dg.AssetExecutionContext, config: SelectedConfi
             "points_total": points.height,
             "dagster/row_count": selected.height,
             "path": dg.MetadataValue.path(str(paths.out("selected.parquet"))),
-            "selected_windows": table_metadata(chosen.select("window_id", "series_id", "quality_score", "quality_rank"), 10),
+            "selected_windows": table_metadata(
+                chosen.select("window_id", "series_id", "quality_score", "quality_rank"), 10
+            ),
         }
     )

@@ -19,8 +19,13 @@ GROUP = "report"
 
 
 class ReportConfig(dg.Config):
-    night: str = Field(default="", description="ISO date of the night reported (YYYY-MM-DD); empty = today in `timezone`.")
-    timezone: str = Field(default="UTC", description="IANA timezone that decides 'today' when `night` is empty.")
+    night: str = Field(
+        default="",
+        description="ISO date of the night reported (YYYY-MM-DD); empty = today in `timezone`.",
+    )
+    timezone: str = Field(
+        default="UTC", description="IANA timezone that decides 'today' when `night` is empty."
+    )
 
     def resolve_night(self) -> date:
         if self.night:
@@ -50,7 +55,9 @@ def report_datasets(instance: dg.DagsterInstance, settings: SieveSettings) -> li
     description="Nightly quality report: data/reports/<night>.html (self-contained) and <night>.json, "
     "diffed against the previous night's JSON.",
 )
-def quality_report(context: dg.AssetExecutionContext, config: ReportConfig, settings: SieveSettings) -> dg.MaterializeResult:
+def quality_report(
+    context: dg.AssetExecutionContext, config: ReportConfig, settings: SieveSettings
+) -> dg.MaterializeResult:
     night = config.resolve_night()
     root = settings.root()
     datasets = report_datasets(context.instance, settings)

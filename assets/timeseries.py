@@ -1,8 +1,6 @@
 """Time-series assets: ingest a dataset folder, then cut it into windows."""
 
-
 import json
-from typing import Optional
 
 import dagster as dg
 import polars as pl
@@ -35,13 +33,17 @@ class WindowsConfig(dg.Config):
     "(series_id, timestamp, value, source_file, source_row), with quarantine.parquet, series.parquet "
     "and files.parquet (per-file record counts).",
 )
-def timeseries_points(context: dg.AssetExecutionContext, settings: SieveSettings) -> dg.MaterializeResult:
+def timeseries_points(
+    context: dg.AssetExecutionContext, settings: SieveSettings
+) -> dg.MaterializeResult:
     paths = settings.dataset("timeseries", context.partition_key)
     result = ingest_timeseries(paths.raw)
     rid = run_id(context)
     points = result.points.with_columns(run_id=pl.lit(rid))
     write_parquet_atomic(points, paths.out("points.parquet"))
-    write_parquet_atomic(result.quarantine.with_columns(run_id=pl.lit(rid)), paths.out("quarantine.parquet"))
+    write_parquet_atomic(
+        result.quarantine.with_columns(run_id=pl.lit(rid)), paths.out("quarantine.parquet")
+    )
     write_parquet_atomic(result.series, paths.out("series.parquet"))
     files = result.files_frame()
     write_parquet_atomic(files, paths.out("files.parquet"))
@@ -55,7 +57,9 @@ def timeseries_points(context: dg.AssetExecutionContext, settings: SieveSettings
             "path": dg.MetadataValue.path(str(paths.out("points.parquet"))),
             "files_report": table_metadata(files),
             "series_report": table_metadata(result.series),
-            "quarantine_reasons": table_metadata(result.quarantine.group_by("reason").len().sort("len", descending=True)),
+            "quarantine_reasons": table_metadata(
+                result.quarantine.group_by("reason").len().sort("len", descending=True)
+            ),
         }
     )
 
@@ -68,10 +72,14 @@ def timeseries_points(context: dg.AssetExecutionContext, settings: SieveSettings
     code_version="1",
     description="Fixed-length windows of every series (windows.parquet): the unit TSRating rates.",
 )
-def timeseries_windows(context: dg.AssetExecutionContext, config: WindowsConfig, settings: SieveSettings) -> dg.MaterializeResult:
+def timeseries_windows(
+    context: dg.AssetExecutionContext, config: WindowsConfig, settings: SieveSettings
+) -> dg.MaterializeResult:
     paths = settings.dataset("timeseries", context.partition_key)
     points = pl.read_parquet(paths.out("points.parquet"))
-    windows = make_windows(points, WindowConfig(config.length, config.stride)).with_columns(run_id=pl.lit(run_id(context)))
+    windows = make_windows(points, WindowConfig(config.length, config.stride)).with_columns(
+        run_id=pl.lit(run_id(context))
+    )
     write_parquet_atomic(windows, paths.out("windows.parquet"))
     return dg.MaterializeResult(
         metadata={
@@ -90,7 +98,7 @@ class JudgmentsConfig(dg.Config):
     """Pair budget of ``timeseries_judgments`` (see ops/tsrating/pairs.py)."""
 
     pairs_per_window: float = 1.0
-    max_pairs: Optional[int] = 5000
+    max_pairs: int | None = 5000
     seed: int = 0
     criteria: list[str] = list(CRITERIA)
 
@@ -107,21 +115,35 @@ class JudgmentsConfig(dg.Config):
     "cached on disk so unchanged data costs no calls.",
 )
 def timeseries_judgments(
-    context: dg.AssetExecutionContext, config: JudgmentsConfig, settings: SieveSettings, judge: JudgeResource
+    context: dg.AssetExecutionContext,
+    config: JudgmentsConfig,
+    settings: SieveSettings,
+    judge: JudgeResource,
 ) -> dg.MaterializeResult:
     paths = settings.dataset("timeseries", context.partition_key)
     points = pl.read_parquet(paths.out("points.parquet"))
     windows = pl.read_parquet(paths.out("windows.parquet"))
     values = window_values(points, windows, int(windows["n_points"].max() or 0))
     ops_judge, cache = judge.build(settings.root())
-    pair_cfg = PairConfig(pairs_per_window=config.pairs_per_window, max_pairs=config.max_pairs, seed=config.seed)
+    pair_cfg = PairConfig(
+        pairs_per_window=config.pairs_per_window, max_pairs=config.max_pairs, seed=config.seed
+    )
     frame, summary = judge_windows(
-        values, windows["window_id"].to_list(), ops_judge, criteria=config.criteria, pairs=pair_cfg, cache=cache,
+        values,
+        windows["window_id"].to_list(),
+        ops_judge,
+        criteria=config.criteria,
+        pairs=pair_cfg,
+        cache=cache,
         progress=lambda p: context.log.info(f"judging: {p}"),
     )
     frame = frame.with_columns(run_id=pl.lit(run_id(context)))
     write_parquet_atomic(frame, paths.out("judgments.parquet"))
-    summary = summary | {"call_budget": judge.call_budget, "judge_kind": judge.kind, "model": getattr(ops_judge, "model", judge.kind)}
+    summary = summary | {
+        "call_budget": judge.call_budget,
+        "judge_kind": judge.kind,
+        "model": getattr(ops_judge, "model", judge.kind),
+    }
     paths.out("judgments_summary.json").write_text(json.dumps(summary, default=str, indent=1))
     return dg.MaterializeResult(
         metadata={

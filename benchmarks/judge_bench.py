@@ -53,18 +53,33 @@ def load_series(root: Path) -> dict[str, np.ndarray]:
         rates = np.loadtxt(f, delimiter=",")
     for c in (0, 1, 5):
         out[f"exchange_rate/{c}"] = rates[:, c]
-    for key in ("realTraffic/speed_6005.csv", "realAWSCloudwatch/ec2_cpu_utilization_24ae8d.csv",
-                "realTweets/Twitter_volume_AAPL.csv", "realTraffic/TravelTime_387.csv"):
-        out[f"nab/{key}"] = pl.read_csv(ts / "nab" / "data" / key)["value"].cast(pl.Float64).to_numpy()
+    for key in (
+        "realTraffic/speed_6005.csv",
+        "realAWSCloudwatch/ec2_cpu_utilization_24ae8d.csv",
+        "realTweets/Twitter_volume_AAPL.csv",
+        "realTraffic/TravelTime_387.csv",
+    ):
+        out[f"nab/{key}"] = (
+            pl.read_csv(ts / "nab" / "data" / key)["value"].cast(pl.Float64).to_numpy()
+        )
     for f in sorted((ts / "noaa_lcd").glob("LCD_*.csv")):
         df = pl.read_csv(f, infer_schema_length=0)
-        v = (df.filter(pl.col("REPORT_TYPE").str.strip_chars() == "FM-15")["HourlyDryBulbTemperature"]
-             .str.strip_chars().str.strip_chars_end("s").cast(pl.Float64, strict=False).to_numpy())
+        v = (
+            df.filter(pl.col("REPORT_TYPE").str.strip_chars() == "FM-15")[
+                "HourlyDryBulbTemperature"
+            ]
+            .str.strip_chars()
+            .str.strip_chars_end("s")
+            .cast(pl.Float64, strict=False)
+            .to_numpy()
+        )
         out[f"noaa/{f.stem.split('_')[-2]}"] = v
     return out
 
 
-def clean_windows(series: dict[str, np.ndarray], n: int, rng: np.random.Generator) -> list[tuple[str, np.ndarray]]:
+def clean_windows(
+    series: dict[str, np.ndarray], n: int, rng: np.random.Generator
+) -> list[tuple[str, np.ndarray]]:
     cands = []
     for name, x in series.items():
         for s in range(0, len(x) - L + 1, L):
@@ -126,13 +141,19 @@ def ask(judge, cache: JudgmentCache, pairs: list[tuple[np.ndarray, np.ndarray]],
     if miss:
         fresh = judge.judge([qs[k] for k in miss])
         calls = sum(a.calls for a in fresh)
-        cache.put_many({k: a.to_json() for k, a in zip(miss, fresh) if a.status in ("ok", "unparseable")})
+        cache.put_many(
+            {k: a.to_json() for k, a in zip(miss, fresh) if a.status in ("ok", "unparseable")}
+        )
         answers.update(zip(miss, fresh))
     ps, unparse = [], 0
     for kf, kb in keys:
         f, b = answers[kf], answers[kb]
         unparse += (f.status != OK) + (b.status != OK)
-        ps.append(calibrate(f.prob_second if f.status == OK else None, b.prob_second if b.status == OK else None))
+        ps.append(
+            calibrate(
+                f.prob_second if f.status == OK else None, b.prob_second if b.status == OK else None
+            )
+        )
     return ps, calls, len(miss), unparse
 
 
@@ -146,7 +167,9 @@ def run(judge, name: str, windows, rng_seed: int, cache: JudgmentCache, criteria
         for deg in DEGRADATIONS:
             ps, calls, nq, unp = ask(judge, cache, pairs_by_deg[deg], crit)
             res[(crit, deg)] = ps
-            tot_calls += calls; tot_q += nq; tot_unp += unp
+            tot_calls += calls
+            tot_q += nq
+            tot_unp += unp
     t1 = time.perf_counter() - t0
     t0 = time.perf_counter()
     calls2 = 0
@@ -155,8 +178,18 @@ def run(judge, name: str, windows, rng_seed: int, cache: JudgmentCache, criteria
             _, c2, _, _ = ask(judge, cache, pairs_by_deg[deg], crit)
             calls2 += c2
     t2 = time.perf_counter() - t0
-    return {"name": name, "res": res, "calls": tot_calls, "queries": tot_q, "unparseable": tot_unp,
-            "t1": t1, "t2": t2, "calls2": calls2, "n_pairs": len(windows), "criteria": criteria}
+    return {
+        "name": name,
+        "res": res,
+        "calls": tot_calls,
+        "queries": tot_q,
+        "unparseable": tot_unp,
+        "t1": t1,
+        "t2": t2,
+        "calls2": calls2,
+        "n_pairs": len(windows),
+        "criteria": criteria,
+    }
 
 
 def share(ps):
@@ -166,13 +199,21 @@ def share(ps):
 
 def table(r) -> str:
     crit = r["criteria"]
-    lines = [f"**{r['name']}**: {r['n_pairs']} clean windows x {len(DEGRADATIONS)} degradations; "
-             "share of pairs where the judge prefers the clean window (calibrated p > 0.5)", "",
-             "| degradation | " + " | ".join(crit) + " | all |", "|---|" + "---|" * (len(crit) + 1)]
+    lines = [
+        f"**{r['name']}**: {r['n_pairs']} clean windows x {len(DEGRADATIONS)} degradations; "
+        "share of pairs where the judge prefers the clean window (calibrated p > 0.5)",
+        "",
+        "| degradation | " + " | ".join(crit) + " | all |",
+        "|---|" + "---|" * (len(crit) + 1),
+    ]
     for deg in DEGRADATIONS + ("all",):
         cells, allp = [], []
         for c in crit:
-            ps = [p for d in DEGRADATIONS for p in r["res"][(c, d)]] if deg == "all" else r["res"][(c, deg)]
+            ps = (
+                [p for d in DEGRADATIONS for p in r["res"][(c, d)]]
+                if deg == "all"
+                else r["res"][(c, deg)]
+            )
             allp += ps
             sh, nn = share(ps)
             cells.append(f"{sh:.2f}" + (f" ({nn} n/a)" if nn else ""))
@@ -180,8 +221,12 @@ def table(r) -> str:
         cells.append(f"{sh:.2f}" + (f" ({nn} n/a)" if nn else ""))
         lines.append(f"| {deg} | " + " | ".join(cells) + " |")
     qps = r["queries"] / r["t1"] if r["t1"] > 0 else float("inf")
-    lines += ["", f"first pass: {r['queries']} ordered queries, {r['calls']} judge calls, {r['unparseable']} unparseable/failed, "
-              f"{r['t1']:.1f} s ({qps:.2f} queries/s); second pass (cache): {r['calls2']} calls, {r['t2']:.2f} s", ""]
+    lines += [
+        "",
+        f"first pass: {r['queries']} ordered queries, {r['calls']} judge calls, {r['unparseable']} unparseable/failed, "
+        f"{r['t1']:.1f} s ({qps:.2f} queries/s); second pass (cache): {r['calls2']} calls, {r['t2']:.2f} s",
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -191,7 +236,9 @@ def main(argv=None):
     ap.add_argument("--pairs-rubric", type=int, default=200)
     ap.add_argument("--pairs-llm", type=int, default=0, help="clean windows for SmolLM2 (0 = skip)")
     ap.add_argument("--llm-criteria", default=",".join(CRITERIA))
-    ap.add_argument("--llm-prec", type=int, default=2, help="serialisation digits for SmolLM2 (short prompts)")
+    ap.add_argument(
+        "--llm-prec", type=int, default=2, help="serialisation digits for SmolLM2 (short prompts)"
+    )
     ap.add_argument("--llm-path", choices=["always", "never"], default="always")
     ap.add_argument("--cache", default=None, help="SQLite cache (default: a fresh temporary file)")
     ap.add_argument("--seed", type=int, default=0)
@@ -201,7 +248,13 @@ def main(argv=None):
     series = load_series(Path(a.data))
     wins = clean_windows(series, max(a.pairs_rubric, a.pairs_llm), np.random.default_rng(a.seed))
     print(f"{len(series)} series, {len(wins)} clean windows of length {L}\n")
-    print(table(run(RubricJudge(), "rubric judge (rubric-v1)", wins[: a.pairs_rubric], a.seed + 1, cache)))
+    print(
+        table(
+            run(
+                RubricJudge(), "rubric judge (rubric-v1)", wins[: a.pairs_rubric], a.seed + 1, cache
+            )
+        )
+    )
     sys.stdout.flush()
     if a.pairs_llm:
         from ops.tsrating.llm_judge import LLMJudge, LLMJudgeConfig
@@ -210,14 +263,34 @@ def main(argv=None):
         t0 = time.perf_counter()
         model = register_local_provider()
         print(f"SmolLM2 load + litellm import: {time.perf_counter() - t0:.1f} s")
-        j = LLMJudge(LLMJudgeConfig(model=model, use_logprobs=a.llm_path, top_logprobs=20, n_votes=10,
-                                    min_valid_votes=1, prec=a.llm_prec, max_concurrency=1, timeout_s=600))
+        j = LLMJudge(
+            LLMJudgeConfig(
+                model=model,
+                use_logprobs=a.llm_path,
+                top_logprobs=20,
+                n_votes=10,
+                min_valid_votes=1,
+                prec=a.llm_prec,
+                max_concurrency=1,
+                timeout_s=600,
+            )
+        )
         crit = tuple(a.llm_criteria.split(","))
         # llm windows: a spread over sources (every k-th of the balanced list)
         step = max(1, len(wins[: a.pairs_rubric]) // a.pairs_llm)
         lw = wins[::step][: a.pairs_llm]
-        print(table(run(j, f"SmolLM2-135M-Instruct via litellm ({model}, path={a.llm_path}, prec={a.llm_prec})",
-                        lw, a.seed + 1, cache, crit)))
+        print(
+            table(
+                run(
+                    j,
+                    f"SmolLM2-135M-Instruct via litellm ({model}, path={a.llm_path}, prec={a.llm_prec})",
+                    lw,
+                    a.seed + 1,
+                    cache,
+                    crit,
+                )
+            )
+        )
         rb = run(RubricJudge(), "rubric judge on the same windows", lw, a.seed + 1, cache, crit)
         print(table(rb))
         _ = SmolLM2

@@ -28,7 +28,6 @@ import json
 import sys
 import time
 import zipfile
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -37,15 +36,14 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.shared_data import shared_images_dir  # noqa: E402
-
 from ops.labels.backbones import BackboneConfig, predict_proba, train_model  # noqa: E402
-from ops.labels.mwnet import train_mwnet  # noqa: E402
-from ops.labels.rst import RSTConfig, train_rst  # noqa: E402
-from ops.labels.vri import VRIConfig, predict_featnet, rectifier_stats, train_vri  # noqa: E402
 from ops.labels.images import ArrayImageDataset  # noqa: E402
 from ops.labels.methods import MethodContext, get_method  # noqa: E402
+from ops.labels.mwnet import train_mwnet  # noqa: E402
 from ops.labels.noise import draw_trusted, inject_noise  # noqa: E402
 from ops.labels.rectify import DROPPED, RectifyConfig, rectify  # noqa: E402
+from ops.labels.rst import RSTConfig, train_rst  # noqa: E402
+from ops.labels.vri import VRIConfig, predict_featnet, rectifier_stats, train_vri  # noqa: E402
 
 SHARED = shared_images_dir()
 NOISES = ("sym0.2", "sym0.4", "sym0.6", "asym0.4", "inst0.4")
@@ -53,13 +51,24 @@ CIFAR_NOISES = ("aggre", "worse")
 METHOD_ROWS = ("CE + trusted", "cleanlab OOF", "cleanlab trusted", "oracle (clean labels)")
 META_METHODS = {  # --methods key -> (row name, trainer kind, settings)
     "mwnet": ("MW-Net (scalar, look-ahead)", "mwnet", None),
-    "vri": ("VRI outer (lam 1e-4)", "vri", VRIConfig()),  # the default; before 2026-11-26 lam was 1e-2
+    "vri": (
+        "VRI outer (lam 1e-4)",
+        "vri",
+        VRIConfig(),
+    ),  # the default; before 2026-11-26 lam was 1e-2
     "vri_lam1e-2": ("VRI outer (lam 1e-2, default until 2026-11-26)", "vri", VRIConfig(lam=1e-2)),
     "vri_lam1e-3": ("VRI outer (lam 1e-3)", "vri", VRIConfig(lam=1e-3)),
     "vri_inner": ("VRI inner (lam 1e-4)", "vri", VRIConfig(kl_mode="inner")),
-    "vri_det_nometa": ("VRI deterministic, meta lr 1e-12 (no meta-learning)", "vri",
-                       VRIConfig(kl_mode="deterministic", meta_lr=1e-12)),
-    "vri_det_mlr1e-2": ("VRI deterministic, meta lr 1e-2", "vri", VRIConfig(kl_mode="deterministic", meta_lr=1e-2)),
+    "vri_det_nometa": (
+        "VRI deterministic, meta lr 1e-12 (no meta-learning)",
+        "vri",
+        VRIConfig(kl_mode="deterministic", meta_lr=1e-12),
+    ),
+    "vri_det_mlr1e-2": (
+        "VRI deterministic, meta lr 1e-2",
+        "vri",
+        VRIConfig(kl_mode="deterministic", meta_lr=1e-2),
+    ),
     "vri_inert": ("VRI inert (released code)", "vri", VRIConfig(kl_mode="inert")),
     "vri_det": ("VRI deterministic", "vri", VRIConfig(kl_mode="deterministic")),
     "rst": ("RST (convex combination)", "rst", RSTConfig()),
@@ -121,7 +130,9 @@ def load_cifar10n():
     xtr, idx = read_cifar_zip(SHARED / "cifar10n" / "cifar10_train_00000-09999_jpg.zip")
     lab = np.load(SHARED / "cifar10n" / "cifar10n_labels_50000.npz")
     xte, idt = read_cifar_zip(SHARED / "cifar10_test" / "cifar10_test_00000-09999_jpg.zip")
-    yte = np.load(SHARED / "cifar10_test" / "cifar10_test_original_labels.npy").astype(np.int64)[idt]
+    yte = np.load(SHARED / "cifar10_test" / "cifar10_test_original_labels.npy").astype(np.int64)[
+        idt
+    ]
     human = {k: lab[f"{k}_label"][idx].astype(np.int64) for k in CIFAR_NOISES}
     return xtr, lab["clean_label"][idx].astype(np.int64), xte, yte, human
 
@@ -143,7 +154,9 @@ def run_setting(name, data, noise, seed, base_cfg, k, log, methods=tuple(ALL_MET
     else:
         kind, rate = noise[:-3], float(noise[-3:])
         feats = xtr[pool].reshape(len(pool), -1).astype(np.float64) / 255.0
-        given[pool] = inject_noise(ytr[pool], kind, rate, C, seed=seed + 1000, features=feats).labels
+        given[pool] = inject_noise(
+            ytr[pool], kind, rate, C, seed=seed + 1000, features=feats
+        ).labels
     actual = float(np.mean(given[pool] != ytr[pool]))
     err = given[pool] != ytr[pool]
     labels_all = np.concatenate([given, yte])  # test labels are never used for training/cleaning
@@ -156,8 +169,9 @@ def run_setting(name, data, noise, seed, base_cfg, k, log, methods=tuple(ALL_MET
             p = predict_proba(model, src, test_idx, cfg, batch_size=1024)
             accs.append(float(np.mean(p.argmax(1) == yte)))
 
-        train_model(src, train_rows, train_labels, C, cfg, seed=seed, epoch_callback=cb,
-                    progress=None)
+        train_model(
+            src, train_rows, train_labels, C, cfg, seed=seed, epoch_callback=cb, progress=None
+        )
         log(f"  {tag}: last {accs[-1]:.3f}")
         return max(accs), accs[-1]
 
@@ -166,15 +180,37 @@ def run_setting(name, data, noise, seed, base_cfg, k, log, methods=tuple(ALL_MET
     all_tr = np.arange(n_tr)
     if "ce" in methods:
         best, last = fit_eval(all_tr, given, "CE + trusted")
-        rows.append(dict(method="CE + trusted", prec=np.nan, rec=np.nan, f1=np.nan,
-                         clean_acc=1 - actual, best=best, last=last, wall=time.perf_counter() - t))
+        rows.append(
+            dict(
+                method="CE + trusted",
+                prec=np.nan,
+                rec=np.nan,
+                f1=np.nan,
+                clean_acc=1 - actual,
+                best=best,
+                last=last,
+                wall=time.perf_counter() - t,
+            )
+        )
     thr_rows = []
-    cl = (("cleanlab OOF", "cleanlab_oof"), ("cleanlab trusted", "cleanlab_trusted")) if "cleanlab" in methods else ()
+    cl = (
+        (("cleanlab OOF", "cleanlab_oof"), ("cleanlab trusted", "cleanlab_trusted"))
+        if "cleanlab" in methods
+        else ()
+    )
     for mname, reg in cl:
         t = time.perf_counter()
-        ctx = MethodContext(source=src, labels=labels_all, pool_idx=pool, trusted_idx=trusted,
-                            test_idx=np.zeros(0, np.int64), n_classes=C, backbone=cfg, k_folds=k,
-                            seed=seed)
+        ctx = MethodContext(
+            source=src,
+            labels=labels_all,
+            pool_idx=pool,
+            trusted_idx=trusted,
+            test_idx=np.zeros(0, np.int64),
+            n_classes=C,
+            backbone=cfg,
+            k_folds=k,
+            seed=seed,
+        )
         res = get_method(reg)(ctx)
         flag = res.is_issue[pool]
         tp = int(np.sum(flag & err))
@@ -185,37 +221,78 @@ def run_setting(name, data, noise, seed, base_cfg, k, log, methods=tuple(ALL_MET
         protected[trusted] = True
         protected[test_idx] = True
         for thr in THRESHOLDS:
-            a, c = rectify(labels_all, res.probs, res.is_issue, protected, res.quality,
-                           RectifyConfig(relabel_threshold=min(thr, 1.0), relabel=thr <= 1.0))
+            a, c = rectify(
+                labels_all,
+                res.probs,
+                res.is_issue,
+                protected,
+                res.quality,
+                RectifyConfig(relabel_threshold=min(thr, 1.0), relabel=thr <= 1.0),
+            )
             keep = pool[a[pool] != DROPPED]
-            thr_rows.append((mname, thr, float(np.mean(c[keep] == ytr[keep])), len(keep) / len(pool)))
-        actions, clean = rectify(labels_all, res.probs, res.is_issue, protected, res.quality, RectifyConfig())
+            thr_rows.append(
+                (mname, thr, float(np.mean(c[keep] == ytr[keep])), len(keep) / len(pool))
+            )
+        actions, clean = rectify(
+            labels_all, res.probs, res.is_issue, protected, res.quality, RectifyConfig()
+        )
         keep_pool = pool[actions[pool] != DROPPED]
         clean_acc = float(np.mean(clean[keep_pool] == ytr[keep_pool]))
         train_rows = np.sort(np.concatenate([keep_pool, trusted]))
-        log(f"  {mname}: flagged {int(flag.sum())}, P {prec:.2f} R {rec:.2f}, kept {len(keep_pool)}/{len(pool)}")
+        log(
+            f"  {mname}: flagged {int(flag.sum())}, P {prec:.2f} R {rec:.2f}, kept {len(keep_pool)}/{len(pool)}"
+        )
         best, last = fit_eval(train_rows, clean[train_rows], mname)
-        rows.append(dict(method=mname, prec=prec, rec=rec, f1=f1, clean_acc=clean_acc, best=best, last=last,
-                         wall=time.perf_counter() - t))
+        rows.append(
+            dict(
+                method=mname,
+                prec=prec,
+                rec=rec,
+                f1=f1,
+                clean_acc=clean_acc,
+                best=best,
+                last=last,
+                wall=time.perf_counter() - t,
+            )
+        )
     for key in [m for m in methods if m in META_METHODS or m in RETRAIN]:
         base = RETRAIN.get(key, key)
         if key == base and f"{key}_retrain" in methods:
             continue  # the _retrain key emits this row too
         t = time.perf_counter()
-        row, clean, keep = run_meta_method(base, src, given, ytr, yte, pool, trusted, test_idx, err, cfg, seed, log)
+        row, clean, keep = run_meta_method(
+            base, src, given, ytr, yte, pool, trusted, test_idx, err, cfg, seed, log
+        )
         rows.append(row)
         if key != base:
             train_rows = np.sort(np.concatenate([pool[keep], trusted]))
             labels = given.copy()
             labels[pool] = clean
             best, last = fit_eval(train_rows, labels[train_rows], f"{row['method']} -> retrain")
-            rows.append({**row, "method": f"{row['method']} labels -> retrain", "best": best, "last": last,
-                         "wall": time.perf_counter() - t})
+            rows.append(
+                {
+                    **row,
+                    "method": f"{row['method']} labels -> retrain",
+                    "best": best,
+                    "last": last,
+                    "wall": time.perf_counter() - t,
+                }
+            )
     if "oracle" in methods:
         t = time.perf_counter()
         best, last = fit_eval(all_tr, ytr, "oracle")
-        rows.append(dict(method="oracle (clean labels)", prec=np.nan, rec=np.nan, f1=np.nan, clean_acc=1.0,
-                         best=best, last=last, wall=time.perf_counter() - t))
+        rows.append(
+            dict(
+                method="oracle (clean labels)",
+                prec=np.nan,
+                rec=np.nan,
+                f1=np.nan,
+                clean_acc=1.0,
+                best=best,
+                last=last,
+                wall=time.perf_counter() - t,
+            )
+        )
     for r in rows:
         r.update(dataset=name, noise=noise, actual=actual, seed=seed)
     return rows, thr_rows
@@ -243,11 +320,15 @@ def run_meta_method(key, src, given, ytr, yte, pool, trusted, test_idx, err, cfg
         net, nets = train_vri(*args, seed=seed, epoch_callback=cb)
         probs_pool, _ = predict_featnet(net, src, pool, cfg)
         v, vy, sd = rectifier_stats(net, nets, src, pool, given[pool], cfg)
-        extra = (f", v mean clean {v[~err].mean():.3f} / noisy {v[err].mean():.3f}, v[given] clean "
-                 f"{vy[~err].mean():.3f} / noisy {vy[err].mean():.3f}, sigma {sd.mean():.2f}")
+        extra = (
+            f", v mean clean {v[~err].mean():.3f} / noisy {v[err].mean():.3f}, v[given] clean "
+            f"{vy[~err].mean():.3f} / noisy {vy[err].mean():.3f}, sigma {sd.mean():.2f}"
+        )
     else:
         net, probs_pool, state = train_rst(*args, seed=seed, epoch_callback=cb)
-        extra = f", {len(state.weights)} rounds, last weights {np.round(state.weights[-1], 2).tolist()}"
+        extra = (
+            f", {len(state.weights)} rounds, last weights {np.round(state.weights[-1], 2).tolist()}"
+        )
     wall = time.perf_counter() - t
     top = probs_pool.argmax(1)
     flag = top != given[pool]
@@ -257,10 +338,24 @@ def run_meta_method(key, src, given, ytr, yte, pool, trusted, test_idx, err, cfg
     clean_acc = float(np.mean(clean[keep] == ytr[pool][keep]))
     tp = int(np.sum(flag & err))
     prec, rec = tp / max(int(flag.sum()), 1), tp / max(int(err.sum()), 1)
-    log(f"  {mname}: last {accs[-1]:.3f}, argmax acc {np.mean(top == ytr[pool]):.3f}, cleaned {clean_acc:.3f} "
-        f"(kept {keep.mean():.2f}){extra}")
-    return (dict(method=mname, prec=prec, rec=rec, f1=2 * prec * rec / max(prec + rec, 1e-12), clean_acc=clean_acc,
-                 best=max(accs), last=accs[-1], wall=wall), clean, keep)
+    log(
+        f"  {mname}: last {accs[-1]:.3f}, argmax acc {np.mean(top == ytr[pool]):.3f}, cleaned {clean_acc:.3f} "
+        f"(kept {keep.mean():.2f}){extra}"
+    )
+    return (
+        dict(
+            method=mname,
+            prec=prec,
+            rec=rec,
+            f1=2 * prec * rec / max(prec + rec, 1e-12),
+            clean_acc=clean_acc,
+            best=max(accs),
+            last=accs[-1],
+            wall=wall,
+        ),
+        clean,
+        keep,
+    )
 
 
 def fmt(vals, pct=True, sd=True):
@@ -274,24 +369,46 @@ def fmt(vals, pct=True, sd=True):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true", help="1 seed, digits sym0.4 + asym0.4 only (smoke)")
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument(
+        "--quick", action="store_true", help="1 seed, digits sym0.4 + asym0.4 only (smoke)"
+    )
     ap.add_argument("--seeds", type=int, default=1)
-    ap.add_argument("--first-seed", type=int, default=0, help="run seeds first-seed .. first-seed+seeds-1")
+    ap.add_argument(
+        "--first-seed", type=int, default=0, help="run seeds first-seed .. first-seed+seeds-1"
+    )
     ap.add_argument("--save", type=Path, help="append every result row to this JSON-lines file")
-    ap.add_argument("--table-from", type=Path, nargs="+",
-                    help="print the table from rows saved by --save (several runs merged) and exit")
-    ap.add_argument("--summary", action="store_true",
-                    help="with --table-from: one pivot table (setting x method) instead of the full tables")
+    ap.add_argument(
+        "--table-from",
+        type=Path,
+        nargs="+",
+        help="print the table from rows saved by --save (several runs merged) and exit",
+    )
+    ap.add_argument(
+        "--summary",
+        action="store_true",
+        help="with --table-from: one pivot table (setting x method) instead of the full tables",
+    )
     ap.add_argument("--datasets", default="digits,usps,cifar10n")
-    ap.add_argument("--noises", default=",".join(NOISES), help="for digits/usps; CIFAR-10N uses aggre,worse")
-    ap.add_argument("--cifar-noises", default=",".join(CIFAR_NOISES), help="CIFAR-10N label sets: aggre,worse")
+    ap.add_argument(
+        "--noises", default=",".join(NOISES), help="for digits/usps; CIFAR-10N uses aggre,worse"
+    )
+    ap.add_argument(
+        "--cifar-noises", default=",".join(CIFAR_NOISES), help="CIFAR-10N label sets: aggre,worse"
+    )
     ap.add_argument("--k", type=int, default=5)
-    ap.add_argument("--epochs-scale", type=float, default=1.0, help="multiply every recipe's epochs")
+    ap.add_argument(
+        "--epochs-scale", type=float, default=1.0, help="multiply every recipe's epochs"
+    )
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--methods", default=DEFAULT_METHODS,
-                    help=f"comma list of: ce, cleanlab, oracle, {', '.join(META_METHODS)}, {', '.join(RETRAIN)} "
-                         f"(default: {DEFAULT_METHODS})")
+    ap.add_argument(
+        "--methods",
+        default=DEFAULT_METHODS,
+        help=f"comma list of: ce, cleanlab, oracle, {', '.join(META_METHODS)}, {', '.join(RETRAIN)} "
+        f"(default: {DEFAULT_METHODS})",
+    )
     args = ap.parse_args(argv)
     if args.table_from:
         rows, thr = [], []
@@ -306,21 +423,31 @@ def main(argv=None):
                 seen.add(key)
                 unique.append(r)
         if len(unique) < len(rows):
-            print(f"({len(rows) - len(unique)} repeated rows ignored: same setting, method and seed)", file=sys.stderr)
+            print(
+                f"({len(rows) - len(unique)} repeated rows ignored: same setting, method and seed)",
+                file=sys.stderr,
+            )
         rank = {name: i for i, name in enumerate(list(RECIPE) + list(NOISES) + list(CIFAR_NOISES))}
         rows = sorted(unique, key=lambda r: (rank.get(r["dataset"], 99), rank.get(r["noise"], 99)))
         seeds = sorted({r["seed"] for r in rows})
         if args.summary:
             keys = args.methods.split(",")
-            names = {"ce": [METHOD_ROWS[0]], "cleanlab": list(METHOD_ROWS[1:3]), "oracle": [METHOD_ROWS[3]],
-                     **{k: [v[0]] for k, v in META_METHODS.items()},
-                     **{k: [f"{META_METHODS[b][0]} labels -> retrain"] for k, b in RETRAIN.items()}}
+            names = {
+                "ce": [METHOD_ROWS[0]],
+                "cleanlab": list(METHOD_ROWS[1:3]),
+                "oracle": [METHOD_ROWS[3]],
+                **{k: [v[0]] for k, v in META_METHODS.items()},
+                **{k: [f"{META_METHODS[b][0]} labels -> retrain"] for k, b in RETRAIN.items()},
+            }
             keep = [n for k in keys for n in names.get(k, [])]
             print_summary([r for r in rows if r["method"] in keep], keep)
             return
-        print_tables(rows, [(t["dataset"], t["noise"], t["seed"], *t["values"]) for t in thr],
-                     f"\n### Label cleaning, merged from {', '.join(str(p) for p in args.table_from)}; "
-                     f"seeds {seeds}\n")
+        print_tables(
+            rows,
+            [(t["dataset"], t["noise"], t["seed"], *t["values"]) for t in thr],
+            f"\n### Label cleaning, merged from {', '.join(str(p) for p in args.table_from)}; "
+            f"seeds {seeds}\n",
+        )
         return
     torch.set_num_threads(args.threads)
     bad = sorted(set(args.methods.split(",")) - set(ALL_METHODS.split(",")))
@@ -337,12 +464,18 @@ def main(argv=None):
     for ds in datasets:
         data = LOADERS[ds]()
         rec = RECIPE[ds]
-        cfg = BackboneConfig(width=rec["width"], batch_size=rec["batch_size"],
-                             epochs=max(1, round(rec["epochs"] * args.epochs_scale)), num_threads=args.threads)
-        for noise in (args.cifar_noises.split(",") if ds == "cifar10n" else noises):
+        cfg = BackboneConfig(
+            width=rec["width"],
+            batch_size=rec["batch_size"],
+            epochs=max(1, round(rec["epochs"] * args.epochs_scale)),
+            num_threads=args.threads,
+        )
+        for noise in args.cifar_noises.split(",") if ds == "cifar10n" else noises:
             for seed in range(args.first_seed, args.first_seed + seeds):
                 log(f"{ds} {noise} seed {seed} ({time.perf_counter() - t0:.0f} s)")
-                rows, thr = run_setting(ds, data, noise, seed, cfg, args.k, log, tuple(args.methods.split(",")))
+                rows, thr = run_setting(
+                    ds, data, noise, seed, cfg, args.k, log, tuple(args.methods.split(","))
+                )
                 for r in rows:
                     r["seed"] = seed
                 all_rows += rows
@@ -352,16 +485,32 @@ def main(argv=None):
                         for r in rows:
                             fh.write(json.dumps({"kind": "row", **r}, default=float) + "\n")
                         for t in thr:
-                            fh.write(json.dumps({"kind": "thr", "dataset": ds, "noise": noise, "seed": seed,
-                                                 "values": list(t)}, default=float) + "\n")
+                            fh.write(
+                                json.dumps(
+                                    {
+                                        "kind": "thr",
+                                        "dataset": ds,
+                                        "noise": noise,
+                                        "seed": seed,
+                                        "values": list(t),
+                                    },
+                                    default=float,
+                                )
+                                + "\n"
+                            )
     total = time.perf_counter() - t0
 
-    recipes = "; ".join(f"{d}: SmallCNN width {RECIPE[d]['width']}, "
-                        f"{max(1, round(RECIPE[d]['epochs'] * args.epochs_scale))} epochs, batch {RECIPE[d]['batch_size']}"
-                        for d in datasets)
-    print_tables(all_rows, all_thr,
-                 f"\n### Label cleaning, {seeds} seed(s), K={args.k}, 10 trusted/class, "
-                 f"SGD 0.05 cosine, min 200 steps, crop aug; {recipes}; total {total / 60:.1f} min\n")
+    recipes = "; ".join(
+        f"{d}: SmallCNN width {RECIPE[d]['width']}, "
+        f"{max(1, round(RECIPE[d]['epochs'] * args.epochs_scale))} epochs, batch {RECIPE[d]['batch_size']}"
+        for d in datasets
+    )
+    print_tables(
+        all_rows,
+        all_thr,
+        f"\n### Label cleaning, {seeds} seed(s), K={args.k}, 10 trusted/class, "
+        f"SGD 0.05 cosine, min 200 steps, crop aug; {recipes}; total {total / 60:.1f} min\n",
+    )
 
 
 def print_summary(rows: list[dict], order: list[str]) -> None:
@@ -382,16 +531,23 @@ def print_summary(rows: list[dict], order: list[str]) -> None:
                 continue
             g = lambda f: [r[f] for r in rs]  # noqa: E731
             f1 = fmt(g("f1"), sd=False)
-            cells.append(f"**{fmt(g('last'))}** [{fmt(g('clean_acc'), sd=False)}]" + (f" F1 {f1}" if f1 != "–" else ""))
-        actual = fmt([r["actual"] for r in rows if (r["dataset"], r["noise"]) == (ds, noise)], sd=False)
+            cells.append(
+                f"**{fmt(g('last'))}** [{fmt(g('clean_acc'), sd=False)}]"
+                + (f" F1 {f1}" if f1 != "–" else "")
+            )
+        actual = fmt(
+            [r["actual"] for r in rows if (r["dataset"], r["noise"]) == (ds, noise)], sd=False
+        )
         seeds_txt = "/".join(str(n) for n in sorted(n_seeds - {0}))
         print(f"| {ds} {noise} ({actual}) | {seeds_txt} | " + " | ".join(cells) + " |")
 
 
 def print_tables(all_rows: list[dict], all_thr: list[tuple], title: str) -> None:
     print(title)
-    print("| dataset | noise | actual rate % | method | precision % | recall % | F1 % | cleaned-label acc % "
-          "| test best % | **test last %** | wall s |")
+    print(
+        "| dataset | noise | actual rate % | method | precision % | recall % | F1 % | cleaned-label acc % "
+        "| test best % | **test last %** | wall s |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     keys = []
     for r in all_rows:
@@ -401,17 +557,23 @@ def print_tables(all_rows: list[dict], all_thr: list[tuple], title: str) -> None
     for ds, noise, m in keys:
         rs = [r for r in all_rows if (r["dataset"], r["noise"], r["method"]) == (ds, noise, m)]
         g = lambda f: [r[f] for r in rs]  # noqa: E731
-        print(f"| {ds} | {noise} | {fmt(g('actual'), sd=False)} | {m} | {fmt(g('prec'))} | {fmt(g('rec'))} | "
-              f"{fmt(g('f1'))} | {fmt(g('clean_acc'))} | {fmt(g('best'))} | **{fmt(g('last'))}** | "
-              f"{fmt(g('wall'), pct=False, sd=False)} |")
-    print("\nRelabel threshold vs cleaned-label accuracy on kept pool rows (kept fraction), mean over all settings:\n")
+        print(
+            f"| {ds} | {noise} | {fmt(g('actual'), sd=False)} | {m} | {fmt(g('prec'))} | {fmt(g('rec'))} | "
+            f"{fmt(g('f1'))} | {fmt(g('clean_acc'))} | {fmt(g('best'))} | **{fmt(g('last'))}** | "
+            f"{fmt(g('wall'), pct=False, sd=False)} |"
+        )
+    print(
+        "\nRelabel threshold vs cleaned-label accuracy on kept pool rows (kept fraction), mean over all settings:\n"
+    )
     print("| method | threshold | cleaned-label acc % | pool kept % |")
     print("|---|---|---|---|")
     for m in ("cleanlab OOF", "cleanlab trusted"):
         for thr in THRESHOLDS:
             sel = [t for t in all_thr if t[3] == m and t[4] == thr]
-            print(f"| {m} | {'never relabel' if thr > 1 else thr} | {fmt([t[5] for t in sel], sd=False)} | "
-                  f"{fmt([t[6] for t in sel], sd=False)} |")
+            print(
+                f"| {m} | {'never relabel' if thr > 1 else thr} | {fmt([t[5] for t in sel], sd=False)} | "
+                f"{fmt([t[6] for t in sel], sd=False)} |"
+            )
 
 
 if __name__ == "__main__":

@@ -20,7 +20,6 @@ Not yet run on a GPU (no device lent to the sessions so far): see benchmarks/REA
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 import time
 from pathlib import Path
@@ -35,8 +34,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.labels_bench import SHARED, read_cifar_zip  # noqa: E402
 from ops.labels.detection import detect_label_issues  # noqa: E402
 from ops.labels.noise import draw_trusted  # noqa: E402
-from ops.labels.rst import CorrectionState, RSTConfig, correction_epochs, correction_round, split_trusted  # noqa: E402
-from ops.labels.vri import VRIConfig, VRINets, kl_diag_gauss, vri_inner_loss, vri_meta_step  # noqa: E402
+from ops.labels.rst import (
+    CorrectionState,
+    RSTConfig,
+    correction_epochs,
+    correction_round,
+    split_trusted,
+)  # noqa: E402
+from ops.labels.vri import VRIConfig, VRINets, vri_inner_loss, vri_meta_step  # noqa: E402
 
 MEAN = torch.tensor([0.4914, 0.4822, 0.4465]).view(1, 3, 1, 1)
 STD = torch.tensor([0.2470, 0.2435, 0.2616]).view(1, 3, 1, 1)
@@ -66,18 +71,32 @@ class Net(nn.Module):
 
 
 def load(noise: str, n_train: int | None, n_test: int | None):
-    need = [SHARED / "cifar10n" / "cifar10n_labels_50000.npz", SHARED / "cifar10_test" / "cifar10_test_original_labels.npy"]
+    need = [
+        SHARED / "cifar10n" / "cifar10n_labels_50000.npz",
+        SHARED / "cifar10_test" / "cifar10_test_original_labels.npy",
+    ]
     missing = [str(p) for p in need if not p.exists()]
     if missing:
-        raise SystemExit(f"CIFAR-10N data not found: {missing}. Set SIEVE_SHARED_DATA, or run "
-                         "benchmarks/stage_gpu_data.sh to copy it into .bench_data/ (see benchmarks/README_labels.md)")
-    xs, ids = zip(*(read_cifar_zip(SHARED / "cifar10n" / f"cifar10_train_{a:05d}-{a + 9999:05d}_jpg.zip")
-                    for a in range(0, 10000 if n_train and n_train <= 10000 else 50000, 10000)))
+        raise SystemExit(
+            f"CIFAR-10N data not found: {missing}. Set SIEVE_SHARED_DATA, or run "
+            "benchmarks/stage_gpu_data.sh to copy it into .bench_data/ (see benchmarks/README_labels.md)"
+        )
+    xs, ids = zip(
+        *(
+            read_cifar_zip(SHARED / "cifar10n" / f"cifar10_train_{a:05d}-{a + 9999:05d}_jpg.zip")
+            for a in range(0, 10000 if n_train and n_train <= 10000 else 50000, 10000)
+        )
+    )
     x, idx = np.concatenate(xs), np.concatenate(ids)
     lab = np.load(SHARED / "cifar10n" / "cifar10n_labels_50000.npz")
-    y_clean, y_noisy = lab["clean_label"][idx].astype(np.int64), lab[f"{noise}_label"][idx].astype(np.int64)
+    y_clean, y_noisy = (
+        lab["clean_label"][idx].astype(np.int64),
+        lab[f"{noise}_label"][idx].astype(np.int64),
+    )
     xte, idt = read_cifar_zip(SHARED / "cifar10_test" / "cifar10_test_00000-09999_jpg.zip")
-    yte = np.load(SHARED / "cifar10_test" / "cifar10_test_original_labels.npy").astype(np.int64)[idt]
+    yte = np.load(SHARED / "cifar10_test" / "cifar10_test_original_labels.npy").astype(np.int64)[
+        idt
+    ]
     if n_train:
         x, y_clean, y_noisy = x[:n_train], y_clean[:n_train], y_noisy[:n_train]
     if n_test:
@@ -127,12 +146,14 @@ class Bench:
         return self.a.lr * (f / 0.2 if f < 0.2 else max(0.0, (1 - f) / 0.8))
 
     @torch.no_grad()
-    def predict(self, net: Net, x: torch.Tensor, head: nn.Module | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def predict(
+        self, net: Net, x: torch.Tensor, head: nn.Module | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         net.eval()
         ps, zs = [], []
         for s in range(0, len(x), 2000):
             with torch.autocast(**self.amp):
-                z, lg = net(self.norm(x[s:s + 2000]))
+                z, lg = net(self.norm(x[s : s + 2000]))
                 lg = head(z) if head is not None else lg
             ps.append(torch.softmax(lg.float(), 1).cpu())
             zs.append(z.float().cpu())
@@ -142,13 +163,22 @@ class Bench:
     def test_acc(self, net: Net) -> float:
         return float(np.mean(self.predict(net, self.xte)[0].argmax(1) == self.yte))
 
-    def train(self, rows: np.ndarray, targets: np.ndarray, *, kind: str = "ce", epochs: int | None = None,
-              log_test: bool = True) -> tuple[Net, list[float], dict]:
+    def train(
+        self,
+        rows: np.ndarray,
+        targets: np.ndarray,
+        *,
+        kind: str = "ce",
+        epochs: int | None = None,
+        log_test: bool = True,
+    ) -> tuple[Net, list[float], dict]:
         """``kind`` in {ce, vri, rst}. ``targets``: int labels aligned to ``rows``."""
         a, dev = self.a, self.dev
         epochs = epochs or a.epochs
         net = self.new_net()
-        opt = torch.optim.SGD(net.parameters(), lr=a.lr, momentum=0.9, nesterov=True, weight_decay=5e-4)
+        opt = torch.optim.SGD(
+            net.parameters(), lr=a.lr, momentum=0.9, nesterov=True, weight_decay=5e-4
+        )
         bs = min(a.batch, len(rows))
         spe = max(1, len(rows) // bs)
         total, step, accs, info = epochs * spe, 0, [], {}
@@ -157,7 +187,9 @@ class Bench:
         if kind == "vri":
             vcfg = VRIConfig(kl_mode=a.kl_mode)
             nets = VRINets(net.head.in_features, 10, vcfg).to(dev)
-            mopt = torch.optim.Adam(nets.parameters(), lr=vcfg.meta_lr, weight_decay=vcfg.meta_weight_decay)
+            mopt = torch.optim.Adam(
+                nets.parameters(), lr=vcfg.meta_lr, weight_decay=vcfg.meta_weight_decay
+            )
             tr_t = torch.as_tensor(self.trusted, device=dev)
             ytr = torch.as_tensor(self.given[self.trusted], device=dev)
         if kind == "rst":
@@ -171,8 +203,11 @@ class Bench:
             net.train()
             perm = torch.randperm(len(rows), device=dev, generator=self.gen)
             for s in range(spe):
-                sel = perm[s * bs:(s + 1) * bs]
-                xb, yb = self.aug(self.x[rows_t[sel]]).contiguous(memory_format=torch.channels_last), y[sel]
+                sel = perm[s * bs : (s + 1) * bs]
+                xb, yb = (
+                    self.aug(self.x[rows_t[sel]]).contiguous(memory_format=torch.channels_last),
+                    y[sel],
+                )
                 lr = self.lr_at(step, total)
                 for g in opt.param_groups:
                     g["lr"] = lr
@@ -186,12 +221,15 @@ class Bench:
                         mopt.step()
                         z, logits = net(xb)
                         with torch.no_grad():
-                            _, _, v = vri_inner_loss(z.detach().float(), logits.detach().float(), yb, nets, vcfg)
+                            _, _, v = vri_inner_loss(
+                                z.detach().float(), logits.detach().float(), yb, nets, vcfg
+                            )
                         loss = F.cross_entropy(v * logits.float(), yb)
                     elif kind == "rst":
                         z, logits = net(xb)
-                        loss = -(soft[sel] * F.log_softmax(logits.float(), 1)).sum(1).mean() \
-                            + rcfg.lam * F.cross_entropy(net.noisy_head(z).float(), yb)
+                        loss = -(soft[sel] * F.log_softmax(logits.float(), 1)).sum(
+                            1
+                        ).mean() + rcfg.lam * F.cross_entropy(net.noisy_head(z).float(), yb)
                     else:
                         loss = F.cross_entropy(net(xb)[1].float(), yb)
                 opt.zero_grad(set_to_none=True)
@@ -200,8 +238,12 @@ class Bench:
                 step += 1
             if kind == "rst" and ep + 1 in rounds:
                 _, z_pool = self.predict(net, self.x[rows_t])
-                sim_m, z_m = self.predict(net, self.x[torch.as_tensor(self.trusted, device=dev)], head=net.noisy_head)
-                y_hat = correction_round(state, z_pool, targets, z_m, sim_m, ym, tr, va, rcfg, seed=a.seed + ep)
+                sim_m, z_m = self.predict(
+                    net, self.x[torch.as_tensor(self.trusted, device=dev)], head=net.noisy_head
+                )
+                y_hat = correction_round(
+                    state, z_pool, targets, z_m, sim_m, ym, tr, va, rcfg, seed=a.seed + ep
+                )
                 soft = torch.as_tensor(y_hat, dtype=torch.float32, device=dev)
                 info["y_hat"] = y_hat
             if log_test:
@@ -210,8 +252,12 @@ class Bench:
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--noise", default="worse", choices=["worse", "aggre", "random1", "random2", "random3"])
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument(
+        "--noise", default="worse", choices=["worse", "aggre", "random1", "random2", "random3"]
+    )
     ap.add_argument("--epochs", type=int, default=24)
     ap.add_argument("--batch", type=int, default=512)
     ap.add_argument("--lr", type=float, default=0.2)
@@ -223,27 +269,46 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--methods", default="ce,cleanlab_oof,cleanlab_trusted,vri,rst")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--device", default="auto")
-    ap.add_argument("--smoke", action="store_true", help="CPU-sized: 400 train / 100 test images, width 8, 1 epoch")
+    ap.add_argument(
+        "--smoke",
+        action="store_true",
+        help="CPU-sized: 400 train / 100 test images, width 8, 1 epoch",
+    )
     ap.add_argument("--n-train", type=int, default=None)
     ap.add_argument("--n-test", type=int, default=None)
     a = ap.parse_args(argv)
     if a.smoke:
-        a.n_train, a.n_test, a.width, a.epochs, a.batch, a.k = a.n_train or 400, a.n_test or 100, 8, 1, 64, 2
+        a.n_train, a.n_test, a.width, a.epochs, a.batch, a.k = (
+            a.n_train or 400,
+            a.n_test or 100,
+            8,
+            1,
+            64,
+            2,
+        )
         a.trusted_per_class = min(a.trusted_per_class, 5)
-    dev = torch.device("cuda" if a.device == "auto" and torch.cuda.is_available() else
-                       ("cpu" if a.device == "auto" else a.device))
+    dev = torch.device(
+        "cuda"
+        if a.device == "auto" and torch.cuda.is_available()
+        else ("cpu" if a.device == "auto" else a.device)
+    )
     torch.backends.cudnn.benchmark = True
     t0 = time.perf_counter()
     b = Bench(a, dev)
     train_rows = np.arange(len(b.given))
-    print(f"device {dev}; {len(train_rows)} train ({len(b.trusted)} trusted), {len(b.yte)} test; noise {a.noise} "
-          f"actual {b.err.mean():.3f}; load {time.perf_counter() - t0:.0f} s", flush=True)
+    print(
+        f"device {dev}; {len(train_rows)} train ({len(b.trusted)} trusted), {len(b.yte)} test; noise {a.noise} "
+        f"actual {b.err.mean():.3f}; load {time.perf_counter() - t0:.0f} s",
+        flush=True,
+    )
     res = []
 
     def row(name, accs, clean_acc, wall):
         res.append((name, max(accs), accs[-1], clean_acc, wall))
-        print(f"{name}: best {max(accs):.4f} last {accs[-1]:.4f} cleaned-label acc {clean_acc:.4f} ({wall:.0f} s)",
-              flush=True)
+        print(
+            f"{name}: best {max(accs):.4f} last {accs[-1]:.4f} cleaned-label acc {clean_acc:.4f} ({wall:.0f} s)",
+            flush=True,
+        )
 
     def cleanlab_retrain(name, probs_pool):
         det = detect_label_issues(b.given[b.pool], probs_pool)
@@ -266,27 +331,51 @@ def main(argv: list[str] | None = None) -> None:
             oof = np.zeros((len(train_rows), 10))
             for f in range(a.k):
                 net, _, _ = b.train(train_rows[fold != f], b.given[fold != f], log_test=False)
-                oof[fold == f] = b.predict(net, b.x[torch.as_tensor(np.flatnonzero(fold == f), device=dev)])[0]
+                oof[fold == f] = b.predict(
+                    net, b.x[torch.as_tensor(np.flatnonzero(fold == f), device=dev)]
+                )[0]
             accs, ca = cleanlab_retrain("cleanlab OOF", oof[b.pool])
             row("cleanlab OOF -> drop -> retrain", accs, ca, time.perf_counter() - t)
         elif m == "cleanlab_trusted":
-            net, _, _ = b.train(b.trusted, b.given[b.trusted], epochs=max(a.epochs, 60), log_test=False)
-            accs, ca = cleanlab_retrain("cleanlab trusted", b.predict(net, b.x[torch.as_tensor(b.pool, device=dev)])[0])
+            net, _, _ = b.train(
+                b.trusted, b.given[b.trusted], epochs=max(a.epochs, 60), log_test=False
+            )
+            accs, ca = cleanlab_retrain(
+                "cleanlab trusted", b.predict(net, b.x[torch.as_tensor(b.pool, device=dev)])[0]
+            )
             row("cleanlab trusted-model -> drop -> retrain", accs, ca, time.perf_counter() - t)
         elif m == "vri":
             net, accs, _ = b.train(b.pool, b.given[b.pool], kind="vri")
             top = b.predict(net, b.x[torch.as_tensor(b.pool, device=dev)])[0].argmax(1)
-            row(f"VRI {a.kl_mode}", accs, float(np.mean(top == b.y_clean[b.pool])), time.perf_counter() - t)
+            row(
+                f"VRI {a.kl_mode}",
+                accs,
+                float(np.mean(top == b.y_clean[b.pool])),
+                time.perf_counter() - t,
+            )
         elif m == "rst":
             _, accs, info = b.train(b.pool, b.given[b.pool], kind="rst")
-            ca = float(np.mean(info["y_hat"].argmax(1) == b.y_clean[b.pool])) if "y_hat" in info else float("nan")
-            row("RST" + (" (no convex)" if a.rst_no_convex else ""), accs, ca, time.perf_counter() - t)
+            ca = (
+                float(np.mean(info["y_hat"].argmax(1) == b.y_clean[b.pool]))
+                if "y_hat" in info
+                else float("nan")
+            )
+            row(
+                "RST" + (" (no convex)" if a.rst_no_convex else ""),
+                accs,
+                ca,
+                time.perf_counter() - t,
+            )
         else:
             raise ValueError(f"unknown method {m!r}")
-    print(f"\n| method | test best % | **test last %** | cleaned-label acc % | wall s |\n|---|---|---|---|---|")
+    print(
+        "\n| method | test best % | **test last %** | cleaned-label acc % | wall s |\n|---|---|---|---|---|"
+    )
     for name, best, last, ca, wall in res:
         print(f"| {name} | {100 * best:.2f} | **{100 * last:.2f}** | {100 * ca:.1f} | {wall:.0f} |")
-    print(f"\ntotal {time.perf_counter() - t0:.0f} s on {torch.cuda.get_device_name() if dev.type == 'cuda' else 'cpu'}")
+    print(
+        f"\ntotal {time.perf_counter() - t0:.0f} s on {torch.cuda.get_device_name() if dev.type == 'cuda' else 'cpu'}"
+    )
 
 
 if __name__ == "__main__":

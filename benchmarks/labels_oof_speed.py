@@ -26,7 +26,6 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.shared_data import shared_images_dir  # noqa: E402
-
 from ops.labels.backbones import BackboneConfig  # noqa: E402
 from ops.labels.images import ImageFileDataset, ImageSpec  # noqa: E402
 from ops.labels.oof import oof_pred_probs  # noqa: E402
@@ -51,7 +50,9 @@ def write_pngs(workdir: Path, n: int) -> tuple[list[Path], np.ndarray]:
                 paths.append(p)
                 labels.append(lab[int(name[:-4])])
     if len(paths) < n:
-        raise SystemExit(f"only {len(paths)} CIFAR-10N images under {SHARED / 'cifar10n'}, asked for {n}")
+        raise SystemExit(
+            f"only {len(paths)} CIFAR-10N images under {SHARED / 'cifar10n'}, asked for {n}"
+        )
     return paths, np.asarray(labels)
 
 
@@ -60,7 +61,9 @@ def maxrss_mib() -> float:
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--n", type=int, default=10000)
     ap.add_argument("--k", type=int, default=5)
     ap.add_argument("--epochs", type=int, default=1)
@@ -76,23 +79,37 @@ def main(argv=None):
     t_write = time.perf_counter() - t
     ds = ImageFileDataset(paths, ImageSpec(size=32, channels=3), cache=args.cache)
     rss0 = maxrss_mib()
-    cfg = BackboneConfig(width=args.width, epochs=args.epochs, min_steps=0, batch_size=128,
-                         num_threads=args.threads)
+    cfg = BackboneConfig(
+        width=args.width, epochs=args.epochs, min_steps=0, batch_size=128, num_threads=args.threads
+    )
     t = time.perf_counter()
     fp = ds.fingerprint()
     t_hash = time.perf_counter() - t
     t = time.perf_counter()
-    res = oof_pred_probs(ds, np.arange(len(ds)), labels, 10, cfg, k=args.k, seed=0, source_fingerprint=fp,
-                         progress=lambda m: print(m, file=sys.stderr, flush=True) if "done" in m else None)
+    res = oof_pred_probs(
+        ds,
+        np.arange(len(ds)),
+        labels,
+        10,
+        cfg,
+        k=args.k,
+        seed=0,
+        source_fingerprint=fp,
+        progress=lambda m: print(m, file=sys.stderr, flush=True) if "done" in m else None,
+    )
     t_oof = time.perf_counter() - t
     acc = float(np.mean(res.pred_probs.argmax(1) == labels))
     img_passes = args.k * args.epochs * (len(ds) - len(ds) // args.k) + len(ds)
-    print(f"| images | K | epochs | width | cache | threads | PNG write s | content hash s | OOF s "
-          f"| train+predict img/s | peak RSS MiB (before OOF -> after) | OOF acc vs aggre |")
+    print(
+        "| images | K | epochs | width | cache | threads | PNG write s | content hash s | OOF s "
+        "| train+predict img/s | peak RSS MiB (before OOF -> after) | OOF acc vs aggre |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
-    print(f"| {len(ds)} | {args.k} | {args.epochs} | {args.width} | {'on' if args.cache else 'off'} | "
-          f"{args.threads} | {t_write:.1f} | {t_hash:.1f} | {t_oof:.1f} | {img_passes / t_oof:.0f} | "
-          f"{rss0:.0f} -> {maxrss_mib():.0f} | {acc:.3f} |")
+    print(
+        f"| {len(ds)} | {args.k} | {args.epochs} | {args.width} | {'on' if args.cache else 'off'} | "
+        f"{args.threads} | {t_write:.1f} | {t_hash:.1f} | {t_oof:.1f} | {img_passes / t_oof:.0f} | "
+        f"{rss0:.0f} -> {maxrss_mib():.0f} | {acc:.3f} |"
+    )
 
 
 if __name__ == "__main__":

@@ -41,7 +41,15 @@ from ops.tsrating.judging import judge_windows  # noqa: E402
 from ops.tsrating.meta import Domain, MetaConfig, evaluate, few_shot_adapt, meta_train  # noqa: E402
 from ops.tsrating.pairs import PairConfig  # noqa: E402
 from ops.tsrating.prompts import CRITERIA  # noqa: E402
-from ops.tsrating.rater import RaterConfig, RaterHead, fit_rater, mix_scores, pairs_from_judgments, split_pairs, standardize  # noqa: E402
+from ops.tsrating.rater import (
+    RaterConfig,
+    RaterHead,
+    fit_rater,
+    mix_scores,
+    pairs_from_judgments,
+    split_pairs,
+    standardize,
+)  # noqa: E402
 
 DATA = shared_data_dir() / "timeseries"
 
@@ -53,12 +61,26 @@ def load_domains() -> dict[str, list[np.ndarray]]:
     with gzip.open(DATA / "exchange_rate" / "exchange_rate.txt.gz", "rt") as f:
         ex = np.loadtxt(f, delimiter=",")
     d["exchange"] = [ex[:, i] for i in range(ex.shape[1])]
-    for name, sub in (("nab_traffic", "realTraffic"), ("nab_aws", "realAWSCloudwatch"), ("nab_tweets", "realTweets")):
-        d[name] = [pl.read_csv(p)["value"].to_numpy().astype(float) for p in sorted((DATA / "nab" / "data" / sub).glob("*.csv"))]
+    for name, sub in (
+        ("nab_traffic", "realTraffic"),
+        ("nab_aws", "realAWSCloudwatch"),
+        ("nab_tweets", "realTweets"),
+    ):
+        d[name] = [
+            pl.read_csv(p)["value"].to_numpy().astype(float)
+            for p in sorted((DATA / "nab" / "data" / sub).glob("*.csv"))
+        ]
     noaa = []
     for p in sorted((DATA / "noaa_lcd").glob("*.csv")):
-        f = pl.read_csv(p, infer_schema=False).filter(pl.col("REPORT_TYPE").str.strip_chars() == "FM-15")
-        for col in ("HourlyDryBulbTemperature", "HourlyRelativeHumidity", "HourlyStationPressure", "HourlyWindSpeed"):
+        f = pl.read_csv(p, infer_schema=False).filter(
+            pl.col("REPORT_TYPE").str.strip_chars() == "FM-15"
+        )
+        for col in (
+            "HourlyDryBulbTemperature",
+            "HourlyRelativeHumidity",
+            "HourlyStationPressure",
+            "HourlyWindSpeed",
+        ):
             noaa.append(f[col].cast(pl.Float64, strict=False).to_numpy().astype(float))
     d["noaa"] = noaa
     return d
@@ -73,8 +95,13 @@ def judge(X: np.ndarray, cache: JudgmentCache, seed: int = 0, ratio: float = 1.0
     from ops.tsrating.rubric_judge import RubricJudge
 
     ids = [f"w{i}" for i in range(len(X))]
-    frame, _ = judge_windows(X, ids, RubricJudge(), pairs=PairConfig(pairs_per_window=ratio, seed=seed, max_pairs=20 * len(X)),
-                             cache=cache)
+    frame, _ = judge_windows(
+        X,
+        ids,
+        RubricJudge(),
+        pairs=PairConfig(pairs_per_window=ratio, seed=seed, max_pairs=20 * len(X)),
+        cache=cache,
+    )
     return frame
 
 
@@ -92,8 +119,12 @@ def agreement(args) -> None:
             j = judge(W, cache, ratio=args.pairs_per_window)
             pairs = pairs_from_judgments(j, [f"w{i}" for i in range(len(W))])
             doms[name] = (standardize(enc.encode(W)), pairs)
-            print(f"# {name}: {len(W)} windows, confident pairs " + ", ".join(f"{c} {len(p)}" for c, p in pairs.items()),
-                  f"({time.time() - t0:.0f}s)", flush=True)
+            print(
+                f"# {name}: {len(W)} windows, confident pairs "
+                + ", ".join(f"{c} {len(p)}" for c, p in pairs.items()),
+                f"({time.time() - t0:.0f}s)",
+                flush=True,
+            )
     rcfg = RaterConfig(hidden=args.hidden)
     mcfg = MetaConfig(meta_iters=args.meta_iters, hidden=args.hidden, seed=0)
     rows = []
@@ -104,18 +135,38 @@ def agreement(args) -> None:
             train, test = split_pairs(pairs[c], 0.2, seed=100 + k)
             if len(test) < 5:
                 continue
-            rater, _ = fit_rater(F, {c: train}, RaterConfig(hidden=args.hidden, val_share=0.0, min_pairs=1))
+            rater, _ = fit_rater(
+                F, {c: train}, RaterConfig(hidden=args.hidden, val_share=0.0, min_pairs=1)
+            )
             acc_a = evaluate(rater.heads[c], F, test)
             shot = train.take(np.random.default_rng(k).permutation(len(train))[: args.shots])
             acc_b = evaluate(few_shot_adapt(heads[c], F, shot, lr=args.adapt_lr, seed=k), F, test)
             acc_c = evaluate(heads[c], F, test)
             torch.manual_seed(k)
-            acc_d = evaluate(few_shot_adapt(RaterHead(F.shape[1], args.hidden), F, shot, lr=args.adapt_lr, seed=k), F, test)
-            rows.append({"dataset": target, "criterion": c, "n_train": len(train), "n_test": len(test),
-                         "a_target_only": acc_a, "b_meta_adapted": acc_b, "c_meta_no_adapt": acc_c, "d_random_init_adapted": acc_d})
+            acc_d = evaluate(
+                few_shot_adapt(
+                    RaterHead(F.shape[1], args.hidden), F, shot, lr=args.adapt_lr, seed=k
+                ),
+                F,
+                test,
+            )
+            rows.append(
+                {
+                    "dataset": target,
+                    "criterion": c,
+                    "n_train": len(train),
+                    "n_test": len(test),
+                    "a_target_only": acc_a,
+                    "b_meta_adapted": acc_b,
+                    "c_meta_no_adapt": acc_c,
+                    "d_random_init_adapted": acc_d,
+                }
+            )
             print(rows[-1], f"({time.time() - t0:.0f}s)", flush=True)
     df = pl.DataFrame(rows)
-    _print_table(df, "held-out pairwise agreement with the rubric judge (share of held-out confident pairs)")
+    _print_table(
+        df, "held-out pairwise agreement with the rubric judge (share of held-out confident pairs)"
+    )
     means = df.select([pl.col(c).mean() for c in df.columns if c[1] == "_"])
     _print_table(means, "mean over datasets x criteria")
     del rcfg
@@ -185,26 +236,57 @@ def downstream(args) -> None:
                 pj = pairs_from_judgments(j, [f"w{i}" for i in range(len(sub))])
                 # map judged-subset indices onto all training windows
                 from ops.tsrating.rater import Pairs
+
                 pairs = {c: Pairs(sub[p.a], sub[p.b], p.p) for c, p in pj.items()}
                 rater, rep = fit_rater(F, pairs, RaterConfig(hidden=args.hidden, seed=seed))
                 q = mix_scores(rater.score(F), list(rater.heads))["quality"]
                 order = np.argsort(-q, kind="stable")
                 half = len(q) // 2
-                sel = {"top50": order[:half], "random50": rng.permutation(len(q))[:half], "bottom50": order[-half:],
-                       "all": np.arange(len(q))}
+                sel = {
+                    "top50": order[:half],
+                    "random50": rng.permutation(len(q))[:half],
+                    "bottom50": order[-half:],
+                    "all": np.arange(len(q)),
+                }
                 res = {k: linear_rmse(Wtr[v], Wte) for k, v in sel.items()}
                 auroc = _auroc(-q, wbad) if wbad.any() and not wbad.all() else None
-                rows.append({"series": name, "degraded_share": share, "seed": seed, **res,
-                             "bad_in_top50": float(wbad[sel["top50"]].mean()), "bad_in_random50": float(wbad[sel["random50"]].mean()),
-                             "auroc_low_quality_vs_corrupted": auroc,
-                             "heldout_acc_mean": float(np.mean([r["val_accuracy"] for r in rep.values() if r["val_accuracy"] is not None]))})
+                rows.append(
+                    {
+                        "series": name,
+                        "degraded_share": share,
+                        "seed": seed,
+                        **res,
+                        "bad_in_top50": float(wbad[sel["top50"]].mean()),
+                        "bad_in_random50": float(wbad[sel["random50"]].mean()),
+                        "auroc_low_quality_vs_corrupted": auroc,
+                        "heldout_acc_mean": float(
+                            np.mean(
+                                [
+                                    r["val_accuracy"]
+                                    for r in rep.values()
+                                    if r["val_accuracy"] is not None
+                                ]
+                            )
+                        ),
+                    }
+                )
                 print(rows[-1], f"({time.time() - t0:.0f}s)", flush=True)
     df = pl.DataFrame(rows)
     agg = df.group_by(["series", "degraded_share"], maintain_order=True).agg(
-        *[pl.format("{} ± {}", pl.col(k).mean().round(4), pl.col(k).std().round(4)).alias(k) for k in ("top50", "random50", "bottom50", "all")],
-        pl.col("bad_in_top50").mean().round(3), pl.col("bad_in_random50").mean().round(3),
-        pl.col("auroc_low_quality_vs_corrupted").mean().round(3), pl.col("heldout_acc_mean").mean().round(3), pl.len().alias("seeds"))
-    _print_table(agg, "downstream: test RMSE (standardised) of a linear 96->32 forecaster, mean ± sd over seeds")
+        *[
+            pl.format("{} ± {}", pl.col(k).mean().round(4), pl.col(k).std().round(4)).alias(k)
+            for k in ("top50", "random50", "bottom50", "all")
+        ],
+        pl.col("bad_in_top50").mean().round(3),
+        pl.col("bad_in_random50").mean().round(3),
+        pl.col("auroc_low_quality_vs_corrupted").mean().round(3),
+        pl.col("heldout_acc_mean").mean().round(3),
+        pl.len().alias("seeds"),
+    )
+    _print_table(
+        agg,
+        "downstream: test RMSE (standardised) of a linear 96->32 forecaster, mean ± sd over seeds",
+    )
 
 
 def _auroc(score: np.ndarray, label: np.ndarray) -> float:
@@ -225,7 +307,9 @@ def main() -> None:
     ap.add_argument("--adapt-lr", type=float, default=1e-3)
     ap.add_argument("--hidden", type=int, default=128)
     ap.add_argument("--seeds", type=int, default=3)
-    ap.add_argument("--judged", type=int, default=1500, help="training windows judged per run (downstream)")
+    ap.add_argument(
+        "--judged", type=int, default=1500, help="training windows judged per run (downstream)"
+    )
     ap.add_argument("--degrade", type=float, nargs="+", default=[0.0, 0.3])
     args = ap.parse_args()
     torch.set_num_threads(1)

@@ -38,7 +38,12 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     enc = FeatureEncoder()
     torch.manual_seed(0)
-    rater = Rater(dim=enc.dim, hidden=256, heads={c: RaterHead(enc.dim) for c in CRITERIA}, encoder=enc.config())
+    rater = Rater(
+        dim=enc.dim,
+        hidden=256,
+        heads={c: RaterHead(enc.dim) for c in CRITERIA},
+        encoder=enc.config(),
+    )
     print(f"baseline peak RSS {rss_mb():.0f} MB; threads {args.threads}")
     print("| windows | encode s | heads s | total s | windows/s | peak RSS MB |")
     print("|---|---|---|---|---|---|")
@@ -58,8 +63,13 @@ def main() -> None:
         q = mix_scores(rater.score(F), list(CRITERIA))["quality"]
         t2 = time.perf_counter()
         assert q.shape == (n,)
-        print(f"| {n} | {t1 - t0:.2f} | {t2 - t1:.2f} | {t2 - t0:.2f} | {n / (t2 - t0):,.0f} | {rss_mb():.0f} |", flush=True)
-    print(f"\ntracemalloc peak of encode at {max(args.sizes)} windows (input array excluded): {peak / 2**20:.0f} MB")
+        print(
+            f"| {n} | {t1 - t0:.2f} | {t2 - t1:.2f} | {t2 - t0:.2f} | {n / (t2 - t0):,.0f} | {rss_mb():.0f} |",
+            flush=True,
+        )
+    print(
+        f"\ntracemalloc peak of encode at {max(args.sizes)} windows (input array excluded): {peak / 2**20:.0f} MB"
+    )
 
 
 if __name__ == "__main__":

@@ -8,9 +8,9 @@ Thresholds live in :class:`Thresholds`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import polars as pl
 
@@ -58,15 +58,32 @@ def register(name: str, kind: str, *, blocking: bool, description: str):
 
 
 WINDOWS_COLUMNS = {
-    "series_id": pl.String, "window_start": pl.Datetime, "window_end": pl.Datetime,
-    "n_points": pl.Int64, "n_missing": pl.Int64, "run_id": pl.String,
+    "series_id": pl.String,
+    "window_start": pl.Datetime,
+    "window_end": pl.Datetime,
+    "n_points": pl.Int64,
+    "n_missing": pl.Int64,
+    "run_id": pl.String,
 }
 LABELS_COLUMNS = {
-    "image": pl.String, "given_label": pl.String, "clean_label": pl.String, "label_quality": pl.Float64,
-    "is_label_issue": pl.Boolean, "action": pl.String, "method": pl.String, "trusted": pl.Boolean,
-    "split": pl.String, "run_id": pl.String,
+    "image": pl.String,
+    "given_label": pl.String,
+    "clean_label": pl.String,
+    "label_quality": pl.Float64,
+    "is_label_issue": pl.Boolean,
+    "action": pl.String,
+    "method": pl.String,
+    "trusted": pl.Boolean,
+    "split": pl.String,
+    "run_id": pl.String,
 }
-SCORE_COLUMNS_TS = ("trend_score", "frequency_score", "amplitude_score", "pattern_score", "quality_score")
+SCORE_COLUMNS_TS = (
+    "trend_score",
+    "frequency_score",
+    "amplitude_score",
+    "pattern_score",
+    "quality_score",
+)
 
 
 def schema_problems(frame_schema: pl.Schema, required: dict) -> list[str]:
@@ -80,24 +97,45 @@ def schema_problems(frame_schema: pl.Schema, required: dict) -> list[str]:
 
 
 def _range_problems(frame: pl.DataFrame, cols: list[str]) -> dict[str, int]:
-    return {c: int(frame.filter((pl.col(c) < 0) | (pl.col(c) > 1) | pl.col(c).is_nan()).height) for c in cols}
+    return {
+        c: int(frame.filter((pl.col(c) < 0) | (pl.col(c) > 1) | pl.col(c).is_nan()).height)
+        for c in cols
+    }
 
 
 # --- time series --------------------------------------------------------------------------
 
-@register("windows_schema", "timeseries", blocking=True, description="windows.parquet has the contract's columns and types")
+
+@register(
+    "windows_schema",
+    "timeseries",
+    blocking=True,
+    description="windows.parquet has the contract's columns and types",
+)
 def check_windows_schema(raw: Path, clean: Path, t: Thresholds) -> CheckOutcome:
     schema = pl.read_parquet_schema(clean / "windows.parquet")
     problems = schema_problems(schema, WINDOWS_COLUMNS)
     return CheckOutcome(not problems, {"problems": problems, "columns": list(schema)})
 
 
-@register("row_accounting", "timeseries", blocking=True,
-          description="per input file: records in = points out + records quarantined; every raw file was read")
+@register(
+    "row_accounting",
+    "timeseries",
+    blocking=True,
+    description="per input file: records in = points out + records quarantined; every raw file was read",
+)
 def check_ts_accounting(raw: Path, clean: Path, t: Thresholds) -> CheckOutcome:
     files = pl.read_parquet(clean / "files.parquet")
-    points = pl.read_parquet(clean / "points.parquet", columns=["source_file"]).group_by("source_file").len("out")
-    quarantine = pl.read_parquet(clean / "quarantine.parquet", columns=["source_file"]).group_by("source_file").len("q")
+    points = (
+        pl.read_parquet(clean / "points.parquet", columns=["source_file"])
+        .group_by("source_file")
+        .len("out")
+    )
+    quarantine = (
+        pl.read_parquet(clean / "quarantine.parquet", columns=["source_file"])
+        .group_by("source_file")
+        .len("q")
+    )
     joined = (
         files.select("file", "records_in")
         .join(points.rename({"source_file": "file"}), on="file", how="left")
@@ -122,9 +160,13 @@ def check_ts_accounting(raw: Path, clean: Path, t: Thresholds) -> CheckOutcome:
     )
 
 
-@register("quarantine_share", "timeseries", blocking=True,
-          description="share of input records quarantined for a defect ≤ max_quarantine_share (NOAA LCD report types "
-          "filtered by design do not count)")
+@register(
+    "quarantine_share",
+    "timeseries",
+    blocking=True,
+    description="share of input records quarantined for a defect ≤ max_quarantine_share (NOAA LCD report types "
+    "filtered by design do not count)",
+)
 def check_ts_quarantine(raw: Path, clean: Path, t: Thresholds) -> CheckOutcome:
     files = pl.read_parquet(clean / "files.parquet")
     reasons = pl.read_parquet(clean / "quarantine.parquet", columns=["reason"])["reason"]
@@ -132,12 +174,24 @@ def check_ts_quarantine(raw: Path, clean: Path, t: Thresholds) -> CheckOutcome:
     n_in = int(files["records_in"].sum()) - by_design
     n_q = reasons.len() - by_design
     share = n_q / n_in if n_in > 0 else 1.0
-    return CheckOutcome(share <= t.max_quarantine_share, {"quarantine_share": share, "records_in": n_in,
-                                                         "quarantined": n_q, "filtered_by_design": by_design,
-                                                         "threshold": t.max_quarantine_share})
+    return CheckOutcome(
+        share <= t.max_quarantine_share,
+        {
+            "quarantine_share": share,
+            "records_in": n_in,
+            "quarantined": n_q,
+            "filtered_by_design": by_design,
+            "threshold": t.max_quarantine_share,
+        },
+    )
 
 
-@register("score_ranges", "timeseries", blocking=True, description="every *_score in [0, 1] (passes, noted, before rating exists)")
+@register(
+    "score_ranges",
+    "timeseries",
+    blocking=True,
+    description="every *_score in [0, 1] (passes, noted, before rating exists)",
+)
 def check_ts_scores(raw: Path, clean: Path, t: Thresholds) -> CheckOutcome:
     windows = pl.read_parquet(clean / "windows.parquet")
     cols = [c for c in SCORE_COLUMNS_TS if c in windows.columns]
@@ -147,17 +201,29 @@ def check_ts_scores(raw: Path, clean: Path, t: Thresholds) -> CheckOutcome:
     return CheckOutcome(not any(bad.values()), {"out_of_range": bad})
 
 
-@register("low_quality_share", "timeseries", blocking=False, description="share of low-quality windows ≤ max_low_quality_share")
+@register(
+    "low_quality_share",
+    "timeseries",
+    blocking=False,
+    description="share of low-quality windows ≤ max_low_quality_share",
+)
 def check_ts_low_quality(raw: Path, clean: Path, t: Thresholds) -> CheckOutcome:
     windows = pl.read_parquet(clean / "windows.parquet")
     if "is_low_quality_issue" not in windows.columns:
         return CheckOutcome(True, {"note": "windows not rated yet"})
     share = float(windows["is_low_quality_issue"].mean() or 0.0)
-    return CheckOutcome(share <= t.max_low_quality_share, {"low_quality_share": share, "threshold": t.max_low_quality_share})
+    return CheckOutcome(
+        share <= t.max_low_quality_share,
+        {"low_quality_share": share, "threshold": t.max_low_quality_share},
+    )
 
 
-@register("judge_budget", "timeseries", blocking=False,
-          description="the judge stayed within its call budget (calls / budget ≤ max_judge_budget_share) and answered parseably")
+@register(
+    "judge_budget",
+    "timeseries",
+    blocking=False,
+    description="the judge stayed within its call budget (calls / budget ≤ max_judge_budget_share) and answered parseably",
+)
 def check_judge_budget(raw: Path, clean: Path, t: Thresholds) -> CheckOutcome:
     import json
 
@@ -165,14 +231,28 @@ def check_judge_budget(raw: Path, clean: Path, t: Thresholds) -> CheckOutcome:
     budget = summary.get("call_budget")
     share = summary["calls"] / budget if budget else 0.0
     ok = share <= t.max_judge_budget_share and not summary.get("budget_exhausted")
-    return CheckOutcome(ok, {"calls": summary["calls"], "call_budget": budget, "budget_share": share,
-                             "budget_exhausted": bool(summary.get("budget_exhausted")),
-                             "unparseable": summary.get("unparseable", 0), "cache_hits": summary.get("cache_hits", 0)})
+    return CheckOutcome(
+        ok,
+        {
+            "calls": summary["calls"],
+            "call_budget": budget,
+            "budget_share": share,
+            "budget_exhausted": bool(summary.get("budget_exhausted")),
+            "unparseable": summary.get("unparseable", 0),
+            "cache_hits": summary.get("cache_hits", 0),
+        },
+    )
 
 
 # --- images -------------------------------------------------------------------------------
 
-@register("labels_schema", "images", blocking=True, description="labels.parquet has the contract's columns and types")
+
+@register(
+    "labels_schema",
+    "images",
+    blocking=True,
+    description="labels.parquet has the contract's columns and types",
+)
 def check_labels_schema(raw: Path, clean: Path, t: Thresholds) -> CheckOutcome:
     schema = pl.read_parquet_schema(clean / "labels.parquet")
     classes = [c for c in schema if c.startswith("prob_")]
@@ -182,8 +262,12 @@ def check_labels_schema(raw: Path, clean: Path, t: Thresholds) -> CheckOutcome:
     return CheckOutcome(not problems, {"problems": problems, "n_classes": len(classes)})
 
 
-@register("row_accounting", "images", blocking=True,
-          description="raw rows = labels.parquet rows = rows written + rows quarantined; no image twice")
+@register(
+    "row_accounting",
+    "images",
+    blocking=True,
+    description="raw rows = labels.parquet rows = rows written + rows quarantined; no image twice",
+)
 def check_images_accounting(raw: Path, clean: Path, t: Thresholds) -> CheckOutcome:
     from ops.ingest.images import read_raw_manifest
 
@@ -193,47 +277,101 @@ def check_images_accounting(raw: Path, clean: Path, t: Thresholds) -> CheckOutco
     written = labels.filter(pl.col("action") != "quarantined")
     dupes = int(written.height - written["image"].n_unique())
     ok = raw_rows == labels.height == written.height + quarantine.height and dupes == 0
-    return CheckOutcome(ok, {"rows_in": raw_rows, "labels_rows": labels.height, "written": written.height,
-                             "quarantined": quarantine.height, "duplicate_images": dupes})
+    return CheckOutcome(
+        ok,
+        {
+            "rows_in": raw_rows,
+            "labels_rows": labels.height,
+            "written": written.height,
+            "quarantined": quarantine.height,
+            "duplicate_images": dupes,
+        },
+    )
 
 
-@register("quarantine_share", "images", blocking=True, description="share of input rows quarantined ≤ max_quarantine_share")
+@register(
+    "quarantine_share",
+    "images",
+    blocking=True,
+    description="share of input rows quarantined ≤ max_quarantine_share",
+)
 def check_images_quarantine(raw: Path, clean: Path, t: Thresholds) -> CheckOutcome:
     labels = pl.read_parquet(clean / "labels.parquet", columns=["action"])
     share = float((labels["action"] == "quarantined").mean()) if labels.height else 1.0
-    return CheckOutcome(share <= t.max_quarantine_share, {"quarantine_share": share, "rows": labels.height,
-                                                         "threshold": t.max_quarantine_share})
+    return CheckOutcome(
+        share <= t.max_quarantine_share,
+        {"quarantine_share": share, "rows": labels.height, "threshold": t.max_quarantine_share},
+    )
 
 
-@register("score_ranges", "images", blocking=True, description="label_quality and prob_<class> in [0, 1]; probabilities sum to 1")
+@register(
+    "score_ranges",
+    "images",
+    blocking=True,
+    description="label_quality and prob_<class> in [0, 1]; probabilities sum to 1",
+)
 def check_images_scores(raw: Path, clean: Path, t: Thresholds) -> CheckOutcome:
     labels = pl.read_parquet(clean / "labels.parquet").filter(pl.col("action") != "quarantined")
     probs = [c for c in labels.columns if c.startswith("prob_")]
     bad = _range_problems(labels, ["label_quality", *probs])
     scored = labels.drop_nulls(probs)
-    sums = scored.select(pl.sum_horizontal(probs)).to_series() if scored.height and probs else pl.Series([1.0])
+    sums = (
+        scored.select(pl.sum_horizontal(probs)).to_series()
+        if scored.height and probs
+        else pl.Series([1.0])
+    )
     off = int(((sums - 1.0).abs() > 1e-3).sum())
-    return CheckOutcome(not any(bad.values()) and off == 0,
-                        {"out_of_range": {k: v for k, v in bad.items() if v}, "rows_prob_sum_off": off,
-                         "rows_scored": scored.height})
+    return CheckOutcome(
+        not any(bad.values()) and off == 0,
+        {
+            "out_of_range": {k: v for k, v in bad.items() if v},
+            "rows_prob_sum_off": off,
+            "rows_scored": scored.height,
+        },
+    )
 
 
-@register("protected_rows_unchanged", "images", blocking=True,
-          description="trusted rows and the test split keep their given label and action 'kept'")
+@register(
+    "protected_rows_unchanged",
+    "images",
+    blocking=True,
+    description="trusted rows and the test split keep their given label and action 'kept'",
+)
 def check_protected(raw: Path, clean: Path, t: Thresholds) -> CheckOutcome:
     labels = pl.read_parquet(clean / "labels.parquet")
-    protected = labels.filter((pl.col("trusted") | (pl.col("split") == "test")) & (pl.col("action") != "quarantined"))
-    changed = protected.filter((pl.col("clean_label") != pl.col("given_label")) | (pl.col("action") != "kept"))
-    return CheckOutcome(changed.height == 0, {"protected_rows": protected.height, "changed": changed.height,
-                                              "examples": changed["image"].head(5).to_list()})
+    protected = labels.filter(
+        (pl.col("trusted") | (pl.col("split") == "test")) & (pl.col("action") != "quarantined")
+    )
+    changed = protected.filter(
+        (pl.col("clean_label") != pl.col("given_label")) | (pl.col("action") != "kept")
+    )
+    return CheckOutcome(
+        changed.height == 0,
+        {
+            "protected_rows": protected.height,
+            "changed": changed.height,
+            "examples": changed["image"].head(5).to_list(),
+        },
+    )
 
 
-@register("label_issue_share", "images", blocking=False, description="share of rows flagged as label issues ≤ max_label_issue_share")
+@register(
+    "label_issue_share",
+    "images",
+    blocking=False,
+    description="share of rows flagged as label issues ≤ max_label_issue_share",
+)
 def check_label_issue_share(raw: Path, clean: Path, t: Thresholds) -> CheckOutcome:
     labels = pl.read_parquet(clean / "labels.parquet").filter(pl.col("action") != "quarantined")
     share = float(labels["is_label_issue"].mean() or 0.0) if labels.height else 0.0
-    return CheckOutcome(share <= t.max_label_issue_share, {"label_issue_share": share, "threshold": t.max_label_issue_share,
-                                                           "n_issues": int(labels["is_label_issue"].sum())})
+    return CheckOutcome(
+        share <= t.max_label_issue_share,
+        {
+            "label_issue_share": share,
+            "threshold": t.max_label_issue_share,
+            "n_issues": int(labels["is_label_issue"].sum()),
+        },
+    )
 
 
 def run_check(check: CheckDef, raw: Path, clean: Path, thresholds: Thresholds) -> CheckOutcome:

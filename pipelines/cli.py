@@ -22,7 +22,9 @@ def _instance():
     import dagster as dg
 
     if not os.environ.get("DAGSTER_HOME"):
-        raise SystemExit("DAGSTER_HOME is not set; run through `make` or export DAGSTER_HOME=<repo root>")
+        raise SystemExit(
+            "DAGSTER_HOME is not set; run through `make` or export DAGSTER_HOME=<repo root>"
+        )
     return dg.DagsterInstance.get()
 
 
@@ -44,7 +46,10 @@ def run_dataset(name: str, instance=None, kind: str | None = None) -> bool:
     result = job.execute_in_process(partition_key=name, instance=instance, raise_on_error=False)
     status = "ok" if result.success else "FAILED"
     out = dataset_paths(kind, name).clean
-    print(f"[sieve] {kind}/{name}: {status} in {time.perf_counter() - start:.1f}s (run {result.run_id}) -> {out}", flush=True)
+    print(
+        f"[sieve] {kind}/{name}: {status} in {time.perf_counter() - start:.1f}s (run {result.run_id}) -> {out}",
+        flush=True,
+    )
     return result.success
 
 
@@ -56,7 +61,9 @@ def run_report(instance=None, night: str = "") -> Path | None:
     job = defs.resolve_job_def("quality_report_job")
     print("[sieve] building the quality report ...", flush=True)
     result = job.execute_in_process(
-        instance=instance, raise_on_error=False, run_config={"ops": {"quality_report": {"config": {"night": night}}}}
+        instance=instance,
+        raise_on_error=False,
+        run_config={"ops": {"quality_report": {"config": {"night": night}}}},
     )
     if not result.success:
         print("[sieve] quality report FAILED", file=sys.stderr, flush=True)
@@ -108,7 +115,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="sieve", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("demo", help="materialize every bundled sample dataset")
-    run = sub.add_parser("run", help="materialize one dataset folder found under $SIEVE_DATA_DIR/raw/")
+    run = sub.add_parser(
+        "run", help="materialize one dataset folder found under $SIEVE_DATA_DIR/raw/"
+    )
     run.add_argument("dataset")
     rep = sub.add_parser("report", help="build the quality report over every registered dataset")
     rep.add_argument("--night", default="", help="ISO date of the night (default: today)")

@@ -4,7 +4,9 @@ import warnings
 
 import dagster as dg
 
-warnings.filterwarnings("ignore", category=dg.PreviewWarning)  # partitioned asset checks (1.13 preview)
+warnings.filterwarnings(
+    "ignore", category=dg.PreviewWarning
+)  # partitioned asset checks (1.13 preview)
 
 from assets import images, publish, rating, report, timeseries  # noqa: E402
 from assets.checks import asset_checks  # noqa: E402
@@ -20,5 +22,9 @@ defs = dg.Definitions(
     jobs=[timeseries_job, images_job, report_job],
     schedules=schedules,
     sensors=[dataset_folder_sensor],
-    resources={"settings": SieveSettings(), "thresholds": QualityThresholds(), "judge": judge_resource_from_env()},
+    resources={
+        "settings": SieveSettings(),
+        "thresholds": QualityThresholds(),
+        "judge": judge_resource_from_env(),
+    },
 )

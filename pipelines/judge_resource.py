@@ -49,9 +49,11 @@ class JudgeResource(dg.ConfigurableResource):
     data_dir: str | None = None
 
     @model_validator(mode="after")
-    def _check_model(self) -> "JudgeResource":
+    def _check_model(self) -> JudgeResource:
         if self.kind == "litellm" and not (self.model and self.model.strip()):
-            raise ValueError("JudgeResource(kind='litellm') needs an explicit `model` (a litellm model string)")
+            raise ValueError(
+                "JudgeResource(kind='litellm') needs an explicit `model` (a litellm model string)"
+            )
         return self
 
     def resolved_cache_path(self, root: Path | None = None) -> Path:
@@ -61,11 +63,20 @@ class JudgeResource(dg.ConfigurableResource):
 
     def llm_config(self) -> LLMJudgeConfig:
         return LLMJudgeConfig(
-            model=self.model or "", api_base=self.api_base, api_key_env=self.api_key_env,
-            temperature=self.temperature, n_votes=self.n_votes, min_valid_votes=self.min_valid_votes,
-            use_logprobs=self.use_logprobs, top_logprobs=self.top_logprobs, timeout_s=self.timeout_s,
-            max_retries=self.max_retries, max_concurrency=self.max_concurrency, call_budget=self.call_budget,
-            offline=self.offline, template_version=self.template_version,
+            model=self.model or "",
+            api_base=self.api_base,
+            api_key_env=self.api_key_env,
+            temperature=self.temperature,
+            n_votes=self.n_votes,
+            min_valid_votes=self.min_valid_votes,
+            use_logprobs=self.use_logprobs,
+            top_logprobs=self.top_logprobs,
+            timeout_s=self.timeout_s,
+            max_retries=self.max_retries,
+            max_concurrency=self.max_concurrency,
+            call_budget=self.call_budget,
+            offline=self.offline,
+            template_version=self.template_version,
         )
 
     def build(self, root: Path | None = None) -> tuple[RubricJudge | LLMJudge, JudgmentCache]:
@@ -103,5 +114,7 @@ def judge_resource_from_env(environ: dict[str, str] | None = None) -> JudgeResou
     otherwise (e.g. ``SIEVE_JUDGE_KIND=litellm SIEVE_JUDGE_MODEL=openai/gpt-4o-mini
     SIEVE_JUDGE_API_KEY_ENV=OPENAI_API_KEY``). Run config in the launchpad overrides it per run."""
     environ = dict(os.environ if environ is None else environ)
-    values = {field: environ[var] for var, field in ENV_FIELDS.items() if environ.get(var, "").strip()}
+    values = {
+        field: environ[var] for var, field in ENV_FIELDS.items() if environ.get(var, "").strip()
+    }
     return JudgeResource(**values)

@@ -8,7 +8,9 @@ from pipelines.partitions import PARTITIONS_BY_KIND
 from pipelines.settings import SieveSettings
 
 
-def new_dataset_requests(instance: dg.DagsterInstance, settings: SieveSettings) -> dg.SensorResult | dg.SkipReason:
+def new_dataset_requests(
+    instance: dg.DagsterInstance, settings: SieveSettings
+) -> dg.SensorResult | dg.SkipReason:
     add_requests, runs = [], []
     for kind in KINDS:
         partitions = PARTITIONS_BY_KIND[kind]
@@ -17,7 +19,9 @@ def new_dataset_requests(instance: dg.DagsterInstance, settings: SieveSettings) 
         if new:
             add_requests.append(partitions.build_add_request(new))
             runs += [
-                dg.RunRequest(run_key=f"{kind}:{name}", partition_key=name, job_name=JOB_BY_KIND[kind].name)
+                dg.RunRequest(
+                    run_key=f"{kind}:{name}", partition_key=name, job_name=JOB_BY_KIND[kind].name
+                )
                 for name in new
             ]
     if not add_requests:

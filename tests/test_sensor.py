@@ -20,10 +20,14 @@ def test_sensor_registers_new_folders_once(tmp_path):
         result = dataset_folder_sensor(ctx)
         assert isinstance(result, dg.SensorResult)
         assert sorted((r.job_name, r.partition_key) for r in result.run_requests) == [
-            ("images_job", "imgs_b"), ("timeseries_job", "sensors_a")]
+            ("images_job", "imgs_b"),
+            ("timeseries_job", "sensors_a"),
+        ]
         for req in result.dynamic_partitions_requests:
             instance.add_dynamic_partitions(req.partitions_def_name, list(req.partition_keys))
         assert instance.get_dynamic_partitions(timeseries_datasets.name) == ["sensors_a"]
         assert instance.get_dynamic_partitions(image_datasets.name) == ["imgs_b"]
-        again = dataset_folder_sensor(dg.build_sensor_context(instance=instance, resources={"settings": settings}))
+        again = dataset_folder_sensor(
+            dg.build_sensor_context(instance=instance, resources={"settings": settings})
+        )
         assert isinstance(again, dg.SkipReason)

@@ -64,7 +64,9 @@ class ImageIngest:
 
 
 def _read_lines(path: Path) -> list[str]:
-    return [ln.strip() for ln in path.read_text().splitlines() if ln.strip() and not ln.startswith("#")]
+    return [
+        ln.strip() for ln in path.read_text().splitlines() if ln.strip() and not ln.startswith("#")
+    ]
 
 
 def read_raw_manifest(folder: Path) -> tuple[pl.DataFrame, str, str]:
@@ -72,26 +74,44 @@ def read_raw_manifest(folder: Path) -> tuple[pl.DataFrame, str, str]:
     for name in MANIFEST_NAMES:
         path = folder / name
         if path.is_file():
-            frame = pl.read_parquet(path) if name.endswith(".parquet") else pl.read_csv(path, infer_schema=False)
+            frame = (
+                pl.read_parquet(path)
+                if name.endswith(".parquet")
+                else pl.read_csv(path, infer_schema=False)
+            )
             missing = {"image", "label"} - set(frame.columns)
             if missing:
-                raise ValueError(f"{path}: manifest lacks column(s) {sorted(missing)}; it has {frame.columns}")
+                raise ValueError(
+                    f"{path}: manifest lacks column(s) {sorted(missing)}; it has {frame.columns}"
+                )
             frame = frame.with_columns(pl.all().cast(pl.String))
             for col, default in (("trusted", "false"), ("split", "train")):
                 if col not in frame.columns:
                     frame = frame.with_columns(pl.lit(default).alias(col))
             return frame.select("image", "label", "trusted", "split"), "manifest", name
-    trusted = set(_read_lines(folder / "trusted.txt")) if (folder / "trusted.txt").is_file() else set()
+    trusted = (
+        set(_read_lines(folder / "trusted.txt")) if (folder / "trusted.txt").is_file() else set()
+    )
     rows = [
-        {"image": str(p.relative_to(folder)), "label": p.parent.name,
-         "trusted": str(str(p.relative_to(folder)) in trusted).lower(), "split": "train"}
+        {
+            "image": str(p.relative_to(folder)),
+            "label": p.parent.name,
+            "trusted": str(str(p.relative_to(folder)) in trusted).lower(),
+            "split": "train",
+        }
         for cls in sorted(d for d in folder.iterdir() if d.is_dir() and not d.name.startswith("."))
         for p in sorted(cls.rglob("*"))
         if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
     ]
     if not rows:
-        raise FileNotFoundError(f"{folder}: no labels.csv/labels.parquet and no <class>/<image> files")
-    return pl.DataFrame(rows, schema={k: pl.String for k in ("image", "label", "trusted", "split")}), "imagefolder", ""
+        raise FileNotFoundError(
+            f"{folder}: no labels.csv/labels.parquet and no <class>/<image> files"
+        )
+    return (
+        pl.DataFrame(rows, schema={k: pl.String for k in ("image", "label", "trusted", "split")}),
+        "imagefolder",
+        "",
+    )
 
 
 def check_image(path: Path) -> tuple[tuple[int, int, str] | None, str | None, str | None]:
@@ -132,8 +152,15 @@ def ingest_images(folder: Path, progress=None) -> ImageIngest:
         split = (row["split"] or "train").strip().lower() or "train"
 
         def quarantine(reason: str, detail: str | None = None) -> None:
-            bad.append({"source_file": manifest_name or image, "source_row": i, "item": image,
-                        "reason": reason, "detail": detail})
+            bad.append(
+                {
+                    "source_file": manifest_name or image,
+                    "source_row": i,
+                    "item": image,
+                    "reason": reason,
+                    "detail": detail,
+                }
+            )
 
         path = (folder / image).resolve()
         if not image or not path.is_relative_to(root):
@@ -154,8 +181,18 @@ def ingest_images(folder: Path, progress=None) -> ImageIngest:
                 quarantine(reason, detail)
             else:
                 w, h, mode = info
-                good.append({"image": image, "label": label, "trusted": trusted in _TRUE, "split": split,
-                             "width": w, "height": h, "mode": mode, "source_row": i})
+                good.append(
+                    {
+                        "image": image,
+                        "label": label,
+                        "trusted": trusted in _TRUE,
+                        "split": split,
+                        "width": w,
+                        "height": h,
+                        "mode": mode,
+                        "source_row": i,
+                    }
+                )
         seen.add(image)
         if progress and (i + 1) % 2000 == 0:
             progress(f"checked {i + 1}/{raw.height} images")

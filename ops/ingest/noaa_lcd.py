@@ -35,15 +35,19 @@ def decode_cells(col: pl.Series) -> tuple[pl.Series, int]:
     trace = text == "T"
     suffixed = text.str.contains(_SUFFIX).fill_null(False)
     decoded = (
-        pl.when(trace).then(pl.lit("0.0"))
-        .when(suffixed).then(text.str.extract(_SUFFIX, 1))
+        pl.when(trace)
+        .then(pl.lit("0.0"))
+        .when(suffixed)
+        .then(text.str.extract(_SUFFIX, 1))
         .otherwise(text)
     )
     out = pl.select(decoded.alias(col.name)).to_series()
     return out, int(trace.fill_null(False).sum() + suffixed.sum())
 
 
-def prepare(frame: pl.DataFrame, report_types: tuple[str, ...] = ROUTINE_REPORTS) -> tuple[pl.DataFrame, pl.DataFrame, int]:
+def prepare(
+    frame: pl.DataFrame, report_types: tuple[str, ...] = ROUTINE_REPORTS
+) -> tuple[pl.DataFrame, pl.DataFrame, int]:
     """Keep routine reports and hourly columns, decode codes.
 
     Returns (kept frame with STATION, REPORT_TYPE, DATE and Hourly* columns as text,
@@ -65,5 +69,13 @@ def prepare(frame: pl.DataFrame, report_types: tuple[str, ...] = ROUTINE_REPORTS
         col, n = decode_cells(kept[c])
         coded += n
         decoded.append(col)
-    out = pl.DataFrame([kept["source_row"], kept["STATION"].cast(pl.String), kept["REPORT_TYPE"], kept["DATE"], *decoded])
+    out = pl.DataFrame(
+        [
+            kept["source_row"],
+            kept["STATION"].cast(pl.String),
+            kept["REPORT_TYPE"],
+            kept["DATE"],
+            *decoded,
+        ]
+    )
     return out, quarantined, coded

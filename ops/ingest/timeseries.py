@@ -81,7 +81,9 @@ class TimeseriesIngest:
             "series": self.series.height,
             "unparsed_values": sum(f.unparsed_values for f in self.files),
             "coded_values": sum(f.coded_values for f in self.files),
-            "duplicates_dropped": int(self.quarantine.filter(pl.col("reason") == "duplicate_timestamp").height),
+            "duplicates_dropped": int(
+                self.quarantine.filter(pl.col("reason") == "duplicate_timestamp").height
+            ),
         }
 
 
@@ -131,7 +133,9 @@ def _numeric_share(col: pl.Series) -> float:
     return float(present.str.contains(_NUMBER.pattern).mean())
 
 
-def _melt_long(frame: pl.DataFrame, path: Path, ts_col: str, value_col: str, report: FileReport) -> pl.DataFrame:
+def _melt_long(
+    frame: pl.DataFrame, path: Path, ts_col: str, value_col: str, report: FileReport
+) -> pl.DataFrame:
     series_col = _find(frame.columns, SERIES_NAMES)
     channel_col = _find(frame.columns, ("channel",))
     sid = frame[series_col].cast(pl.String) if series_col else pl.Series([path.stem] * frame.height)
@@ -149,14 +153,20 @@ def _melt_long(frame: pl.DataFrame, path: Path, ts_col: str, value_col: str, rep
     )
 
 
-def _melt_wide(frame: pl.DataFrame, ts_col: str, report: FileReport, series_prefix: str = "") -> pl.DataFrame:
+def _melt_wide(
+    frame: pl.DataFrame, ts_col: str, report: FileReport, series_prefix: str = ""
+) -> pl.DataFrame:
     candidates = [c for c in frame.columns if c not in (ts_col, "source_row")]
     series_cols = [c for c in candidates if _numeric_share(frame[c]) >= 0.5]
     report.skipped_columns += [c for c in candidates if c not in series_cols]
     if not series_cols:
         raise ValueError(f"no numeric series columns besides timestamp column {ts_col!r}")
     ts = parse_timestamps(frame[ts_col])
-    rows = frame["source_row"] if "source_row" in frame.columns else pl.int_range(frame.height, eager=True)
+    rows = (
+        frame["source_row"]
+        if "source_row" in frame.columns
+        else pl.int_range(frame.height, eager=True)
+    )
     parts = []
     for col in series_cols:
         values, unparsed = parse_numbers(frame[col])
@@ -176,8 +186,9 @@ def _melt_wide(frame: pl.DataFrame, ts_col: str, report: FileReport, series_pref
     return pl.concat(parts)
 
 
-def read_timeseries_file(path: Path, root: Path, *, lcd_report_types: tuple[str, ...] = noaa_lcd.ROUTINE_REPORTS
-                         ) -> tuple[pl.DataFrame, pl.DataFrame, FileReport]:
+def read_timeseries_file(
+    path: Path, root: Path, *, lcd_report_types: tuple[str, ...] = noaa_lcd.ROUTINE_REPORTS
+) -> tuple[pl.DataFrame, pl.DataFrame, FileReport]:
     """One file → (points, quarantine, report). Never raises for bad content."""
     rel = str(path.relative_to(root))
     try:
@@ -189,8 +200,14 @@ def read_timeseries_file(path: Path, root: Path, *, lcd_report_types: tuple[str,
         if noaa_lcd.is_lcd(frame.columns):
             report = FileReport(rel, "noaa_lcd")
             frame, quarantined_rows, report.coded_values = noaa_lcd.prepare(frame, lcd_report_types)
-            station = str(frame["STATION"].drop_nulls().first() or path.stem) if frame.height else path.stem
-            long = _melt_wide(frame.drop(["STATION", "REPORT_TYPE"]), "DATE", report, series_prefix=f"{station}:")
+            station = (
+                str(frame["STATION"].drop_nulls().first() or path.stem)
+                if frame.height
+                else path.stem
+            )
+            long = _melt_wide(
+                frame.drop(["STATION", "REPORT_TYPE"]), "DATE", report, series_prefix=f"{station}:"
+            )
             n_series = long["series_id"].n_unique()
             report.records_in = (frame.height + quarantined_rows.height) * n_series
             quarantine = quarantined_rows.join(
@@ -212,8 +229,12 @@ def read_timeseries_file(path: Path, root: Path, *, lcd_report_types: tuple[str,
             report.records_in = long.height
             quarantine = quarantine_frame()
     except Exception as exc:  # a broken file never stops the dataset
-        report = FileReport(rel, "unreadable", records_in=1, quarantined=1, error=f"{type(exc).__name__}: {exc}")
-        q = quarantine_frame([{"source_file": rel, "reason": "unreadable_file", "detail": report.error}])
+        report = FileReport(
+            rel, "unreadable", records_in=1, quarantined=1, error=f"{type(exc).__name__}: {exc}"
+        )
+        q = quarantine_frame(
+            [{"source_file": rel, "reason": "unreadable_file", "detail": report.error}]
+        )
         return pl.DataFrame(schema=POINTS_SCHEMA), q, report
 
     bad_ts = long.filter(pl.col("timestamp").is_null())
@@ -249,7 +270,9 @@ def resolve_duplicates(points: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame
         "source_row",
         item="series_id",
         reason=pl.lit("duplicate_timestamp"),
-        detail=pl.format("{} value={}", pl.col("timestamp").cast(pl.String), pl.col("value").cast(pl.String)),
+        detail=pl.format(
+            "{} value={}", pl.col("timestamp").cast(pl.String), pl.col("value").cast(pl.String)
+        ),
     )
     return kept, quarantine
 
@@ -259,7 +282,9 @@ def series_stats(points: pl.DataFrame, duplicates: pl.DataFrame) -> pl.DataFrame
     dups = duplicates.group_by("item").len("n_duplicates_dropped").rename({"item": "series_id"})
     stats = (
         points.sort(["series_id", "timestamp"])
-        .with_columns(step=pl.col("timestamp").diff().over("series_id").dt.total_seconds(fractional=True))
+        .with_columns(
+            step=pl.col("timestamp").diff().over("series_id").dt.total_seconds(fractional=True)
+        )
         .group_by("series_id", maintain_order=True)
         .agg(
             n_points=pl.len(),
@@ -270,14 +295,20 @@ def series_stats(points: pl.DataFrame, duplicates: pl.DataFrame) -> pl.DataFrame
             steps=pl.col("step"),
         )
         .with_columns(
-            n_gaps=pl.col("steps").list.eval((pl.element() > 1.5 * pl.element().median()).sum()).list.first(),
+            n_gaps=pl.col("steps")
+            .list.eval((pl.element() > 1.5 * pl.element().median()).sum())
+            .list.first(),
         )
         .drop("steps")
     )
-    return stats.join(dups, on="series_id", how="left").with_columns(pl.col("n_duplicates_dropped").fill_null(0))
+    return stats.join(dups, on="series_id", how="left").with_columns(
+        pl.col("n_duplicates_dropped").fill_null(0)
+    )
 
 
-def ingest_timeseries(folder: Path, *, lcd_report_types: tuple[str, ...] = noaa_lcd.ROUTINE_REPORTS) -> TimeseriesIngest:
+def ingest_timeseries(
+    folder: Path, *, lcd_report_types: tuple[str, ...] = noaa_lcd.ROUTINE_REPORTS
+) -> TimeseriesIngest:
     """Read every file of a dataset folder; see the module docstring for the contract."""
     folder = Path(folder)
     files = list_input_files(folder)
@@ -297,4 +328,3 @@ def ingest_timeseries(folder: Path, *, lcd_report_types: tuple[str, ...] = noaa_
         r.quarantined += r.duplicates_dropped
     quarantine = concat_quarantine(quarantines + [dup_q])
     return TimeseriesIngest(kept, quarantine, series_stats(kept, dup_q), reports)
-

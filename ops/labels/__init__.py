@@ -11,12 +11,26 @@ from __future__ import annotations
 import importlib
 
 _WHERE = {
-    "backbones": ("BackboneConfig", "EmbeddingSource", "SmallCNN", "load_embeddings", "predict_proba", "train_model"),
+    "backbones": (
+        "BackboneConfig",
+        "EmbeddingSource",
+        "SmallCNN",
+        "load_embeddings",
+        "predict_proba",
+        "train_model",
+    ),
     "clean": ("LabelCleaningConfig", "clean_labels"),
     "detection": ("Detection", "detect_label_issues", "quality_scores"),
     "images": ("ArrayImageDataset", "ImageFileDataset", "ImageSpec"),
     "methods": ("METHODS", "MethodContext", "MethodResult", "register_method"),
-    "noise": ("NoiseResult", "draw_trusted", "inject_noise", "instance_noise", "pair_noise", "symmetric_noise"),
+    "noise": (
+        "NoiseResult",
+        "draw_trusted",
+        "inject_noise",
+        "instance_noise",
+        "pair_noise",
+        "symmetric_noise",
+    ),
     "oof": ("OOFResult", "oof_pred_probs"),
     "rectify": ("RectifyConfig", "rectify"),
 }

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Protocol, Sequence
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -96,14 +97,23 @@ class BackboneConfig:
         for name in ("width", "epochs", "batch_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.lr <= 0 or not 0 <= self.momentum < 1 or self.weight_decay < 0 or self.min_steps < 0:
+        if (
+            self.lr <= 0
+            or not 0 <= self.momentum < 1
+            or self.weight_decay < 0
+            or self.min_steps < 0
+        ):
             raise ValueError("need lr > 0, 0 <= momentum < 1, weight_decay >= 0, min_steps >= 0")
         if self.crop_padding is not None and self.crop_padding < 0:
             raise ValueError("crop_padding must be >= 0")
 
     def identity(self) -> dict[str, Any]:
         """What determines the trained model (for cache keys): no device or thread count."""
-        d = {k: v for k, v in asdict(self).items() if k not in ("device", "num_threads", "model_factory")}
+        d = {
+            k: v
+            for k, v in asdict(self).items()
+            if k not in ("device", "num_threads", "model_factory")
+        }
         if self.model_factory is not None and self.model_id is None:
             f = self.model_factory
             d["model_id"] = f"{getattr(f, '__module__', '?')}.{getattr(f, '__qualname__', repr(f))}"
@@ -128,12 +138,20 @@ class SmallCNN(nn.Module):
         w = width
 
         def block(i: int, o: int) -> list[nn.Module]:
-            return [nn.Conv2d(i, o, 3, padding=1, bias=False), nn.BatchNorm2d(o), nn.ReLU(inplace=True)]
+            return [
+                nn.Conv2d(i, o, 3, padding=1, bias=False),
+                nn.BatchNorm2d(o),
+                nn.ReLU(inplace=True),
+            ]
 
         self.features = nn.Sequential(
-            *block(in_channels, w), nn.MaxPool2d(2),
-            *block(w, 2 * w), nn.MaxPool2d(2),
-            *block(2 * w, 4 * w), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+            *block(in_channels, w),
+            nn.MaxPool2d(2),
+            *block(w, 2 * w),
+            nn.MaxPool2d(2),
+            *block(2 * w, 4 * w),
+            nn.AdaptiveAvgPool2d(1),
+            nn.Flatten(),
         )
         self.classifier = nn.Linear(4 * w, n_classes)
 
@@ -179,8 +197,10 @@ def load_embeddings(path: str | os.PathLike, images: Sequence[str]) -> Embedding
         raise ValueError(f"{path}: embeddings Parquet needs an 'image' column")
     if df["image"].is_duplicated().any():
         raise ValueError(f"{path}: duplicate rows for some images")
-    emb_cols = sorted((c for c in df.columns if c.startswith("emb_")),
-                      key=lambda c: int(c[4:]) if c[4:].isdigit() else c)
+    emb_cols = sorted(
+        (c for c in df.columns if c.startswith("emb_")),
+        key=lambda c: int(c[4:]) if c[4:].isdigit() else c,
+    )
     if emb_cols:
         mat = df.select(emb_cols).to_numpy().astype(np.float32)
     elif "embedding" in df.columns:
@@ -205,11 +225,16 @@ class _Standardize(nn.Module):
         return self.body((x - self.mean) / self.std)
 
 
-def build_model(cfg: BackboneConfig, source: Source, train_idx: np.ndarray, n_classes: int) -> nn.Module:
+def build_model(
+    cfg: BackboneConfig, source: Source, train_idx: np.ndarray, n_classes: int
+) -> nn.Module:
     """Instantiate the (untrained) model for ``source``."""
     if isinstance(source, EmbeddingSource):
         x = source.get_batch(train_idx)
-        mean, std = x.mean(0), x.std(0).clamp_min(1e-6) if len(train_idx) > 1 else torch.ones(source.dim)
+        mean, std = (
+            x.mean(0),
+            x.std(0).clamp_min(1e-6) if len(train_idx) > 1 else torch.ones(source.dim),
+        )
         if cfg.kind == "custom":
             body = cfg.model_factory(source.dim, n_classes)  # type: ignore[misc]
         elif cfg.head == "linear":
@@ -221,7 +246,9 @@ def build_model(cfg: BackboneConfig, source: Source, train_idx: np.ndarray, n_cl
     if cfg.kind == "custom":
         return cfg.model_factory(in_ch, n_classes)  # type: ignore[misc]
     if cfg.kind == "embeddings":
-        raise ValueError("backbone kind 'embeddings' needs an EmbeddingSource (see load_embeddings)")
+        raise ValueError(
+            "backbone kind 'embeddings' needs an EmbeddingSource (see load_embeddings)"
+        )
     return SmallCNN(in_ch, n_classes, cfg.width)
 
 
@@ -261,10 +288,15 @@ class _Threads:
             torch.set_num_threads(self.old)
 
 
-def make_sgd(params, cfg: "BackboneConfig") -> torch.optim.SGD:
+def make_sgd(params, cfg: BackboneConfig) -> torch.optim.SGD:
     """The one SGD recipe every trainer shares (Nesterov momentum when momentum > 0)."""
-    return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay,
-                           nesterov=cfg.momentum > 0)
+    return torch.optim.SGD(
+        params,
+        lr=cfg.lr,
+        momentum=cfg.momentum,
+        weight_decay=cfg.weight_decay,
+        nesterov=cfg.momentum > 0,
+    )
 
 
 def train_model(
@@ -301,7 +333,11 @@ def train_model(
         sample = source.get_batch(train_idx[:1])
         side = int(sample.shape[-1]) if is_img else 0
         channels = int(sample.shape[1]) if is_img else 0
-        pad = (cfg.crop_padding if cfg.crop_padding is not None else max(1, side // 8)) if is_img else 0
+        pad = (
+            (cfg.crop_padding if cfg.crop_padding is not None else max(1, side // 8))
+            if is_img
+            else 0
+        )
         flip = (channels == 3 and side > 16) if cfg.hflip is None else cfg.hflip
         bs = min(cfg.batch_size, len(train_idx))
         steps_per_epoch = max(1, len(train_idx) // bs)
@@ -315,7 +351,7 @@ def train_model(
             perm = torch.randperm(len(train_idx), generator=gen).numpy()
             run_loss, nb = 0.0, 0
             for s in range(steps_per_epoch):  # drops the ragged tail (BatchNorm needs B >= 2)
-                sel = perm[s * bs:(s + 1) * bs]
+                sel = perm[s * bs : (s + 1) * bs]
                 xb = source.get_batch(train_idx[sel])
                 if is_img and cfg.augment:
                     xb = augment_batch(xb, pad, flip, gen)
@@ -340,8 +376,9 @@ def train_model(
 
 
 @torch.no_grad()
-def predict_proba(model: nn.Module, source: Source, idx: np.ndarray, cfg: BackboneConfig,
-                  batch_size: int = 512) -> np.ndarray:
+def predict_proba(
+    model: nn.Module, source: Source, idx: np.ndarray, cfg: BackboneConfig, batch_size: int = 512
+) -> np.ndarray:
     """Softmax probabilities ``(len(idx), n_classes)`` float64 for rows ``idx``."""
     idx = np.asarray(idx, dtype=np.int64)
     device = next(model.parameters()).device
@@ -349,10 +386,15 @@ def predict_proba(model: nn.Module, source: Source, idx: np.ndarray, cfg: Backbo
     out = []
     with _Threads(cfg.num_threads):
         for s in range(0, len(idx), batch_size):
-            xb = _prep(source, source.get_batch(idx[s:s + batch_size])).to(device)
+            xb = _prep(source, source.get_batch(idx[s : s + batch_size])).to(device)
             out.append(torch.softmax(model(xb).float(), dim=1).cpu().numpy())
     if not out:
-        n = model(torch.zeros(2, *source.get_batch(np.asarray([0])).shape[1:], device=device)).shape[1] \
-            if len(source) else 0
+        n = (
+            model(
+                torch.zeros(2, *source.get_batch(np.asarray([0])).shape[1:], device=device)
+            ).shape[1]
+            if len(source)
+            else 0
+        )
         return np.zeros((0, n))
     return np.concatenate(out).astype(np.float64)

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import polars as pl
 
-from ops.labels.backbones import BackboneConfig, EmbeddingSource, load_embeddings
+from ops.labels.backbones import BackboneConfig, load_embeddings
 from ops.labels.detection import FILTER_BY
 from ops.labels.images import ImageFileDataset, ImageSpec
 from ops.labels.methods import METHODS, MethodContext, get_method
@@ -19,7 +19,12 @@ from ops.labels.rectify import DROPPED, KEPT, RELABELED, RectifyConfig, rectify
 from ops.labels.rst import RSTConfig
 from ops.labels.vri import VRIConfig
 
-REQUIRED_COLUMNS = {"image": pl.String, "label": pl.String, "trusted": pl.Boolean, "split": pl.String}
+REQUIRED_COLUMNS = {
+    "image": pl.String,
+    "label": pl.String,
+    "trusted": pl.Boolean,
+    "split": pl.String,
+}
 SPLITS = ("train", "test")
 
 
@@ -80,22 +85,30 @@ class LabelCleaningConfig:
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
-            raise ValueError(f"unknown label-cleaning method {self.method!r}; known: {sorted(METHODS)}")
+            raise ValueError(
+                f"unknown label-cleaning method {self.method!r}; known: {sorted(METHODS)}"
+            )
         if self.k_folds < 2:
             raise ValueError(f"k_folds must be >= 2, got {self.k_folds}")
         if self.min_trusted_per_class < 1:
-            raise ValueError(f"min_trusted_per_class must be >= 1, got {self.min_trusted_per_class}")
+            raise ValueError(
+                f"min_trusted_per_class must be >= 1, got {self.min_trusted_per_class}"
+            )
         if self.filter_by not in FILTER_BY:
             raise ValueError(f"filter_by must be one of {FILTER_BY}, got {self.filter_by!r}")
         if self.backbone.kind == "embeddings" and self.embeddings_path is None:
             raise ValueError("backbone kind 'embeddings' needs embeddings_path")
 
     @classmethod
-    def tiny(cls, **overrides: object) -> "LabelCleaningConfig":
+    def tiny(cls, **overrides: object) -> LabelCleaningConfig:
         """A fast preset for tests and demos: 16 px, width-16 CNN, 3 folds, few steps."""
-        base = cls(k_folds=3, image=ImageSpec(size=16),
-                   backbone=BackboneConfig(width=16, epochs=6, batch_size=64, min_steps=60, lr=0.05),
-                   vri=VRIConfig.tiny(), rst=RSTConfig.tiny())
+        base = cls(
+            k_folds=3,
+            image=ImageSpec(size=16),
+            backbone=BackboneConfig(width=16, epochs=6, batch_size=64, min_steps=60, lr=0.05),
+            vri=VRIConfig.tiny(),
+            rst=RSTConfig.tiny(),
+        )
         return replace(base, **overrides)  # type: ignore[arg-type]
 
 
@@ -122,7 +135,9 @@ def _validate_manifest(manifest: pl.DataFrame, classes: list[str]) -> None:
     counts = Counter(train["label"].to_list())
     empty = [c for c in classes if counts.get(c, 0) == 0]
     if empty:
-        raise ValueError(f"classes with no train rows: {empty} (drop them from classes or add data)")
+        raise ValueError(
+            f"classes with no train rows: {empty} (drop them from classes or add data)"
+        )
 
 
 def clean_labels(
@@ -180,8 +195,10 @@ def clean_labels(
     trusted_counts = np.bincount(labels[trusted_idx], minlength=n_classes)
     if method == "cleanlab_trusted" and trusted_counts.min() < cfg.min_trusted_per_class:
         worst = classes[int(trusted_counts.argmin())]
-        notes.append(f"fell back from cleanlab_trusted to cleanlab_oof: class {worst!r} has "
-                     f"{int(trusted_counts.min())} trusted rows (< {cfg.min_trusted_per_class})")
+        notes.append(
+            f"fell back from cleanlab_trusted to cleanlab_oof: class {worst!r} has "
+            f"{int(trusted_counts.min())} trusted rows (< {cfg.min_trusted_per_class})"
+        )
         say(notes[-1])
         method = "cleanlab_oof"
 
@@ -194,24 +211,47 @@ def clean_labels(
     else:
         source = ImageFileDataset([dataset_dir / p for p in images], cfg.image)
         channels, size = source.channels, source.size
-        say(f"{len(images)} images -> {size}x{size}x{channels}, "
-            f"decoded-image cache {'on' if source.cache_enabled else 'off'}")
+        say(
+            f"{len(images)} images -> {size}x{size}x{channels}, "
+            f"decoded-image cache {'on' if source.cache_enabled else 'off'}"
+        )
 
     if len(pool_idx) == 0:
         notes.append("no untrusted train rows: nothing to score")
         probs = np.full((len(labels), n_classes), 1.0 / n_classes)
         from ops.labels.detection import quality_scores
 
-        res_issue, res_quality, est, hit = np.zeros(len(labels), bool), quality_scores(labels, probs), 0.0, None
+        res_issue, res_quality, est, hit = (
+            np.zeros(len(labels), bool),
+            quality_scores(labels, probs),
+            0.0,
+            None,
+        )
     else:
-        ctx = MethodContext(source=source, labels=labels, pool_idx=pool_idx, trusted_idx=trusted_idx,
-                            test_idx=test_idx, n_classes=n_classes, backbone=cfg.backbone,
-                            k_folds=cfg.k_folds, seed=cfg.seed, filter_by=cfg.filter_by,
-                            cache_dir=cache_dir, progress=progress, options={"vri": cfg.vri, "rst": cfg.rst})
+        ctx = MethodContext(
+            source=source,
+            labels=labels,
+            pool_idx=pool_idx,
+            trusted_idx=trusted_idx,
+            test_idx=test_idx,
+            n_classes=n_classes,
+            backbone=cfg.backbone,
+            k_folds=cfg.k_folds,
+            seed=cfg.seed,
+            filter_by=cfg.filter_by,
+            cache_dir=cache_dir,
+            progress=progress,
+            options={"vri": cfg.vri, "rst": cfg.rst},
+        )
         res = get_method(method)(ctx)
         notes.extend(res.notes)
-        probs, res_issue, res_quality, est, hit = (res.probs, res.is_issue, res.quality,
-                                                   res.estimated_noise_rate, res.cache_hit)
+        probs, res_issue, res_quality, est, hit = (
+            res.probs,
+            res.is_issue,
+            res.quality,
+            res.estimated_noise_rate,
+            res.cache_hit,
+        )
 
     protected = trusted | test
     is_issue = res_issue & ~protected
@@ -233,8 +273,12 @@ def clean_labels(
     frame = pl.DataFrame(cols)
 
     train_rows = frame.filter(pl.col("split") == "train")
-    confusion = (train_rows.group_by(["given_label", "clean_label", "action"]).len(name="count")
-                 .sort(["given_label", "clean_label", "action"]).to_dicts())
+    confusion = (
+        train_rows.group_by(["given_label", "clean_label", "action"])
+        .len(name="count")
+        .sort(["given_label", "clean_label", "action"])
+        .to_dicts()
+    )
     summary = {
         "method": method,
         "requested_method": cfg.method,
@@ -255,6 +299,8 @@ def clean_labels(
         "notes": notes,
         "wall_seconds": round(time.perf_counter() - t0, 3),
     }
-    say(f"{summary['n_issues']} issues: {summary['n_relabeled']} relabeled, {summary['n_dropped']} dropped "
-        f"({summary['wall_seconds']} s)")
+    say(
+        f"{summary['n_issues']} issues: {summary['n_relabeled']} relabeled, {summary['n_dropped']} dropped "
+        f"({summary['wall_seconds']} s)"
+    )
     return frame, summary

@@ -9,8 +9,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-FILTER_BY = ("prune_by_noise_rate", "prune_by_class", "both", "confident_learning",
-             "predicted_neq_given", "low_normalized_margin", "low_self_confidence")
+FILTER_BY = (
+    "prune_by_noise_rate",
+    "prune_by_class",
+    "both",
+    "confident_learning",
+    "predicted_neq_given",
+    "low_normalized_margin",
+    "low_self_confidence",
+)
 
 
 @dataclass(frozen=True)
@@ -54,8 +61,9 @@ def quality_scores(labels: np.ndarray, pred_probs: np.ndarray) -> np.ndarray:
     return np.clip(get_label_quality_scores(y, p, method="self_confidence"), 0.0, 1.0)
 
 
-def detect_label_issues(labels: np.ndarray, pred_probs: np.ndarray,
-                        filter_by: str = "prune_by_noise_rate") -> Detection:
+def detect_label_issues(
+    labels: np.ndarray, pred_probs: np.ndarray, filter_by: str = "prune_by_noise_rate"
+) -> Detection:
     """Flag likely label errors with ``cleanlab.filter.find_label_issues(..., n_jobs=1)``.
 
     ``pred_probs`` must be out-of-sample for every row (out-of-fold, or from a model trained

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import torch
@@ -68,7 +68,9 @@ def scan_channels(paths: Sequence[str | os.PathLike]) -> int:
     return 1
 
 
-def scan_native_size(paths: Sequence[str | os.PathLike], max_size: int = 32, sample: int = 256) -> int:
+def scan_native_size(
+    paths: Sequence[str | os.PathLike], max_size: int = 32, sample: int = 256
+) -> int:
     """Median larger side of up to ``sample`` evenly spaced images (headers only), clamped to [8, max_size]."""
     from PIL import Image
 
@@ -121,8 +123,12 @@ class ImageFileDataset(Dataset):
         caches when the array would fit in ``spec.cache_max_bytes``.
     """
 
-    def __init__(self, paths: Sequence[str | os.PathLike], spec: ImageSpec | None = None,
-                 cache: bool | None = None) -> None:
+    def __init__(
+        self,
+        paths: Sequence[str | os.PathLike],
+        spec: ImageSpec | None = None,
+        cache: bool | None = None,
+    ) -> None:
         self.paths = [Path(p) for p in paths]
         self.spec = spec or ImageSpec()
         self.channels = self.spec.channels or (scan_channels(self.paths) if self.paths else 3)
@@ -195,8 +201,14 @@ class ArrayImageDataset(Dataset):
             raise ValueError(f"images must have 1 or 3 channels, got shape {x.shape}")
         t = torch.from_numpy(np.ascontiguousarray(x))
         if size is not None and (t.shape[2], t.shape[3]) != (size, size):
-            t = torch.nn.functional.interpolate(t.float(), size=(size, size), mode="bilinear",
-                                                align_corners=False).round().clamp(0, 255).to(torch.uint8)
+            t = (
+                torch.nn.functional.interpolate(
+                    t.float(), size=(size, size), mode="bilinear", align_corners=False
+                )
+                .round()
+                .clamp(0, 255)
+                .to(torch.uint8)
+            )
         self.data = t.contiguous()
         self.channels = int(self.data.shape[1])
         self.size = int(self.data.shape[2])

@@ -28,7 +28,9 @@ def prob_columns(classes: list[str]) -> list[str]:
     return [f"prob_{c}" for c in classes]
 
 
-def assemble_labels_table(cleaned: pl.DataFrame, quarantine: pl.DataFrame, classes: list[str], run_id: str) -> pl.DataFrame:
+def assemble_labels_table(
+    cleaned: pl.DataFrame, quarantine: pl.DataFrame, classes: list[str], run_id: str
+) -> pl.DataFrame:
     probs = prob_columns(classes)
     schema = BASE_COLUMNS | {p: pl.Float64() for p in probs} | {"quarantine_reason": pl.String()}
     missing = [c for c in list(BASE_COLUMNS) + probs if c not in cleaned.columns]
@@ -37,9 +39,9 @@ def assemble_labels_table(cleaned: pl.DataFrame, quarantine: pl.DataFrame, class
     bad_actions = set(cleaned["action"].unique()) - set(ACTIONS[:3])
     if bad_actions:
         raise ValueError(f"unknown action(s) {sorted(bad_actions)}; allowed {ACTIONS[:3]}")
-    good = cleaned.select([pl.col(c).cast(t) for c, t in schema.items() if c != "quarantine_reason"]).with_columns(
-        quarantine_reason=pl.lit(None, pl.String)
-    )
+    good = cleaned.select(
+        [pl.col(c).cast(t) for c, t in schema.items() if c != "quarantine_reason"]
+    ).with_columns(quarantine_reason=pl.lit(None, pl.String))
     bad = pl.DataFrame(
         {
             "image": quarantine["item"],
@@ -47,5 +49,7 @@ def assemble_labels_table(cleaned: pl.DataFrame, quarantine: pl.DataFrame, class
             "quarantine_reason": quarantine["reason"],
         }
     )
-    out = pl.concat([good, bad], how="diagonal_relaxed").select([pl.col(c).cast(t) for c, t in schema.items()])
+    out = pl.concat([good, bad], how="diagonal_relaxed").select(
+        [pl.col(c).cast(t) for c, t in schema.items()]
+    )
     return out.with_columns(run_id=pl.lit(run_id))

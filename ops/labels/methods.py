@@ -8,9 +8,9 @@ robust self-training) register with :func:`register_method` and become selectabl
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -70,11 +70,13 @@ METHODS: dict[str, MethodFn] = {}
 
 def register_method(name: str) -> Callable[[MethodFn], MethodFn]:
     """Decorator: ``@register_method("vri")`` makes ``config.method="vri"`` valid."""
+
     def deco(fn: MethodFn) -> MethodFn:
         if name in METHODS and METHODS[name] is not fn:
             raise ValueError(f"method {name!r} is already registered")
         METHODS[name] = fn
         return fn
+
     return deco
 
 
@@ -82,7 +84,9 @@ def get_method(name: str) -> MethodFn:
     try:
         return METHODS[name]
     except KeyError:
-        raise ValueError(f"unknown label-cleaning method {name!r}; known: {sorted(METHODS)}") from None
+        raise ValueError(
+            f"unknown label-cleaning method {name!r}; known: {sorted(METHODS)}"
+        ) from None
 
 
 def _finish(ctx: MethodContext, probs: np.ndarray, cache_hit: bool | None) -> MethodResult:
@@ -99,9 +103,19 @@ def cleanlab_oof(ctx: MethodContext) -> MethodResult:
     """Out-of-fold probabilities on every non-test row (pool + trusted), cleanlab flags on the
     pool. Test rows get the mean prediction of the K fold models."""
     train_rows = np.sort(np.concatenate([ctx.pool_idx, ctx.trusted_idx]))
-    res = oof_pred_probs(ctx.source, train_rows, ctx.labels[train_rows], ctx.n_classes, ctx.backbone,
-                         k=ctx.k_folds, seed=ctx.seed, extra_idx=ctx.test_idx, cache_dir=ctx.cache_dir,
-                         progress=ctx.progress, source_fingerprint=ctx.source_fingerprint)
+    res = oof_pred_probs(
+        ctx.source,
+        train_rows,
+        ctx.labels[train_rows],
+        ctx.n_classes,
+        ctx.backbone,
+        k=ctx.k_folds,
+        seed=ctx.seed,
+        extra_idx=ctx.test_idx,
+        cache_dir=ctx.cache_dir,
+        progress=ctx.progress,
+        source_fingerprint=ctx.source_fingerprint,
+    )
     probs = np.zeros((len(ctx.labels), ctx.n_classes))
     probs[train_rows] = res.pred_probs
     if res.extra_probs is not None:
@@ -120,8 +134,16 @@ def cleanlab_trusted(ctx: MethodContext) -> MethodResult:
     if len(ctx.trusted_idx) < 2:
         raise ValueError("cleanlab_trusted needs at least 2 trusted rows")
     prefix = "trusted model "
-    model = train_model(ctx.source, ctx.trusted_idx, ctx.labels[ctx.trusted_idx], ctx.n_classes,
-                        ctx.backbone, seed=ctx.seed, progress=ctx.progress, prefix=prefix)
+    model = train_model(
+        ctx.source,
+        ctx.trusted_idx,
+        ctx.labels[ctx.trusted_idx],
+        ctx.n_classes,
+        ctx.backbone,
+        seed=ctx.seed,
+        progress=ctx.progress,
+        prefix=prefix,
+    )
     probs = predict_proba(model, ctx.source, np.arange(len(ctx.labels)), ctx.backbone)
     out = _finish(ctx, probs, None)
     out.notes.append("trusted rows' probabilities are in-sample (trusted model trained on them)")

@@ -9,8 +9,8 @@ Experimental; benchmark baseline only (not a registered cleaning method).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import torch
@@ -18,7 +18,7 @@ from torch import nn
 from torch.func import functional_call
 from torch.nn import functional as F
 
-from ops.labels.backbones import BackboneConfig, Progress, make_sgd, Source
+from ops.labels.backbones import BackboneConfig, Progress, Source, make_sgd
 from ops.labels.vri import FeatNet, lookahead, meta_training, set_meta_grads
 
 
@@ -47,8 +47,15 @@ class WeightNet(nn.Module):
         return torch.sigmoid(self.net(loss[:, None])).squeeze(1)
 
 
-def mwnet_meta_step(net: nn.Module, wnet: WeightNet, xb: torch.Tensor, yb: torch.Tensor, xm: torch.Tensor,
-                    ym: torch.Tensor, lr: float) -> float:
+def mwnet_meta_step(
+    net: nn.Module,
+    wnet: WeightNet,
+    xb: torch.Tensor,
+    yb: torch.Tensor,
+    xm: torch.Tensor,
+    ym: torch.Tensor,
+    lr: float,
+) -> float:
     """Virtual step + meta loss; writes the meta-gradient into ``wnet``'s ``.grad``. Returns meta CE."""
     params = dict(net.named_parameters())
     _, logits = functional_call(net, params, (xb,))
@@ -61,17 +68,38 @@ def mwnet_meta_step(net: nn.Module, wnet: WeightNet, xb: torch.Tensor, yb: torch
     return float(meta.detach())
 
 
-def train_mwnet(source: Source, noisy_idx: np.ndarray, noisy_labels: np.ndarray, meta_idx: np.ndarray,
-                meta_labels: np.ndarray, n_classes: int, cfg: BackboneConfig, mcfg: MWNetConfig | None = None, *,
-                seed: int = 0, progress: Progress | None = None,
-                epoch_callback: Callable[[int, nn.Module], None] | None = None) -> tuple[FeatNet, WeightNet]:
+def train_mwnet(
+    source: Source,
+    noisy_idx: np.ndarray,
+    noisy_labels: np.ndarray,
+    meta_idx: np.ndarray,
+    meta_labels: np.ndarray,
+    n_classes: int,
+    cfg: BackboneConfig,
+    mcfg: MWNetConfig | None = None,
+    *,
+    seed: int = 0,
+    progress: Progress | None = None,
+    epoch_callback: Callable[[int, nn.Module], None] | None = None,
+) -> tuple[FeatNet, WeightNet]:
     """Same signature and recipe as :func:`ops.labels.vri.train_vri`, scalar weights instead of v."""
     mcfg = mcfg or MWNetConfig()
-    with meta_training(source, cfg, noisy_idx, noisy_labels, meta_idx, meta_labels, n_classes, seed,
-                       mcfg.meta_batch) as (net, loop, device):
+    with meta_training(
+        source,
+        cfg,
+        noisy_idx,
+        noisy_labels,
+        meta_idx,
+        meta_labels,
+        n_classes,
+        seed,
+        mcfg.meta_batch,
+    ) as (net, loop, device):
         wnet = WeightNet(mcfg.hidden).to(device)
         opt = make_sgd(net.parameters(), cfg)
-        meta_opt = torch.optim.Adam(wnet.parameters(), lr=mcfg.meta_lr, weight_decay=mcfg.meta_weight_decay)
+        meta_opt = torch.optim.Adam(
+            wnet.parameters(), lr=mcfg.meta_lr, weight_decay=mcfg.meta_weight_decay
+        )
         for ep in range(loop.epochs):
             net.train()
             run_ce, run_meta = 0.0, 0.0
@@ -90,7 +118,13 @@ def train_mwnet(source: Source, noisy_idx: np.ndarray, noisy_labels: np.ndarray,
                 loss.backward()
                 opt.step()
                 run_ce += float(ce.mean().detach())
-            loop.end_epoch(net, ep, f"mwnet epoch {ep + 1}/{loop.epochs} ce {run_ce / loop.spe:.3f} "
-                           f"meta_ce {run_meta / loop.spe:.3f}", progress, epoch_callback)
+            loop.end_epoch(
+                net,
+                ep,
+                f"mwnet epoch {ep + 1}/{loop.epochs} ce {run_ce / loop.spe:.3f} "
+                f"meta_ce {run_meta / loop.spe:.3f}",
+                progress,
+                epoch_callback,
+            )
     net.eval()
     return net, wnet

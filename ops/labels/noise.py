@@ -7,8 +7,9 @@ Every generator takes integer labels in ``0..n_classes-1`` and returns a
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal, Mapping
+from typing import Literal
 
 import numpy as np
 
@@ -175,7 +176,9 @@ def inject_noise(
     class_map: Mapping[int, int] | None = None,
 ) -> NoiseResult:
     """Dispatch to one generator by name (``symmetric``, ``pair``/``asym``, ``instance``/``inst``)."""
-    k = {"sym": "symmetric", "asym": "pair", "asymmetric": "pair", "inst": "instance"}.get(kind, kind)
+    k = {"sym": "symmetric", "asym": "pair", "asymmetric": "pair", "inst": "instance"}.get(
+        kind, kind
+    )
     if k == "symmetric":
         return symmetric_noise(labels, rate, n_classes, seed)
     if k == "pair":

@@ -12,9 +12,9 @@ import json
 import os
 import tempfile
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -82,10 +82,14 @@ def make_folds(labels: np.ndarray, k: int, seed: int) -> tuple[np.ndarray, int]:
 
 def fingerprint(parts: dict) -> str:
     """sha256 of a JSON dump of ``parts`` (numpy arrays hashed by dtype, shape and bytes)."""
+
     def enc(v: object) -> object:
         if isinstance(v, np.ndarray):
-            return {"dtype": str(v.dtype), "shape": list(v.shape),
-                    "sha": hashlib.sha256(np.ascontiguousarray(v).tobytes()).hexdigest()}
+            return {
+                "dtype": str(v.dtype),
+                "shape": list(v.shape),
+                "sha": hashlib.sha256(np.ascontiguousarray(v).tobytes()).hexdigest(),
+            }
         if isinstance(v, dict):
             return {str(k): enc(x) for k, x in sorted(v.items())}
         if isinstance(v, (list, tuple)):
@@ -146,30 +150,57 @@ def oof_pred_probs(
     y = np.asarray(labels, dtype=np.int64)
     if len(idx) != len(y):
         raise ValueError(f"{len(idx)} rows but {len(y)} labels")
-    extra = np.zeros(0, dtype=np.int64) if extra_idx is None else np.asarray(extra_idx, dtype=np.int64)
+    extra = (
+        np.zeros(0, dtype=np.int64) if extra_idx is None else np.asarray(extra_idx, dtype=np.int64)
+    )
     fold, k_eff = make_folds(y, k, seed)
     say = progress or (lambda _m: None)
 
-    key = fingerprint({
-        "version": OOF_CODE_VERSION,
-        "source": source_fingerprint or source.fingerprint(),
-        "idx": idx, "labels": y, "extra": extra, "n_classes": n_classes,
-        "backbone": backbone.identity(), "k": k, "seed": seed,
-        "fit_predict": None if fit_predict is None else getattr(fit_predict, "__qualname__", "custom"),
-    })
+    key = fingerprint(
+        {
+            "version": OOF_CODE_VERSION,
+            "source": source_fingerprint or source.fingerprint(),
+            "idx": idx,
+            "labels": y,
+            "extra": extra,
+            "n_classes": n_classes,
+            "backbone": backbone.identity(),
+            "k": k,
+            "seed": seed,
+            "fit_predict": None
+            if fit_predict is None
+            else getattr(fit_predict, "__qualname__", "custom"),
+        }
+    )
     path = Path(cache_dir) / f"oof_{key[:40]}.npz" if cache_dir is not None else None
     if path is not None and path.exists():
         with np.load(path) as z:
             say(f"OOF cache hit: {path.name}")
-            return OOFResult(z["pred_probs"], z["fold"], z["extra_probs"] if len(extra) else None,
-                             True, key, int(z["n_splits"]))
+            return OOFResult(
+                z["pred_probs"],
+                z["fold"],
+                z["extra_probs"] if len(extra) else None,
+                True,
+                key,
+                int(z["n_splits"]),
+            )
 
     if fit_predict is None:
         fold_no = iter(range(k_eff))
 
-        def fit_predict(tr: np.ndarray, ytr: np.ndarray, score: list[np.ndarray], prefix: str) -> list[np.ndarray]:
-            model = train_model(source, tr, ytr, n_classes, backbone, seed=seed + next(fold_no),
-                                progress=progress, prefix=prefix)
+        def fit_predict(
+            tr: np.ndarray, ytr: np.ndarray, score: list[np.ndarray], prefix: str
+        ) -> list[np.ndarray]:
+            model = train_model(
+                source,
+                tr,
+                ytr,
+                n_classes,
+                backbone,
+                seed=seed + next(fold_no),
+                progress=progress,
+                prefix=prefix,
+            )
             return [predict_proba(model, source, s, backbone) for s in score]
 
     probs = np.zeros((len(idx), n_classes), dtype=np.float64)
@@ -177,12 +208,16 @@ def oof_pred_probs(
     for f in range(k_eff):
         held = np.flatnonzero(fold == f)
         train = np.flatnonzero(fold != f)
-        p_held, p_extra = fit_predict(idx[train], y[train], [idx[held], extra], f"fold {f + 1}/{k_eff} ")
+        p_held, p_extra = fit_predict(
+            idx[train], y[train], [idx[held], extra], f"fold {f + 1}/{k_eff} "
+        )
         probs[held] = p_held
         if len(extra):
             extra_probs += p_extra / k_eff
         say(f"fold {f + 1}/{k_eff} done")
     if path is not None:
-        _save_npz(path, pred_probs=probs, fold=fold, extra_probs=extra_probs, n_splits=np.asarray(k_eff))
+        _save_npz(
+            path, pred_probs=probs, fold=fold, extra_probs=extra_probs, n_splits=np.asarray(k_eff)
+        )
         say(f"OOF cached: {path.name}")
     return OOFResult(probs, fold, extra_probs if len(extra) else None, False, key, k_eff)

@@ -26,8 +26,8 @@ only; the network trains on the noisy pool.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 import torch
@@ -35,7 +35,14 @@ from scipy.optimize import minimize
 from torch import nn
 from torch.nn import functional as F
 
-from ops.labels.backbones import BackboneConfig, Progress, make_sgd, Source, _Threads, resolve_device
+from ops.labels.backbones import (
+    BackboneConfig,
+    Progress,
+    Source,
+    _Threads,
+    make_sgd,
+    resolve_device,
+)
 from ops.labels.vri import Loader, build_featnet, cosine_lr, predict_featnet, schedule
 
 
@@ -70,13 +77,15 @@ class RSTConfig:
         if self.lam < 0:
             raise ValueError(f"lam must be >= 0, got {self.lam}")
         if not (0 < self.warmup_frac <= 1 and 0 < self.period_frac <= 1 and 0 < self.val_frac < 1):
-            raise ValueError(f"need warmup_frac, period_frac in (0, 1] and val_frac in (0, 1); got "
-                             f"{self.warmup_frac}, {self.period_frac}, {self.val_frac}")
+            raise ValueError(
+                f"need warmup_frac, period_frac in (0, 1] and val_frac in (0, 1); got "
+                f"{self.warmup_frac}, {self.period_frac}, {self.val_frac}"
+            )
         if self.corrector_hidden < 1 or self.corrector_steps < 1 or self.corrector_lr <= 0:
             raise ValueError("corrector_hidden, corrector_steps must be >= 1 and corrector_lr > 0")
 
     @classmethod
-    def tiny(cls, **kw: object) -> "RSTConfig":
+    def tiny(cls, **kw: object) -> RSTConfig:
         return cls(**{"corrector_hidden": 64, "corrector_steps": 150, **kw})  # type: ignore[arg-type]
 
 
@@ -131,8 +140,16 @@ def fit_simplex_weights(preds: np.ndarray, y: np.ndarray) -> np.ndarray:
     def jac(w: np.ndarray) -> np.ndarray:
         return -np.mean(py / (py @ w + 1e-12)[:, None], axis=0)
 
-    res = minimize(loss, np.full(k, 1.0 / k), jac=jac, method="SLSQP", bounds=[(0.0, 1.0)] * k,
-                   constraints=[{"type": "eq", "fun": lambda w: np.sum(w) - 1.0, "jac": lambda w: np.ones_like(w)}])
+    res = minimize(
+        loss,
+        np.full(k, 1.0 / k),
+        jac=jac,
+        method="SLSQP",
+        bounds=[(0.0, 1.0)] * k,
+        constraints=[
+            {"type": "eq", "fun": lambda w: np.sum(w) - 1.0, "jac": lambda w: np.ones_like(w)}
+        ],
+    )
     w = np.clip(res.x, 0.0, None)
     return w / w.sum() if w.sum() > 0 else np.full(k, 1.0 / k)
 
@@ -140,11 +157,15 @@ def fit_simplex_weights(preds: np.ndarray, y: np.ndarray) -> np.ndarray:
 class Corrector(nn.Module):
     """``[label vector (C), z (D)] -> distribution over C`` (2-layer MLP, softmax)."""
 
-    def __init__(self, n_classes: int, feat_dim: int, hidden: int, mean: torch.Tensor, std: torch.Tensor) -> None:
+    def __init__(
+        self, n_classes: int, feat_dim: int, hidden: int, mean: torch.Tensor, std: torch.Tensor
+    ) -> None:
         super().__init__()
         self.register_buffer("mean", mean)
         self.register_buffer("std", std)
-        self.net = nn.Sequential(nn.Linear(n_classes + feat_dim, hidden), nn.ReLU(), nn.Linear(hidden, n_classes))
+        self.net = nn.Sequential(
+            nn.Linear(n_classes + feat_dim, hidden), nn.ReLU(), nn.Linear(hidden, n_classes)
+        )
 
     def forward(self, label_vec: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         return torch.softmax(self.logits(label_vec, z), 1)
@@ -153,8 +174,16 @@ class Corrector(nn.Module):
         return self.net(torch.cat([label_vec, (z - self.mean) / self.std], 1))
 
 
-def train_corrector(lab_tr: np.ndarray, z_tr: np.ndarray, y_tr: np.ndarray, lab_val: np.ndarray, z_val: np.ndarray,
-                    y_val: np.ndarray, cfg: RSTConfig, seed: int = 0) -> Corrector:
+def train_corrector(
+    lab_tr: np.ndarray,
+    z_tr: np.ndarray,
+    y_tr: np.ndarray,
+    lab_val: np.ndarray,
+    z_val: np.ndarray,
+    y_val: np.ndarray,
+    cfg: RSTConfig,
+    seed: int = 0,
+) -> Corrector:
     """Fresh corrector trained on (lab_tr, z_tr) -> y_tr, best validation-loss state returned."""
     n_classes, d = lab_tr.shape[1], z_tr.shape[1]
     with torch.random.fork_rng(devices=[]):
@@ -162,9 +191,16 @@ def train_corrector(lab_tr: np.ndarray, z_tr: np.ndarray, y_tr: np.ndarray, lab_
         zt = torch.as_tensor(z_tr, dtype=torch.float32)
         mean, std = zt.mean(0), zt.std(0).clamp_min(1e-4) if len(zt) > 1 else torch.ones(d)
         r = Corrector(n_classes, d, cfg.corrector_hidden, mean, std)
-        a, b, t = (torch.as_tensor(lab_tr, dtype=torch.float32), zt, torch.as_tensor(y_tr, dtype=torch.long))
-        av, bv, tv = (torch.as_tensor(lab_val, dtype=torch.float32), torch.as_tensor(z_val, dtype=torch.float32),
-                      torch.as_tensor(y_val, dtype=torch.long))
+        a, b, t = (
+            torch.as_tensor(lab_tr, dtype=torch.float32),
+            zt,
+            torch.as_tensor(y_tr, dtype=torch.long),
+        )
+        av, bv, tv = (
+            torch.as_tensor(lab_val, dtype=torch.float32),
+            torch.as_tensor(z_val, dtype=torch.float32),
+            torch.as_tensor(y_val, dtype=torch.long),
+        )
         opt = torch.optim.Adam(r.parameters(), lr=cfg.corrector_lr)
         best, best_state, last, bad, dropped = float("inf"), None, float("inf"), 0, False
         for step in range(cfg.corrector_steps):
@@ -203,9 +239,18 @@ class CorrectionState:
     weights: list[np.ndarray] = field(default_factory=list)
 
 
-def correction_round(state: CorrectionState, z_pool: np.ndarray, given_pool: np.ndarray, z_m: np.ndarray,
-                     sim_m: np.ndarray, y_m: np.ndarray, tr: np.ndarray, va: np.ndarray, cfg: RSTConfig,
-                     seed: int = 0) -> np.ndarray:
+def correction_round(
+    state: CorrectionState,
+    z_pool: np.ndarray,
+    given_pool: np.ndarray,
+    z_m: np.ndarray,
+    sim_m: np.ndarray,
+    y_m: np.ndarray,
+    tr: np.ndarray,
+    va: np.ndarray,
+    cfg: RSTConfig,
+    seed: int = 0,
+) -> np.ndarray:
     """One closed-loop round; appends to ``state`` and returns the new soft labels ``(n_pool, C)``.
 
     ``z_pool`` pool features, ``given_pool`` noisy labels; ``z_m``/``sim_m``/``y_m`` trusted features,
@@ -215,10 +260,22 @@ def correction_round(state: CorrectionState, z_pool: np.ndarray, given_pool: np.
     r = train_corrector(sim_m[tr], z_m[tr], y_m[tr], sim_m[va], z_m[va], y_m[va], cfg, seed=seed)
     with torch.no_grad():
         onehot = np.eye(n_classes)[given_pool]
-        ybar_pool = r(torch.as_tensor(onehot, dtype=torch.float32),
-                      torch.as_tensor(z_pool, dtype=torch.float32)).double().numpy()
-        ybar_val = r(torch.as_tensor(sim_m[va], dtype=torch.float32),
-                     torch.as_tensor(z_m[va], dtype=torch.float32)).double().numpy()
+        ybar_pool = (
+            r(
+                torch.as_tensor(onehot, dtype=torch.float32),
+                torch.as_tensor(z_pool, dtype=torch.float32),
+            )
+            .double()
+            .numpy()
+        )
+        ybar_val = (
+            r(
+                torch.as_tensor(sim_m[va], dtype=torch.float32),
+                torch.as_tensor(z_m[va], dtype=torch.float32),
+            )
+            .double()
+            .numpy()
+        )
     state.pool.append(ybar_pool)
     state.val.append(ybar_val)
     if not cfg.convex:
@@ -241,11 +298,20 @@ def correction_epochs(epochs: int, cfg: RSTConfig) -> list[int]:
 
 
 # --------------------------------------------------------------------------- trainer
-def train_rst(source: Source, noisy_idx: np.ndarray, noisy_labels: np.ndarray, trusted_idx: np.ndarray,
-              trusted_labels: np.ndarray, n_classes: int, cfg: BackboneConfig, rcfg: RSTConfig | None = None, *,
-              seed: int = 0, progress: Progress | None = None,
-              epoch_callback: Callable[[int, nn.Module], None] | None = None
-              ) -> tuple[RSTNet, np.ndarray, CorrectionState]:
+def train_rst(
+    source: Source,
+    noisy_idx: np.ndarray,
+    noisy_labels: np.ndarray,
+    trusted_idx: np.ndarray,
+    trusted_labels: np.ndarray,
+    n_classes: int,
+    cfg: BackboneConfig,
+    rcfg: RSTConfig | None = None,
+    *,
+    seed: int = 0,
+    progress: Progress | None = None,
+    epoch_callback: Callable[[int, nn.Module], None] | None = None,
+) -> tuple[RSTNet, np.ndarray, CorrectionState]:
     """Train with closed-loop label correction. Returns ``(net, y_hat (n_noisy, C), state)``;
     ``net(x) -> (z, clean logits)`` in eval mode; ``epoch_callback(epoch, net)`` as in ``train_model``."""
     rcfg = rcfg or RSTConfig()
@@ -253,8 +319,10 @@ def train_rst(source: Source, noisy_idx: np.ndarray, noisy_labels: np.ndarray, t
     given = np.asarray(noisy_labels, np.int64)
     y_m = np.asarray(trusted_labels, np.int64)
     if len(noisy_idx) != len(given) or len(trusted_idx) != len(y_m):
-        raise ValueError(f"rows/labels mismatch: {len(noisy_idx)}/{len(given)} noisy, "
-                         f"{len(trusted_idx)}/{len(y_m)} trusted")
+        raise ValueError(
+            f"rows/labels mismatch: {len(noisy_idx)}/{len(given)} noisy, "
+            f"{len(trusted_idx)}/{len(y_m)} trusted"
+        )
     if len(noisy_idx) < 2 or len(trusted_idx) < 2:
         raise ValueError("need at least 2 noisy and 2 trusted rows")
     tr, va = split_trusted(y_m, rcfg.val_frac, seed)
@@ -278,12 +346,13 @@ def train_rst(source: Source, noisy_idx: np.ndarray, noisy_labels: np.ndarray, t
             perm = torch.randperm(len(noisy_idx), generator=gen).numpy()
             run = 0.0
             for s in range(spe):
-                sel = perm[s * bs:(s + 1) * bs]
+                sel = perm[s * bs : (s + 1) * bs]
                 xb = load(noisy_idx[sel])
                 z, logits = net(xb)
                 soft = y_hat_t[sel].to(device)
-                loss = -(soft * F.log_softmax(logits, 1)).sum(1).mean() \
-                    + rcfg.lam * F.cross_entropy(net.noisy_head(z), y_noisy_t[sel].to(device))
+                loss = -(soft * F.log_softmax(logits, 1)).sum(
+                    1
+                ).mean() + rcfg.lam * F.cross_entropy(net.noisy_head(z), y_noisy_t[sel].to(device))
                 for g in opt.param_groups:
                     g["lr"] = cosine_lr(cfg, step, total)
                 opt.zero_grad(set_to_none=True)
@@ -295,11 +364,14 @@ def train_rst(source: Source, noisy_idx: np.ndarray, noisy_labels: np.ndarray, t
             if ep + 1 in rounds:
                 _, z_pool = predict_featnet(net, source, noisy_idx, cfg)
                 sim_m, z_m = predict_featnet(net, source, trusted_idx, cfg, head=net.noisy_head)
-                y_hat = correction_round(state, z_pool, given, z_m, sim_m, y_m, tr, va, rcfg,
-                                         seed=seed + 7919 * (ep + 1))
+                y_hat = correction_round(
+                    state, z_pool, given, z_m, sim_m, y_m, tr, va, rcfg, seed=seed + 7919 * (ep + 1)
+                )
                 y_hat_t = torch.as_tensor(y_hat, dtype=torch.float32)
-                msg += (f"; correction {len(state.weights)}: {np.mean(y_hat.argmax(1) != given):.3f} of labels "
-                        f"changed, weights {np.round(state.weights[-1], 2).tolist()}")
+                msg += (
+                    f"; correction {len(state.weights)}: {np.mean(y_hat.argmax(1) != given):.3f} of labels "
+                    f"changed, weights {np.round(state.weights[-1], 2).tolist()}"
+                )
             if progress is not None:
                 progress(msg)
             if epoch_callback is not None:
@@ -309,17 +381,32 @@ def train_rst(source: Source, noisy_idx: np.ndarray, noisy_labels: np.ndarray, t
     return net, y_hat, state
 
 
-def rst_method(ctx: "MethodContext") -> "MethodResult":
+def rst_method(ctx: MethodContext) -> MethodResult:
     """Registered as ``rst``: pool rows get the final corrected soft label ``y_hat`` as their
     probabilities; trusted and test rows the clean head's prediction."""
     from ops.labels.vri import model_result
 
     rcfg = ctx.options.get("rst") or RSTConfig()
-    net, y_hat, state = train_rst(ctx.source, ctx.pool_idx, ctx.labels[ctx.pool_idx], ctx.trusted_idx,
-                                  ctx.labels[ctx.trusted_idx], ctx.n_classes, ctx.backbone, rcfg, seed=ctx.seed,
-                                  progress=ctx.progress)
+    net, y_hat, state = train_rst(
+        ctx.source,
+        ctx.pool_idx,
+        ctx.labels[ctx.pool_idx],
+        ctx.trusted_idx,
+        ctx.labels[ctx.trusted_idx],
+        ctx.n_classes,
+        ctx.backbone,
+        rcfg,
+        seed=ctx.seed,
+        progress=ctx.progress,
+    )
     probs, _ = predict_featnet(net, ctx.source, np.arange(len(ctx.labels)), ctx.backbone)
     probs[ctx.pool_idx] = y_hat / y_hat.sum(1, keepdims=True)
     w = np.round(state.weights[-1], 3).tolist() if state.weights else []
-    return model_result(ctx, probs, [f"rst: {len(state.weights)} correction rounds, last weights {w}; "
-                                     f"pool probabilities = corrected soft labels"])
+    return model_result(
+        ctx,
+        probs,
+        [
+            f"rst: {len(state.weights)} correction rounds, last weights {w}; "
+            f"pool probabilities = corrected soft labels"
+        ],
+    )

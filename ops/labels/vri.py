@@ -50,9 +50,9 @@ Design decisions (METHODS §3.3 -- the released code's KL is inert and mixes log
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Callable, Iterator
 
 import numpy as np
 import torch
@@ -60,8 +60,19 @@ from torch import nn
 from torch.func import functional_call
 from torch.nn import functional as F
 
-from ops.labels.backbones import (BackboneConfig, make_sgd, EmbeddingSource, Progress, Source, _prep, _Standardize,
-                                  _Threads, augment_batch, build_model, resolve_device)
+from ops.labels.backbones import (
+    BackboneConfig,
+    EmbeddingSource,
+    Progress,
+    Source,
+    _prep,
+    _Standardize,
+    _Threads,
+    augment_batch,
+    build_model,
+    make_sgd,
+    resolve_device,
+)
 
 KL_MODES = ("outer", "inner", "inert", "deterministic")
 
@@ -79,7 +90,9 @@ class FeatNet(nn.Module):
         return z, self.head(z)
 
 
-def build_featnet(cfg: BackboneConfig, source: Source, train_idx: np.ndarray, n_classes: int) -> FeatNet:
+def build_featnet(
+    cfg: BackboneConfig, source: Source, train_idx: np.ndarray, n_classes: int
+) -> FeatNet:
     """The backbone of ``cfg`` split into feature extractor and linear head.
 
     SmallCNN (and any custom model with ``features`` and ``classifier`` attributes) is split
@@ -89,19 +102,27 @@ def build_featnet(cfg: BackboneConfig, source: Source, train_idx: np.ndarray, n_
         x = source.get_batch(train_idx)
         mean = x.mean(0)
         std = x.std(0).clamp_min(1e-6) if len(train_idx) > 1 else torch.ones(source.dim)
-        return FeatNet(_Standardize(mean, std, nn.Sequential(nn.Linear(source.dim, 256), nn.ReLU())),
-                       nn.Linear(256, n_classes))
+        return FeatNet(
+            _Standardize(mean, std, nn.Sequential(nn.Linear(source.dim, 256), nn.ReLU())),
+            nn.Linear(256, n_classes),
+        )
     m = build_model(cfg, source, train_idx, n_classes)
     if not (hasattr(m, "features") and hasattr(m, "classifier")):
-        raise ValueError("meta-learned label methods need a backbone with .features and .classifier "
-                         f"(the penultimate feature); got {type(m).__name__}")
+        raise ValueError(
+            "meta-learned label methods need a backbone with .features and .classifier "
+            f"(the penultimate feature); got {type(m).__name__}"
+        )
     return FeatNet(m.features, m.classifier)
 
 
-def lookahead(params: dict[str, torch.Tensor], loss: torch.Tensor, lr: float) -> dict[str, torch.Tensor]:
+def lookahead(
+    params: dict[str, torch.Tensor], loss: torch.Tensor, lr: float
+) -> dict[str, torch.Tensor]:
     """One virtual SGD step ``theta' = theta - lr * grad`` that keeps the graph (second order)."""
     names = [k for k, p in params.items() if p.requires_grad]
-    grads = torch.autograd.grad(loss, [params[k] for k in names], create_graph=True, allow_unused=True)
+    grads = torch.autograd.grad(
+        loss, [params[k] for k in names], create_graph=True, allow_unused=True
+    )
     new = dict(params)
     for k, g in zip(names, grads):
         if g is not None:
@@ -120,13 +141,19 @@ def set_meta_grads(loss: torch.Tensor, module: nn.Module) -> None:
 class Loader:
     """Batches of (augmented, float) images or embeddings on ``device``, like ``train_model``."""
 
-    def __init__(self, source: Source, cfg: BackboneConfig, gen: torch.Generator, device: torch.device) -> None:
+    def __init__(
+        self, source: Source, cfg: BackboneConfig, gen: torch.Generator, device: torch.device
+    ) -> None:
         self.source, self.cfg, self.gen, self.device = source, cfg, gen, device
         self.is_img = not isinstance(source, EmbeddingSource)
         sample = source.get_batch(np.asarray([0]))
         side = int(sample.shape[-1]) if self.is_img else 0
         ch = int(sample.shape[1]) if self.is_img else 0
-        self.pad = (cfg.crop_padding if cfg.crop_padding is not None else max(1, side // 8)) if self.is_img else 0
+        self.pad = (
+            (cfg.crop_padding if cfg.crop_padding is not None else max(1, side // 8))
+            if self.is_img
+            else 0
+        )
         self.flip = (ch == 3 and side > 16) if cfg.hflip is None else cfg.hflip
 
     def __call__(self, idx: np.ndarray, augment: bool = True) -> torch.Tensor:
@@ -148,9 +175,14 @@ def cosine_lr(cfg: BackboneConfig, step: int, total: int) -> float:
 
 
 @torch.no_grad()
-def predict_featnet(net: nn.Module, source: Source, idx: np.ndarray, cfg: BackboneConfig,
-                    head: Callable[[torch.Tensor], torch.Tensor] | None = None,
-                    batch_size: int = 512) -> tuple[np.ndarray, np.ndarray]:
+def predict_featnet(
+    net: nn.Module,
+    source: Source,
+    idx: np.ndarray,
+    cfg: BackboneConfig,
+    head: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    batch_size: int = 512,
+) -> tuple[np.ndarray, np.ndarray]:
     """``(probs (n, C) float64, features (n, D) float32)``; ``head`` overrides the logits head."""
     idx = np.asarray(idx, dtype=np.int64)
     device = next(net.parameters()).device
@@ -158,7 +190,7 @@ def predict_featnet(net: nn.Module, source: Source, idx: np.ndarray, cfg: Backbo
     probs, feats = [], []
     with _Threads(cfg.num_threads):
         for s in range(0, len(idx), batch_size):
-            xb = _prep(source, source.get_batch(idx[s:s + batch_size])).to(device)
+            xb = _prep(source, source.get_batch(idx[s : s + batch_size])).to(device)
             z, logits = net(xb)
             if head is not None:
                 logits = head(z)
@@ -185,15 +217,29 @@ class MetaLoop:
     Opened by :func:`meta_training`, which builds the classifier first inside a seeded ``fork_rng``.
     """
 
-    def __init__(self, source: Source, cfg: BackboneConfig, noisy_idx: np.ndarray, noisy_labels: np.ndarray,
-                 meta_idx: np.ndarray, meta_labels: np.ndarray, gen: torch.Generator, device: torch.device,
-                 meta_batch: int | None = None) -> None:
-        self.noisy_idx, self.meta_idx = np.asarray(noisy_idx, np.int64), np.asarray(meta_idx, np.int64)
+    def __init__(
+        self,
+        source: Source,
+        cfg: BackboneConfig,
+        noisy_idx: np.ndarray,
+        noisy_labels: np.ndarray,
+        meta_idx: np.ndarray,
+        meta_labels: np.ndarray,
+        gen: torch.Generator,
+        device: torch.device,
+        meta_batch: int | None = None,
+    ) -> None:
+        self.noisy_idx, self.meta_idx = (
+            np.asarray(noisy_idx, np.int64),
+            np.asarray(meta_idx, np.int64),
+        )
         self.y_noisy = torch.as_tensor(np.asarray(noisy_labels, np.int64))
         self.y_meta = np.asarray(meta_labels, np.int64)
         if len(self.noisy_idx) != len(self.y_noisy) or len(self.meta_idx) != len(self.y_meta):
-            raise ValueError(f"rows/labels mismatch: {len(self.noisy_idx)}/{len(self.y_noisy)} noisy, "
-                             f"{len(self.meta_idx)}/{len(self.y_meta)} meta")
+            raise ValueError(
+                f"rows/labels mismatch: {len(self.noisy_idx)}/{len(self.y_noisy)} noisy, "
+                f"{len(self.meta_idx)}/{len(self.y_meta)} meta"
+            )
         if len(self.noisy_idx) < 2 or len(self.meta_idx) < 2:
             raise ValueError("need at least 2 noisy and 2 meta (trusted) rows")
         self.cfg, self.gen, self.device = cfg, gen, device
@@ -207,7 +253,7 @@ class MetaLoop:
         """One epoch of ``(x_noisy, y_noisy, x_meta, y_meta, lr)``; advances the global step."""
         perm = torch.randperm(len(self.noisy_idx), generator=self.gen).numpy()
         for s in range(self.spe):
-            sel = perm[s * self.bs:(s + 1) * self.bs]
+            sel = perm[s * self.bs : (s + 1) * self.bs]
             xb, yb = self.load(self.noisy_idx[sel]), self.y_noisy[sel].to(self.device)
             mrows = meta_batches(self.meta_idx, self.mbs, self.gen)
             xm = self.load(mrows)
@@ -221,8 +267,13 @@ class MetaLoop:
             g["lr"] = lr
 
     @staticmethod
-    def end_epoch(net: nn.Module, ep: int, message: str, progress: Progress | None,
-                  epoch_callback: Callable[[int, nn.Module], None] | None) -> None:
+    def end_epoch(
+        net: nn.Module,
+        ep: int,
+        message: str,
+        progress: Progress | None,
+        epoch_callback: Callable[[int, nn.Module], None] | None,
+    ) -> None:
         if progress is not None:
             progress(message)
         if epoch_callback is not None:
@@ -231,9 +282,17 @@ class MetaLoop:
 
 
 @contextmanager
-def meta_training(source: Source, cfg: BackboneConfig, noisy_idx: np.ndarray, noisy_labels: np.ndarray,
-                  meta_idx: np.ndarray, meta_labels: np.ndarray, n_classes: int, seed: int,
-                  meta_batch: int | None) -> Iterator[tuple[FeatNet, MetaLoop, torch.device]]:
+def meta_training(
+    source: Source,
+    cfg: BackboneConfig,
+    noisy_idx: np.ndarray,
+    noisy_labels: np.ndarray,
+    meta_idx: np.ndarray,
+    meta_labels: np.ndarray,
+    n_classes: int,
+    seed: int,
+    meta_batch: int | None,
+) -> Iterator[tuple[FeatNet, MetaLoop, torch.device]]:
     """Open one VRI / MW-Net run: thread count, forked and seeded RNG, the classifier and its
     :class:`MetaLoop`. Yields ``(net, loop, device)``; everything inside the ``with`` is seeded."""
     device = resolve_device(cfg.device)
@@ -241,7 +300,13 @@ def meta_training(source: Source, cfg: BackboneConfig, noisy_idx: np.ndarray, no
         torch.manual_seed(seed)
         gen = torch.Generator().manual_seed(seed + 1)
         net = build_featnet(cfg, source, np.asarray(noisy_idx, np.int64), n_classes).to(device)
-        yield net, MetaLoop(source, cfg, noisy_idx, noisy_labels, meta_idx, meta_labels, gen, device, meta_batch), device
+        yield (
+            net,
+            MetaLoop(
+                source, cfg, noisy_idx, noisy_labels, meta_idx, meta_labels, gen, device, meta_batch
+            ),
+            device,
+        )
 
 
 # --------------------------------------------------------------------------- VRI proper
@@ -280,17 +345,26 @@ class VRIConfig:
         if self.kl_mode not in KL_MODES:
             raise ValueError(f"kl_mode must be one of {KL_MODES}, got {self.kl_mode!r}")
         if self.lam < 0 or self.meta_lr <= 0 or self.meta_weight_decay < 0:
-            raise ValueError(f"need lam >= 0, meta_lr > 0, meta_weight_decay >= 0; got "
-                             f"{self.lam}, {self.meta_lr}, {self.meta_weight_decay}")
-        if self.emb_dim < 1 or not self.hidden or not self.prior_hidden or min(self.hidden + self.prior_hidden) < 1:
+            raise ValueError(
+                f"need lam >= 0, meta_lr > 0, meta_weight_decay >= 0; got "
+                f"{self.lam}, {self.meta_lr}, {self.meta_weight_decay}"
+            )
+        if (
+            self.emb_dim < 1
+            or not self.hidden
+            or not self.prior_hidden
+            or min(self.hidden + self.prior_hidden) < 1
+        ):
             raise ValueError("emb_dim and hidden widths must be >= 1 and non-empty")
 
     @classmethod
-    def tiny(cls, **kw: object) -> "VRIConfig":
+    def tiny(cls, **kw: object) -> VRIConfig:
         return cls(**{"emb_dim": 8, "hidden": (32, 32), "prior_hidden": (32, 32), **kw})  # type: ignore[arg-type]
 
 
-def kl_diag_gauss(mu_q: torch.Tensor, lv_q: torch.Tensor, mu_p: torch.Tensor, lv_p: torch.Tensor) -> torch.Tensor:
+def kl_diag_gauss(
+    mu_q: torch.Tensor, lv_q: torch.Tensor, mu_p: torch.Tensor, lv_p: torch.Tensor
+) -> torch.Tensor:
     """KL(N(mu_q, e^lv_q) || N(mu_p, e^lv_p)) of diagonal Gaussians, summed over the last dim.
 
     ``lv`` is the log-variance everywhere: ``1/2 sum [lv_p - lv_q + (e^lv_q + (mu_q - mu_p)^2) / e^lv_p - 1]``.
@@ -340,8 +414,14 @@ class VRINets(nn.Module):
         return self.prior(z)
 
 
-def vri_inner_loss(z: torch.Tensor, logits: torch.Tensor, y: torch.Tensor, nets: VRINets, cfg: VRIConfig,
-                   eps: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
+def vri_inner_loss(
+    z: torch.Tensor,
+    logits: torch.Tensor,
+    y: torch.Tensor,
+    nets: VRINets,
+    cfg: VRIConfig,
+    eps: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
     """``(inner loss, KL (mean over batch) or None, v)`` for one noisy batch.
 
     ``z`` is detached unless ``kl_mode == "inner"``; ``inert`` keeps the KL in the inner loss,
@@ -363,8 +443,17 @@ def vri_inner_loss(z: torch.Tensor, logits: torch.Tensor, y: torch.Tensor, nets:
     return loss, kl, v
 
 
-def vri_meta_step(net: nn.Module, nets: VRINets, xb: torch.Tensor, yb: torch.Tensor, xm: torch.Tensor,
-                  ym: torch.Tensor, lr: float, cfg: VRIConfig, eps: torch.Tensor | None = None) -> dict[str, float]:
+def vri_meta_step(
+    net: nn.Module,
+    nets: VRINets,
+    xb: torch.Tensor,
+    yb: torch.Tensor,
+    xm: torch.Tensor,
+    ym: torch.Tensor,
+    lr: float,
+    cfg: VRIConfig,
+    eps: torch.Tensor | None = None,
+) -> dict[str, float]:
     """Virtual step + meta loss; writes the meta-gradient into ``nets``' ``.grad`` (no optimiser step).
 
     ``net(x) -> (z, logits)`` (a :class:`FeatNet`); ``lr`` is the classifier's current lr.
@@ -380,10 +469,20 @@ def vri_meta_step(net: nn.Module, nets: VRINets, xb: torch.Tensor, yb: torch.Ten
     return {"meta_ce": float(meta.detach()), "kl": float(kl.detach()) if kl is not None else 0.0}
 
 
-def train_vri(source: Source, noisy_idx: np.ndarray, noisy_labels: np.ndarray, meta_idx: np.ndarray,
-              meta_labels: np.ndarray, n_classes: int, cfg: BackboneConfig, vcfg: VRIConfig | None = None, *,
-              seed: int = 0, progress: Progress | None = None,
-              epoch_callback: Callable[[int, nn.Module], None] | None = None) -> tuple[FeatNet, VRINets]:
+def train_vri(
+    source: Source,
+    noisy_idx: np.ndarray,
+    noisy_labels: np.ndarray,
+    meta_idx: np.ndarray,
+    meta_labels: np.ndarray,
+    n_classes: int,
+    cfg: BackboneConfig,
+    vcfg: VRIConfig | None = None,
+    *,
+    seed: int = 0,
+    progress: Progress | None = None,
+    epoch_callback: Callable[[int, nn.Module], None] | None = None,
+) -> tuple[FeatNet, VRINets]:
     """Train the classifier on the noisy rows with VRI, the trusted rows as meta data.
 
     Same recipe as ``train_model`` (SGD, momentum, weight decay, cosine lr per step, crop aug,
@@ -391,14 +490,25 @@ def train_vri(source: Source, noisy_idx: np.ndarray, noisy_labels: np.ndarray, m
     ``net(x)`` returns ``(z, logits)``. Returns ``(net, meta_nets)`` in eval mode.
     """
     vcfg = vcfg or VRIConfig()
-    with meta_training(source, cfg, noisy_idx, noisy_labels, meta_idx, meta_labels, n_classes, seed,
-                       vcfg.meta_batch) as (net, loop, device):
+    with meta_training(
+        source,
+        cfg,
+        noisy_idx,
+        noisy_labels,
+        meta_idx,
+        meta_labels,
+        n_classes,
+        seed,
+        vcfg.meta_batch,
+    ) as (net, loop, device):
         with torch.no_grad():
             net.eval()
             feat_dim = int(net(loop.load(loop.noisy_idx[:2], augment=False))[0].shape[1])
         nets = VRINets(feat_dim, n_classes, vcfg).to(device)
         opt = make_sgd(net.parameters(), cfg)
-        meta_opt = torch.optim.Adam(nets.parameters(), lr=vcfg.meta_lr, weight_decay=vcfg.meta_weight_decay)
+        meta_opt = torch.optim.Adam(
+            nets.parameters(), lr=vcfg.meta_lr, weight_decay=vcfg.meta_weight_decay
+        )
         for ep in range(loop.epochs):
             net.train()
             nets.train()
@@ -428,16 +538,28 @@ def train_vri(source: Source, noisy_idx: np.ndarray, noisy_labels: np.ndarray, m
                 run["ce"] += float(loss.detach())
                 run["meta_ce"] += info["meta_ce"]
                 run["kl"] += info["kl"]
-            loop.end_epoch(net, ep, f"vri epoch {ep + 1}/{loop.epochs} "
-                           + " ".join(f"{k} {v / loop.spe:.3f}" for k, v in run.items()), progress, epoch_callback)
+            loop.end_epoch(
+                net,
+                ep,
+                f"vri epoch {ep + 1}/{loop.epochs} "
+                + " ".join(f"{k} {v / loop.spe:.3f}" for k, v in run.items()),
+                progress,
+                epoch_callback,
+            )
     net.eval()
     nets.eval()
     return net, nets
 
 
 @torch.no_grad()
-def rectifier_stats(net: FeatNet, nets: VRINets, source: Source, idx: np.ndarray, labels: np.ndarray,
-                    cfg: BackboneConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def rectifier_stats(
+    net: FeatNet,
+    nets: VRINets,
+    source: Source,
+    idx: np.ndarray,
+    labels: np.ndarray,
+    cfg: BackboneConfig,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per row, from the posterior: ``(mean_c sigmoid(mu), sigmoid(mu)[given label], mean_c sigma)``.
 
     Diagnostics only. The class mean hides label-conditional rectification; the entry at the
@@ -448,12 +570,15 @@ def rectifier_stats(net: FeatNet, nets: VRINets, source: Source, idx: np.ndarray
     y = torch.as_tensor(np.asarray(labels, np.int64), device=dev)
     mu, lv = nets.q(torch.as_tensor(z, device=dev), y)
     v = torch.sigmoid(mu)
-    return (v.mean(1).cpu().numpy(), v.gather(1, y[:, None])[:, 0].cpu().numpy(),
-            torch.exp(0.5 * lv).mean(1).cpu().numpy())
+    return (
+        v.mean(1).cpu().numpy(),
+        v.gather(1, y[:, None])[:, 0].cpu().numpy(),
+        torch.exp(0.5 * lv).mean(1).cpu().numpy(),
+    )
 
 
 # --------------------------------------------------------------------------- registry entry
-def model_result(ctx: "MethodContext", probs: np.ndarray, notes: list[str]) -> "MethodResult":
+def model_result(ctx: MethodContext, probs: np.ndarray, notes: list[str]) -> MethodResult:
     """Flags = pool rows whose predicted/corrected top class differs from the given label; the
     ``rectify`` policy then relabels them when the top probability >= ``relabel_threshold`` and
     drops them otherwise. Quality = probability of the given label (cleanlab self-confidence)."""
@@ -467,14 +592,26 @@ def model_result(ctx: "MethodContext", probs: np.ndarray, notes: list[str]) -> "
     return MethodResult(probs, is_issue, quality_scores(ctx.labels, probs), est, None, notes)
 
 
-def vri_method(ctx: "MethodContext") -> "MethodResult":
+def vri_method(ctx: MethodContext) -> MethodResult:
     """Registered as ``vri``: train with VRI on the pool (trusted rows = meta data); the final
     classifier's probabilities score every row (in-sample for the pool, as for any end-to-end
     robust trainer; the rectifying vector is what limits memorisation)."""
     vcfg = ctx.options.get("vri") or VRIConfig()
-    net, _ = train_vri(ctx.source, ctx.pool_idx, ctx.labels[ctx.pool_idx], ctx.trusted_idx,
-                       ctx.labels[ctx.trusted_idx], ctx.n_classes, ctx.backbone, vcfg, seed=ctx.seed,
-                       progress=ctx.progress)
+    net, _ = train_vri(
+        ctx.source,
+        ctx.pool_idx,
+        ctx.labels[ctx.pool_idx],
+        ctx.trusted_idx,
+        ctx.labels[ctx.trusted_idx],
+        ctx.n_classes,
+        ctx.backbone,
+        vcfg,
+        seed=ctx.seed,
+        progress=ctx.progress,
+    )
     probs, _ = predict_featnet(net, ctx.source, np.arange(len(ctx.labels)), ctx.backbone)
-    return model_result(ctx, probs, [f"vri kl_mode={vcfg.kl_mode} lam={vcfg.lam}; flags = model top class "
-                                     f"!= given label"])
+    return model_result(
+        ctx,
+        probs,
+        [f"vri kl_mode={vcfg.kl_mode} lam={vcfg.lam}; flags = model top class != given label"],
+    )

@@ -12,7 +12,7 @@ import os
 import re
 import tempfile
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from ops.paths import DatasetPaths, reports_dir
@@ -117,7 +117,9 @@ def _share_chart(datasets: dict) -> bytes | None:
     shares = {}
     for s in datasets.values():
         if s["kind"] == "images" and s.get("label_issue_rate") is not None:
-            shares[f"{s['name']} (label issues{'' if s.get('scored') else ', unscored'})"] = s["label_issue_rate"]
+            shares[f"{s['name']} (label issues{'' if s.get('scored') else ', unscored'})"] = s[
+                "label_issue_rate"
+            ]
         elif s["kind"] == "timeseries" and s.get("rating"):
             shares[f"{s['name']} (low quality)"] = s["rating"]["low_quality_share"]
         elif s["kind"] == "timeseries" and s.get("windows_missing_share") is not None:
@@ -136,8 +138,13 @@ def _share_chart(datasets: dict) -> bytes | None:
     return plots._png(fig, dpi=50)
 
 
-def build_report(root: str | Path, datasets: list[tuple[str, str]], night: date, previous: dict | None,
-                 generated_at: datetime | None = None) -> ReportResult:
+def build_report(
+    root: str | Path,
+    datasets: list[tuple[str, str]],
+    night: date,
+    previous: dict | None,
+    generated_at: datetime | None = None,
+) -> ReportResult:
     """Build the report of ``night`` over ``datasets`` (``(kind, name)`` pairs) found under ``root``.
 
     ``previous`` is the previous report's JSON summary (``find_previous_report``) or ``None``.
@@ -162,7 +169,7 @@ def build_report(root: str | Path, datasets: list[tuple[str, str]], night: date,
     report = {
         "schema": SCHEMA_VERSION,
         "night": night.isoformat(),
-        "generated_at": (generated_at or datetime.now(timezone.utc)).isoformat(timespec="seconds"),
+        "generated_at": (generated_at or datetime.now(UTC)).isoformat(timespec="seconds"),
         "root": str(root),
         "datasets": summaries,
     }
@@ -185,7 +192,18 @@ def build_report(root: str | Path, datasets: list[tuple[str, str]], night: date,
     stem = night.isoformat()
     html_path = write_text_atomic(out_dir / f"{stem}.html", html)
     # the JSON is written last: a night counts as reported once its summary exists
-    json_path = write_text_atomic(out_dir / f"{stem}.json", json.dumps(report, indent=1, sort_keys=False, default=str))
-    return ReportResult(night=night, html_path=html_path, json_path=json_path, markdown=markdown, metrics=metrics,
-                        totals=dict(report["totals"]), summary=report, diff=diff,
-                        previous_night=diff["previous_night"], warnings=warnings)
+    json_path = write_text_atomic(
+        out_dir / f"{stem}.json", json.dumps(report, indent=1, sort_keys=False, default=str)
+    )
+    return ReportResult(
+        night=night,
+        html_path=html_path,
+        json_path=json_path,
+        markdown=markdown,
+        metrics=metrics,
+        totals=dict(report["totals"]),
+        summary=report,
+        diff=diff,
+        previous_night=diff["previous_night"],
+        warnings=warnings,
+    )

@@ -15,11 +15,26 @@ from pathlib import Path
 import polars as pl
 
 # window columns written by the TSRating rater (absent until the rater runs)
-SCORE_COLUMNS = ("trend_score", "frequency_score", "amplitude_score", "pattern_score", "quality_score")
+SCORE_COLUMNS = (
+    "trend_score",
+    "frequency_score",
+    "amplitude_score",
+    "pattern_score",
+    "quality_score",
+)
 QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
-MAX_STORED_IDS = 20_000  # ids kept per set in the summary JSON; beyond this the set is marked truncated
+MAX_STORED_IDS = (
+    20_000  # ids kept per set in the summary JSON; beyond this the set is marked truncated
+)
 
-TS_FILES = ("windows.parquet", "points.parquet", "series.parquet", "quarantine.parquet", "judgments.parquet", "selected.parquet")
+TS_FILES = (
+    "windows.parquet",
+    "points.parquet",
+    "series.parquet",
+    "quarantine.parquet",
+    "judgments.parquet",
+    "selected.parquet",
+)
 IMAGE_FILES = ("labels.parquet", "manifest.parquet", "quarantine.parquet")
 
 
@@ -46,7 +61,9 @@ def _default_raw_dir(kind: str, name: str, clean_dir: Path) -> Path | None:
     return None
 
 
-def load_dataset(kind: str, name: str, clean_dir: str | Path, raw_dir: str | Path | None = None) -> DatasetData:
+def load_dataset(
+    kind: str, name: str, clean_dir: str | Path, raw_dir: str | Path | None = None
+) -> DatasetData:
     """Read every known Parquet file present in ``clean_dir``; unreadable files are recorded, not raised."""
     clean_dir = Path(clean_dir)
     if kind not in ("timeseries", "images"):
@@ -131,11 +148,17 @@ def _judgments_summary(j: pl.DataFrame | None) -> dict | None:
         return _num(j[col].cast(cast).fill_null(0).sum()) if col in cols else None
 
     out["calls"] = int(total("calls") or 0) if "calls" in cols else None
-    hit_cols = [c for c in ("cached_forward", "cached_backward", "cache_hit", "cached") if c in cols]
-    out["cache_hits"] = int(sum(j[c].cast(pl.Int64).fill_null(0).sum() for c in hit_cols)) if hit_cols else None
+    hit_cols = [
+        c for c in ("cached_forward", "cached_backward", "cache_hit", "cached") if c in cols
+    ]
+    out["cache_hits"] = (
+        int(sum(j[c].cast(pl.Int64).fill_null(0).sum() for c in hit_cols)) if hit_cols else None
+    )
     out["tokens"] = int(total("tokens") or 0) if "tokens" in cols else None
     out["cost_usd"] = total("cost_usd")
-    out["models"] = sorted(str(m) for m in j["model"].drop_nulls().unique()) if "model" in cols else []
+    out["models"] = (
+        sorted(str(m) for m in j["model"].drop_nulls().unique()) if "model" in cols else []
+    )
     out["status"] = _counts(j, "status")
     return out
 
@@ -147,8 +170,14 @@ def _summarize_timeseries(d: DatasetData) -> dict:
     w, p, s = d.get("windows"), d.get("points"), d.get("series")
     out: dict = {
         "n_points": p.height if p is not None else None,
-        "n_null_values": int(p["value"].null_count()) if p is not None and "value" in p.columns else None,
-        "n_series": (s.height if s is not None else (p["series_id"].n_unique() if p is not None and "series_id" in p.columns else None)),
+        "n_null_values": int(p["value"].null_count())
+        if p is not None and "value" in p.columns
+        else None,
+        "n_series": (
+            s.height
+            if s is not None
+            else (p["series_id"].n_unique() if p is not None and "series_id" in p.columns else None)
+        ),
         "n_windows": w.height if w is not None else None,
         "quarantine": _quarantine_summary(d.get("quarantine")),
         "judgments": _judgments_summary(d.get("judgments")),
@@ -160,21 +189,35 @@ def _summarize_timeseries(d: DatasetData) -> dict:
         out["n_windows_with_missing"] = with_missing.height
         out["windows_missing_share"] = with_missing.height / w.height if w.height else 0.0
         out["n_missing"] = score_stats(w["n_missing"])
-        out["missing_ids"] = compact_ids(with_missing["window_id"]) if "window_id" in w.columns else None
-    rated = w is not None and "quality_score" in w.columns and w["quality_score"].drop_nulls().len() > 0
+        out["missing_ids"] = (
+            compact_ids(with_missing["window_id"]) if "window_id" in w.columns else None
+        )
+    rated = (
+        w is not None and "quality_score" in w.columns and w["quality_score"].drop_nulls().len() > 0
+    )
     out["rated"] = bool(rated)
     if rated:
-        low = w.filter(pl.col("is_low_quality_issue").fill_null(False)) if "is_low_quality_issue" in w.columns else w.clear()
+        low = (
+            w.filter(pl.col("is_low_quality_issue").fill_null(False))
+            if "is_low_quality_issue" in w.columns
+            else w.clear()
+        )
         out["rating"] = {
             "quality_score": score_stats(w["quality_score"]),
             "criteria": {c: score_stats(w[c]) for c in SCORE_COLUMNS[:4] if c in w.columns},
             "n_low_quality": low.height,
             "low_quality_share": low.height / w.height if w.height else 0.0,
             "has_issue_flag": "is_low_quality_issue" in w.columns,
-            "rater_version": sorted(str(v) for v in w["rater_version"].drop_nulls().unique()) if "rater_version" in w.columns else [],
-            "judge_model": sorted(str(v) for v in w["judge_model"].drop_nulls().unique()) if "judge_model" in w.columns else [],
+            "rater_version": sorted(str(v) for v in w["rater_version"].drop_nulls().unique())
+            if "rater_version" in w.columns
+            else [],
+            "judge_model": sorted(str(v) for v in w["judge_model"].drop_nulls().unique())
+            if "judge_model" in w.columns
+            else [],
         }
-        out["flagged_ids"] = compact_ids(low["window_id"]) if "window_id" in low.columns else compact_ids([])
+        out["flagged_ids"] = (
+            compact_ids(low["window_id"]) if "window_id" in low.columns else compact_ids([])
+        )
     else:
         out["flagged_ids"] = None
     out["n_flagged"] = out["rating"]["n_low_quality"] if rated else None
@@ -195,11 +238,19 @@ def _summarize_images(d: DatasetData) -> dict:
     if lab is None:
         return out
     actions = _counts(lab, "action")
-    out["actions"] = {a: int(actions.get(a, 0)) for a in ("kept", "relabeled", "dropped", "quarantined")}
-    out["methods"] = sorted(str(m) for m in lab["method"].drop_nulls().unique()) if "method" in lab.columns else []
+    out["actions"] = {
+        a: int(actions.get(a, 0)) for a in ("kept", "relabeled", "dropped", "quarantined")
+    }
+    out["methods"] = (
+        sorted(str(m) for m in lab["method"].drop_nulls().unique())
+        if "method" in lab.columns
+        else []
+    )
     live = lab.filter(pl.col("action") != "quarantined") if "action" in lab.columns else lab
     out["n_live"] = live.height
-    out["n_trusted"] = int(lab["trusted"].fill_null(False).sum()) if "trusted" in lab.columns else None
+    out["n_trusted"] = (
+        int(lab["trusted"].fill_null(False).sum()) if "trusted" in lab.columns else None
+    )
     out["split"] = _counts(lab, "split")
     if "label_quality" in lab.columns:
         out["label_quality"] = score_stats(live["label_quality"])
@@ -212,8 +263,14 @@ def _summarize_images(d: DatasetData) -> dict:
         out["flagged_ids"] = compact_ids(flagged["image"])
         out["issues_by_class"] = _counts(flagged, "given_label")
         if "clean_label" in flagged.columns:
-            out["changed_label"] = int((flagged["given_label"] != flagged["clean_label"]).fill_null(False).sum())
-    out["quarantined_ids"] = compact_ids(lab.filter(pl.col("action") == "quarantined")["image"].drop_nulls()) if "action" in lab.columns else None
+            out["changed_label"] = int(
+                (flagged["given_label"] != flagged["clean_label"]).fill_null(False).sum()
+            )
+    out["quarantined_ids"] = (
+        compact_ids(lab.filter(pl.col("action") == "quarantined")["image"].drop_nulls())
+        if "action" in lab.columns
+        else None
+    )
     return out
 
 
@@ -230,6 +287,8 @@ def summarize(d: DatasetData) -> dict:
     return out
 
 
-def collect_dataset_summary(kind: str, name: str, clean_dir: str | Path, raw_dir: str | Path | None = None) -> dict:
+def collect_dataset_summary(
+    kind: str, name: str, clean_dir: str | Path, raw_dir: str | Path | None = None
+) -> dict:
     """Summary of ``clean/<kind>/<name>/`` as it is on disk now (see ``summarize``)."""
     return summarize(load_dataset(kind, name, clean_dir, raw_dir))

@@ -55,7 +55,11 @@ def score_drift(now: dict, before: dict) -> dict:
     if a is None or b is None:
         out["note"] = "no scores tonight" if a is None else "no scores in the previous report"
         return out
-    out["delta"] = {k: a[k] - b[k] for k in ("mean", "p10", "p25", "p50", "p75", "p90") if a.get(k) is not None and b.get(k) is not None}
+    out["delta"] = {
+        k: a[k] - b[k]
+        for k in ("mean", "p10", "p25", "p50", "p75", "p90")
+        if a.get(k) is not None and b.get(k) is not None
+    }
     return out
 
 
@@ -65,17 +69,30 @@ def diff_dataset(now: dict, before: dict | None) -> dict:
     out: dict = {"status": "compared"}
     out["flagged"] = _count_change(now.get("n_flagged"), before.get("n_flagged"))
     out["flagged_ids"] = _id_change(now.get("flagged_ids"), before.get("flagged_ids"))
-    if out["flagged_ids"] is None and (now.get("flagged_ids") is not None) != (before.get("flagged_ids") is not None):
-        out["flagged_note"] = "flags exist on only one of the two nights (scoring started or stopped); no item diff"
-    out["quarantined"] = _count_change((now.get("quarantine") or {}).get("n"), (before.get("quarantine") or {}).get("n"))
+    if out["flagged_ids"] is None and (now.get("flagged_ids") is not None) != (
+        before.get("flagged_ids") is not None
+    ):
+        out["flagged_note"] = (
+            "flags exist on only one of the two nights (scoring started or stopped); no item diff"
+        )
+    out["quarantined"] = _count_change(
+        (now.get("quarantine") or {}).get("n"), (before.get("quarantine") or {}).get("n")
+    )
     if now.get("kind") == "images":
-        out["quarantined_ids"] = _id_change(now.get("quarantined_ids"), before.get("quarantined_ids"))
-        out["label_issue_rate"] = _count_change(now.get("label_issue_rate"), before.get("label_issue_rate"))
+        out["quarantined_ids"] = _id_change(
+            now.get("quarantined_ids"), before.get("quarantined_ids")
+        )
+        out["label_issue_rate"] = _count_change(
+            now.get("label_issue_rate"), before.get("label_issue_rate")
+        )
     else:
-        out["windows_with_missing"] = _count_change(now.get("n_windows_with_missing"), before.get("n_windows_with_missing"))
+        out["windows_with_missing"] = _count_change(
+            now.get("n_windows_with_missing"), before.get("n_windows_with_missing")
+        )
         out["missing_ids"] = _id_change(now.get("missing_ids"), before.get("missing_ids"))
         out["low_quality_share"] = _count_change(
-            (now.get("rating") or {}).get("low_quality_share"), (before.get("rating") or {}).get("low_quality_share")
+            (now.get("rating") or {}).get("low_quality_share"),
+            (before.get("rating") or {}).get("low_quality_share"),
         )
         nj, bj = now.get("judgments") or {}, before.get("judgments") or {}
         out["llm_cost_usd"] = _count_change(nj.get("cost_usd"), bj.get("cost_usd"))
@@ -86,9 +103,17 @@ def diff_dataset(now: dict, before: dict | None) -> dict:
 def diff_reports(current: dict, previous: dict | None) -> dict:
     """The whole-report diff; ``{"previous_night": None}`` when there is no previous report."""
     if not previous:
-        return {"previous_night": None, "datasets": {}, "removed": [], "n_new_flagged": 0, "n_resolved": 0}
+        return {
+            "previous_night": None,
+            "datasets": {},
+            "removed": [],
+            "n_new_flagged": 0,
+            "n_resolved": 0,
+        }
     prev_ds = previous.get("datasets", {})
-    datasets = {key: diff_dataset(s, prev_ds.get(key)) for key, s in current.get("datasets", {}).items()}
+    datasets = {
+        key: diff_dataset(s, prev_ds.get(key)) for key, s in current.get("datasets", {}).items()
+    }
     n_new = sum((d.get("flagged_ids") or {}).get("n_new", 0) for d in datasets.values())
     n_res = sum((d.get("flagged_ids") or {}).get("n_resolved", 0) for d in datasets.values())
     return {

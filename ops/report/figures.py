@@ -27,17 +27,26 @@ class Figure:
     caption: str = ""
 
 
-def _window_panels(points: pl.DataFrame, rows: pl.DataFrame, row_label: str, score_col: str) -> list[dict]:
+def _window_panels(
+    points: pl.DataFrame, rows: pl.DataFrame, row_label: str, score_col: str
+) -> list[dict]:
     panels = []
     for r in rows.iter_rows(named=True):
         pts = points.filter(
-            (pl.col("series_id") == r["series_id"]) & pl.col("timestamp").is_between(r["window_start"], r["window_end"])
+            (pl.col("series_id") == r["series_id"])
+            & pl.col("timestamp").is_between(r["window_start"], r["window_end"])
         ).sort("timestamp")
         score = r.get(score_col)
         shown = f"{score:.3f}" if isinstance(score, float) else str(score)
         label = "q" if score_col == "quality_score" else "missing"
-        panels.append({"t": pts["timestamp"].to_numpy(), "v": pts["value"], "row": row_label,
-                       "title": f"{plots._short(r['series_id'], 22)}@{r['start_index']}\n{label}={shown}"})
+        panels.append(
+            {
+                "t": pts["timestamp"].to_numpy(),
+                "v": pts["value"],
+                "row": row_label,
+                "title": f"{plots._short(r['series_id'], 22)}@{r['start_index']}\n{label}={shown}",
+            }
+        )
     return panels
 
 
@@ -53,17 +62,27 @@ def _pick_windows(w: pl.DataFrame, rated: bool) -> tuple[pl.DataFrame, pl.DataFr
         col = "n_missing"
         ranked = w.sort([col, "window_id"], descending=[False, False])
         # only windows that do miss values count as "worst" here
-        worst = ranked.filter(pl.col(col) > 0).sort([col, "window_id"], descending=[True, False]).head(n_worst)
-        desc = ("not rated yet: the windows with the most missing values (worst) beside windows at the "
-                "median missing count (typical); these are not quality scores")
+        worst = (
+            ranked.filter(pl.col(col) > 0)
+            .sort([col, "window_id"], descending=[True, False])
+            .head(n_worst)
+        )
+        desc = (
+            "not rated yet: the windows with the most missing values (worst) beside windows at the "
+            "median missing count (typical); these are not quality scores"
+        )
     # typical: closest to the median score, one per series first (so several series show)
     rest = ranked.filter(~pl.col("window_id").is_in(worst["window_id"].implode()))
     if rest.height == 0:
         return worst, rest, col, desc
     median = rest[col].cast(pl.Float64).median()
-    near = rest.with_columns(_d=(pl.col(col).cast(pl.Float64) - median).abs()).sort(["_d", "window_id"])
+    near = rest.with_columns(_d=(pl.col(col).cast(pl.Float64) - median).abs()).sort(
+        ["_d", "window_id"]
+    )
     first = near.unique("series_id", keep="first", maintain_order=True).head(N_WINDOWS)
-    fill = near.filter(~pl.col("window_id").is_in(first["window_id"].implode())).head(N_WINDOWS - first.height)
+    fill = near.filter(~pl.col("window_id").is_in(first["window_id"].implode())).head(
+        N_WINDOWS - first.height
+    )
     typical = pl.concat([first, fill]).drop("_d")
     return worst, typical, col, desc
 
@@ -78,24 +97,61 @@ def timeseries_figures(d: DatasetData, summary: dict) -> list[Figure]:
             if "is_low_quality_issue" in w.columns:
                 low = w.filter(pl.col("is_low_quality_issue").fill_null(False))
                 thr = low["quality_score"].max() if low.height else None
-            png = plots.histogram(w["quality_score"], f"{d.name}: quality_score per window", "quality_score (0..1)", threshold=thr)
+            png = plots.histogram(
+                w["quality_score"],
+                f"{d.name}: quality_score per window",
+                "quality_score (0..1)",
+                threshold=thr,
+            )
             cap = "Distribution of the TSRating quality score over all windows" + (
-                "; dashed line: highest score still flagged low quality." if thr is not None else ".")
+                "; dashed line: highest score still flagged low quality."
+                if thr is not None
+                else "."
+            )
         else:
-            png = plots.histogram(w["n_missing"], f"{d.name}: missing values per window (not rated yet)", "n_missing per window")
+            png = plots.histogram(
+                w["n_missing"],
+                f"{d.name}: missing values per window (not rated yet)",
+                "n_missing per window",
+            )
             cap = "Not rated yet: this is the distribution of missing values per window, not a quality score."
         if png:
-            figs.append(Figure("score_hist", "Score distribution" if rated else "Missing values per window", png, cap))
-        if p is not None and {"series_id", "timestamp", "value"} <= set(p.columns) and "window_start" in w.columns:
+            figs.append(
+                Figure(
+                    "score_hist",
+                    "Score distribution" if rated else "Missing values per window",
+                    png,
+                    cap,
+                )
+            )
+        if (
+            p is not None
+            and {"series_id", "timestamp", "value"} <= set(p.columns)
+            and "window_start" in w.columns
+        ):
             worst, typical, col, desc = _pick_windows(w, rated)
-            panels = _window_panels(p, worst, "worst", col) + _window_panels(p, typical, "typical", col)
-            png = plots.window_grid(panels, f"{d.name}: " + ("worst vs typical windows" if rated else "most-missing vs typical windows"))
+            panels = _window_panels(p, worst, "worst", col) + _window_panels(
+                p, typical, "typical", col
+            )
+            png = plots.window_grid(
+                panels,
+                f"{d.name}: "
+                + ("worst vs typical windows" if rated else "most-missing vs typical windows"),
+            )
             if png:
-                figs.append(Figure("windows", "Worst windows beside typical ones", png,
-                                   desc + ". Black ticks mark null values."))
+                figs.append(
+                    Figure(
+                        "windows",
+                        "Worst windows beside typical ones",
+                        png,
+                        desc + ". Black ticks mark null values.",
+                    )
+                )
     q = d.get("quarantine")
     if q is not None and q.height and "reason" in q.columns:
-        png = plots.bar_chart(dict(q.group_by("reason").len().iter_rows()), f"{d.name}: quarantined records by reason")
+        png = plots.bar_chart(
+            dict(q.group_by("reason").len().iter_rows()), f"{d.name}: quarantined records by reason"
+        )
         if png:
             figs.append(Figure("quarantine", "Quarantine reasons", png))
     return figs
@@ -106,7 +162,7 @@ def _classes(d: DatasetData, labels: pl.DataFrame) -> list[str] | None:
     try:
         return [str(c) for c in json.loads(path.read_text())]
     except Exception:
-        probs = [c[len("prob_"):] for c in labels.columns if c.startswith("prob_")]
+        probs = [c[len("prob_") :] for c in labels.columns if c.startswith("prob_")]
         return probs or None
 
 
@@ -116,44 +172,98 @@ def image_figures(d: DatasetData, summary: dict) -> list[Figure]:
     if lab is not None and lab.height and {"given_label", "clean_label"} <= set(lab.columns):
         live = lab.filter(pl.col("action") != "quarantined") if "action" in lab.columns else lab
         if summary.get("scored") and "label_quality" in live.columns:
-            png = plots.histogram(live["label_quality"], f"{d.name}: label_quality per image", "label_quality (0..1)")
+            png = plots.histogram(
+                live["label_quality"], f"{d.name}: label_quality per image", "label_quality (0..1)"
+            )
             if png:
-                figs.append(Figure("score_hist", "Label-quality distribution", png,
-                                   "Higher is better; the low tail holds the suspected label errors."))
+                figs.append(
+                    Figure(
+                        "score_hist",
+                        "Label-quality distribution",
+                        png,
+                        "Higher is better; the low tail holds the suspected label errors.",
+                    )
+                )
         target = pl.col("clean_label")
         if "action" in live.columns:
-            target = pl.when(pl.col("action") == "dropped").then(pl.lit(DROPPED_COLUMN)).otherwise(target)
+            target = (
+                pl.when(pl.col("action") == "dropped")
+                .then(pl.lit(DROPPED_COLUMN))
+                .otherwise(target)
+            )
         cells = live.select("given_label", target.alias("target"))
-        png = plots.confusion_heatmap(cells["given_label"], cells["target"], _classes(d, lab),
-                                      f"{d.name}: given vs clean label")
+        png = plots.confusion_heatmap(
+            cells["given_label"],
+            cells["target"],
+            _classes(d, lab),
+            f"{d.name}: given vs clean label",
+        )
         if png:
-            figs.append(Figure("confusion", "Label issues by class", png,
-                               f"Rows: label as given; columns: label after cleaning, plus a '{DROPPED_COLUMN}' column. "
-                               "Off-diagonal counts (red) are relabeled or dropped images; quarantined rows are excluded."))
-        flag = pl.col("is_label_issue").fill_null(False) if "is_label_issue" in live.columns else pl.lit(False)
+            figs.append(
+                Figure(
+                    "confusion",
+                    "Label issues by class",
+                    png,
+                    f"Rows: label as given; columns: label after cleaning, plus a '{DROPPED_COLUMN}' column. "
+                    "Off-diagonal counts (red) are relabeled or dropped images; quarantined rows are excluded.",
+                )
+            )
+        flag = (
+            pl.col("is_label_issue").fill_null(False)
+            if "is_label_issue" in live.columns
+            else pl.lit(False)
+        )
         if "action" in live.columns:
             flag = flag | pl.col("action").is_in(["relabeled", "dropped"])
         flagged = live.filter(flag)
         # relabeled rows first (they show given→clean), then dropped, then the other flagged; lowest quality first
-        order = (pl.when(pl.col("action") == "relabeled").then(0).when(pl.col("action") == "dropped").then(1).otherwise(2)
-                 if "action" in flagged.columns else pl.lit(0))
-        quality = pl.col("label_quality") if "label_quality" in flagged.columns else pl.lit(None, pl.Float64)
-        flagged = flagged.with_columns(_o=order, _q=quality).sort(["_o", "_q", "image"], nulls_last=True).drop("_o", "_q")
+        order = (
+            pl.when(pl.col("action") == "relabeled")
+            .then(0)
+            .when(pl.col("action") == "dropped")
+            .then(1)
+            .otherwise(2)
+            if "action" in flagged.columns
+            else pl.lit(0)
+        )
+        quality = (
+            pl.col("label_quality")
+            if "label_quality" in flagged.columns
+            else pl.lit(None, pl.Float64)
+        )
+        flagged = (
+            flagged.with_columns(_o=order, _q=quality)
+            .sort(["_o", "_q", "image"], nulls_last=True)
+            .drop("_o", "_q")
+        )
         if flagged.height and d.raw_dir is not None:
             items = []
             for r in flagged.head(N_THUMBS).iter_rows(named=True):
                 target = "dropped" if r.get("action") == "dropped" else r.get("clean_label")
                 q = r.get("label_quality")
-                items.append({"path": d.raw_dir / r["image"],
-                              "caption": f"{r['given_label']}→{target}" + (f"\nq={q:.2g}" if isinstance(q, float) else "")})
+                items.append(
+                    {
+                        "path": d.raw_dir / r["image"],
+                        "caption": f"{r['given_label']}→{target}"
+                        + (f"\nq={q:.2g}" if isinstance(q, float) else ""),
+                    }
+                )
             png = plots.thumbnail_grid(items, f"{d.name}: flagged images (given→clean)")
             if png:
-                figs.append(Figure("flagged_images", "Example flagged images", png,
-                                   f"{len(items)} of {flagged.height} flagged images (relabeled first, then dropped; lowest label_quality first), "
-                                   "captioned given→clean label and label_quality."))
+                figs.append(
+                    Figure(
+                        "flagged_images",
+                        "Example flagged images",
+                        png,
+                        f"{len(items)} of {flagged.height} flagged images (relabeled first, then dropped; lowest label_quality first), "
+                        "captioned given→clean label and label_quality.",
+                    )
+                )
     q = d.get("quarantine")
     if q is not None and q.height and "reason" in q.columns:
-        png = plots.bar_chart(dict(q.group_by("reason").len().iter_rows()), f"{d.name}: quarantined images by reason")
+        png = plots.bar_chart(
+            dict(q.group_by("reason").len().iter_rows()), f"{d.name}: quarantined images by reason"
+        )
         if png:
             figs.append(Figure("quarantine", "Quarantine reasons", png))
     return figs

@@ -40,11 +40,18 @@ def data_uri(png: bytes) -> str:
 
 def _short(text: str, n: int = 28) -> str:
     text = str(text)
-    return text if len(text) <= n else "…" + text[-(n - 1):]
+    return text if len(text) <= n else "…" + text[-(n - 1) :]
 
 
-def histogram(values, title: str, xlabel: str, threshold: float | None = None, bins: int = 30,
-              size=(4.2, 2.4), dpi: int = DPI) -> bytes | None:
+def histogram(
+    values,
+    title: str,
+    xlabel: str,
+    threshold: float | None = None,
+    bins: int = 30,
+    size=(4.2, 2.4),
+    dpi: int = DPI,
+) -> bytes | None:
     """Distribution of ``values`` (nulls dropped); an optional vertical threshold line."""
     v = np.asarray(pl.Series(values).cast(pl.Float64).drop_nulls().to_numpy(), dtype=float)
     v = v[np.isfinite(v)]
@@ -54,7 +61,13 @@ def histogram(values, title: str, xlabel: str, threshold: float | None = None, b
     fig, ax = plt.subplots(figsize=size)
     ax.hist(v, bins=bins, color="#4c72b0", edgecolor="white", linewidth=0.4)
     if threshold is not None:
-        ax.axvline(threshold, color="#c44e52", linestyle="--", linewidth=1, label=f"threshold {threshold:.3g}")
+        ax.axvline(
+            threshold,
+            color="#c44e52",
+            linestyle="--",
+            linewidth=1,
+            label=f"threshold {threshold:.3g}",
+        )
         ax.legend(fontsize=7, frameon=False)
     ax.set_title(title, fontsize=9)
     ax.set_xlabel(xlabel, fontsize=8)
@@ -78,7 +91,9 @@ def window_grid(panels: list[dict], title: str, ncols: int = 4) -> bytes | None:
     nrows = len(rows)
     ncols = max(1, min(ncols, max(len(r) for r in rows.values())))
     plt = _plt()
-    fig, axes = plt.subplots(nrows, ncols, figsize=(2.3 * ncols, 1.55 * nrows + 0.35), squeeze=False)
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(2.3 * ncols, 1.55 * nrows + 0.35), squeeze=False
+    )
     for r, (label, items) in enumerate(rows.items()):
         for c in range(ncols):
             ax = axes[r][c]
@@ -94,7 +109,9 @@ def window_grid(panels: list[dict], title: str, ncols: int = 4) -> bytes | None:
                 missing = ~np.isfinite(v)
                 if missing.any():
                     lo = np.nanmin(v) if np.isfinite(v).any() else 0.0
-                    ax.plot(t[missing], np.full(missing.sum(), lo), "|", color="black", markersize=4)
+                    ax.plot(
+                        t[missing], np.full(missing.sum(), lo), "|", color="black", markersize=4
+                    )
             ax.set_title(p.get("title", ""), fontsize=6.5)
             ax.set_xticks([])
             ax.tick_params(labelsize=6)
@@ -105,13 +122,17 @@ def window_grid(panels: list[dict], title: str, ncols: int = 4) -> bytes | None:
     return _png(fig)
 
 
-def confusion_heatmap(given, clean, classes: list[str] | None = None, title: str = "given vs clean label") -> bytes | None:
+def confusion_heatmap(
+    given, clean, classes: list[str] | None = None, title: str = "given vs clean label"
+) -> bytes | None:
     """Counts of (given, clean) label pairs; off-diagonal cells are relabeled rows.
 
     Rows are the given labels (``classes`` order); columns the same classes plus any other
     clean value (e.g. a "dropped" column), so every flagged row of a class is visible.
     """
-    frame = pl.DataFrame({"g": pl.Series(given, dtype=pl.String), "c": pl.Series(clean, dtype=pl.String)}).drop_nulls()
+    frame = pl.DataFrame(
+        {"g": pl.Series(given, dtype=pl.String), "c": pl.Series(clean, dtype=pl.String)}
+    ).drop_nulls()
     if frame.height == 0:
         return None
     rows = list(classes) if classes else sorted(set(frame["g"]) | set(frame["c"]))
@@ -126,7 +147,7 @@ def confusion_heatmap(given, clean, classes: list[str] | None = None, title: str
     fig, ax = plt.subplots(figsize=(side + 0.8, side * len(rows) / len(cols) + 0.3))
     shown = np.log1p(m)
     im = ax.imshow(shown, cmap="Blues", aspect="equal")
-    rotate = 90 if len(cols) > 12 or any(len(c) > 3 for c in cols[len(rows):]) else 0
+    rotate = 90 if len(cols) > 12 or any(len(c) > 3 for c in cols[len(rows) :]) else 0
     ax.set_xticks(range(len(cols)), [_short(x, 10) for x in cols], fontsize=7, rotation=rotate)
     ax.set_yticks(range(len(rows)), [_short(x, 10) for x in rows], fontsize=7)
     ax.set_xlabel("clean label", fontsize=8)
@@ -138,8 +159,17 @@ def confusion_heatmap(given, clean, classes: list[str] | None = None, title: str
             for j in range(len(cols)):
                 if m[i, j]:
                     off = j >= len(rows) or rows[i] != cols[j]
-                    ax.text(j, i, str(m[i, j]), ha="center", va="center", fontsize=6,
-                            color="white" if shown[i, j] > 0.6 * top else ("#c44e52" if off else "black"))
+                    ax.text(
+                        j,
+                        i,
+                        str(m[i, j]),
+                        ha="center",
+                        va="center",
+                        fontsize=6,
+                        color="white"
+                        if shown[i, j] > 0.6 * top
+                        else ("#c44e52" if off else "black"),
+                    )
     cb = fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
     cb.set_label("log(1+count)", fontsize=7)
     cb.ax.tick_params(labelsize=6)
@@ -164,14 +194,18 @@ def thumbnail_grid(items: list[dict], title: str, ncols: int = 8) -> bytes | Non
     ncols = max(1, min(ncols, len(items)))
     nrows = (len(items) + ncols - 1) // ncols
     plt = _plt()
-    fig, axes = plt.subplots(nrows, ncols, figsize=(1.05 * ncols, 1.5 * nrows + 0.35), squeeze=False)
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(1.05 * ncols, 1.5 * nrows + 0.35), squeeze=False
+    )
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
         if i >= len(items):
             continue
         img = _load_image(Path(items[i]["path"]))
         if img is None:
-            ax.text(0.5, 0.5, "unreadable", ha="center", va="center", fontsize=6, transform=ax.transAxes)
+            ax.text(
+                0.5, 0.5, "unreadable", ha="center", va="center", fontsize=6, transform=ax.transAxes
+            )
         else:
             ax.imshow(img, cmap="gray" if img.ndim == 2 else None, interpolation="nearest")
         ax.set_title(items[i].get("caption", ""), fontsize=6.5)
@@ -180,14 +214,22 @@ def thumbnail_grid(items: list[dict], title: str, ncols: int = 8) -> bytes | Non
     return _png(fig)
 
 
-def bar_chart(counts: dict[str, int], title: str, xlabel: str = "rows", max_bars: int = 12,
-              size: tuple[float, float] | None = None, dpi: int = DPI) -> bytes | None:
+def bar_chart(
+    counts: dict[str, int],
+    title: str,
+    xlabel: str = "rows",
+    max_bars: int = 12,
+    size: tuple[float, float] | None = None,
+    dpi: int = DPI,
+) -> bytes | None:
     """Horizontal bars, largest first (the rest lumped into "other")."""
-    items = sorted(((str(k), int(v)) for k, v in counts.items() if v), key=lambda kv: (-kv[1], kv[0]))
+    items = sorted(
+        ((str(k), int(v)) for k, v in counts.items() if v), key=lambda kv: (-kv[1], kv[0])
+    )
     if not items:
         return None
     if len(items) > max_bars:
-        rest = sum(v for _, v in items[max_bars - 1:])
+        rest = sum(v for _, v in items[max_bars - 1 :])
         items = items[: max_bars - 1] + [("other", rest)]
     labels = [_short(k, 32) for k, _ in items][::-1]
     values = [v for _, v in items][::-1]

@@ -15,13 +15,16 @@ import os
 import sqlite3
 import threading
 import time
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 SCHEMA_VERSION = 1
 
 
-def judgment_key(identity: Mapping[str, Any], criterion: str, hash_shown_a: str, hash_shown_b: str) -> str:
+def judgment_key(
+    identity: Mapping[str, Any], criterion: str, hash_shown_a: str, hash_shown_b: str
+) -> str:
     payload = {
         "schema": SCHEMA_VERSION,
         "template_version": identity["template_version"],
@@ -97,7 +100,10 @@ class JudgmentCache:
         def write():
             con.execute("BEGIN IMMEDIATE")
             try:
-                con.executemany("INSERT OR REPLACE INTO judgments (key, value, created_at) VALUES (?, ?, ?)", rows)
+                con.executemany(
+                    "INSERT OR REPLACE INTO judgments (key, value, created_at) VALUES (?, ?, ?)",
+                    rows,
+                )
                 con.execute("COMMIT")
             except BaseException:
                 con.execute("ROLLBACK")

@@ -47,7 +47,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Callable, Protocol, runtime_checkable
+from collections.abc import Callable
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
@@ -96,7 +97,9 @@ def prepare(windows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     filled, miss = interpolate_nan(windows)
     mu = filled.mean(axis=1, keepdims=True)
     sd = filled.std(axis=1, keepdims=True)
-    z = np.where(sd > _EPS * np.maximum(1.0, np.abs(mu)), (filled - mu) / np.where(sd > 0, sd, 1.0), 0.0)
+    z = np.where(
+        sd > _EPS * np.maximum(1.0, np.abs(mu)), (filled - mu) / np.where(sd > 0, sd, 1.0), 0.0
+    )
     return z, scale_features(filled), miss
 
 
@@ -116,16 +119,25 @@ class FeatureEncoder:
 
     normalises = True
 
-    def __init__(self, paa: int = 16, n_bands: int = 8, missing_feature: bool = False, chunk: int = 8192):
+    def __init__(
+        self, paa: int = 16, n_bands: int = 8, missing_feature: bool = False, chunk: int = 8192
+    ):
         self.paa = int(paa)
         self.n_bands = int(n_bands)
         self.missing_feature = bool(missing_feature)
         self.chunk = int(chunk)
-        self.name = f"features-v1(paa={self.paa},bands={self.n_bands},missing={int(self.missing_feature)})"
+        self.name = (
+            f"features-v1(paa={self.paa},bands={self.n_bands},missing={int(self.missing_feature)})"
+        )
         self.dim = self.paa + len(ACF_LAGS) + self.n_bands + 14 + 2 + int(self.missing_feature)
 
     def config(self) -> dict:
-        return {"kind": "features-v1", "paa": self.paa, "n_bands": self.n_bands, "missing_feature": self.missing_feature}
+        return {
+            "kind": "features-v1",
+            "paa": self.paa,
+            "n_bands": self.n_bands,
+            "missing_feature": self.missing_feature,
+        }
 
     def encode(self, windows: np.ndarray) -> np.ndarray:
         X = np.asarray(windows, dtype=np.float64)
@@ -178,10 +190,22 @@ class FeatureEncoder:
         fin = np.isfinite(srt)
         distinct = ((np.diff(srt, axis=1) != 0) & fin[:, 1:]).sum(axis=1) + fin[:, :1].sum(axis=1)
         distinct_share = distinct / np.maximum(fin.sum(axis=1), 1)
-        feats.append(np.stack([
-            np.log10(dstd + 1e-3), np.log1p(np.maximum(dkurt + 3.0, 0.0)), np.abs(d).max(axis=1) / 4.0,
-            skew, np.log1p(np.maximum(kurt + 3.0, 0.0)), zc, tp, half, distinct_share,
-        ], axis=1))
+        feats.append(
+            np.stack(
+                [
+                    np.log10(dstd + 1e-3),
+                    np.log1p(np.maximum(dkurt + 3.0, 0.0)),
+                    np.abs(d).max(axis=1) / 4.0,
+                    skew,
+                    np.log1p(np.maximum(kurt + 3.0, 0.0)),
+                    zc,
+                    tp,
+                    half,
+                    distinct_share,
+                ],
+                axis=1,
+            )
+        )
         feats.append(q)
         feats.append(scale)
         if self.missing_feature:
@@ -199,7 +223,9 @@ class CallableEncoder:
 
     normalises = True
 
-    def __init__(self, fn: Callable[[np.ndarray], np.ndarray], name: str, out_dim: int, batch_size: int = 256):
+    def __init__(
+        self, fn: Callable[[np.ndarray], np.ndarray], name: str, out_dim: int, batch_size: int = 256
+    ):
         self.fn = fn
         self.name = str(name)
         self.dim = int(out_dim) + 2
@@ -215,7 +241,9 @@ class CallableEncoder:
             z, scale, _ = prepare(X[s : s + self.batch_size])
             emb = np.asarray(self.fn(z.astype(np.float32)), dtype=np.float32)
             if emb.shape != (z.shape[0], self.dim - 2):
-                raise ValueError(f"encoder {self.name} returned {emb.shape}, expected {(z.shape[0], self.dim - 2)}")
+                raise ValueError(
+                    f"encoder {self.name} returned {emb.shape}, expected {(z.shape[0], self.dim - 2)}"
+                )
             out[s : s + self.batch_size] = np.concatenate([emb, scale.astype(np.float32)], axis=1)
         return out
 

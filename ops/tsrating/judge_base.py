@@ -12,8 +12,9 @@ first, ``p(b > a) = (pred[a,b] + 1 - pred[b,a]) / 2``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Protocol, Sequence, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -49,7 +50,7 @@ class Answer:
         return asdict(self)
 
     @classmethod
-    def from_json(cls, d: dict[str, Any]) -> "Answer":
+    def from_json(cls, d: dict[str, Any]) -> Answer:
         return cls(**d)
 
 

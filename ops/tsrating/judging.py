@@ -4,7 +4,8 @@ calibrate, mark confident pairs, and build the judgments table (DESIGN.md ``judg
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -114,8 +115,15 @@ def judge_windows(
     confident = {c: 0 for c in criteria}
     active = {c: n >= 2 for c in criteria}
     rows: list[dict[str, Any]] = []
-    stats = {"calls": 0, "queries": 0, "cache_hits": 0, "cost_usd": 0.0, "tokens": 0,
-             "unparseable": 0, "errors": 0}
+    stats = {
+        "calls": 0,
+        "queries": 0,
+        "cache_hits": 0,
+        "cost_usd": 0.0,
+        "tokens": 0,
+        "unparseable": 0,
+        "errors": 0,
+    }
     budget_exhausted = False
 
     while any(active.values()) and not budget_exhausted:
@@ -193,30 +201,54 @@ def judge_windows(
             ident = identities[c]
             paths = {x.path for x in (f, b) if x.path}
             reasons = [x.reason for x in (f, b) if x.reason]
-            rows.append({
-                "block_a": str(window_ids[i]), "block_b": str(window_ids[j]), "idx_a": i, "idx_b": j,
-                "criterion": c, "comparisons_forward": pf, "comparisons_backward": pb,
-                "comparisons_avg": p, "confident": conf,
-                "prob_a_forward": None if pf is None else 1.0 - pf,
-                "prob_a_backward": None if pb is None else 1.0 - pb,
-                "votes_fwd": _votes(f), "votes_bwd": _votes(b),
-                "model": ident["model"], "template_version": ident["template_version"],
-                "template_sha256": ident["template_sha256"],
-                "path": "+".join(sorted(paths)) or None,
-                "path_forward": f.path or None, "path_backward": b.path or None,
-                "cost_usd": (0.0 if cached[kf] else f.cost_usd) + (0.0 if cached[kb] else b.cost_usd),
-                "tokens": (0 if cached[kf] else f.tokens) + (0 if cached[kb] else b.tokens),
-                "calls": (0 if cached[kf] else f.calls) + (0 if cached[kb] else b.calls),
-                "cache_key_forward": kf, "cache_key_backward": kb,
-                "cached_forward": cached[kf], "cached_backward": cached[kb],
-                "status": _pair_status(f, b), "reason": "; ".join(reasons) or None,
-            })
+            rows.append(
+                {
+                    "block_a": str(window_ids[i]),
+                    "block_b": str(window_ids[j]),
+                    "idx_a": i,
+                    "idx_b": j,
+                    "criterion": c,
+                    "comparisons_forward": pf,
+                    "comparisons_backward": pb,
+                    "comparisons_avg": p,
+                    "confident": conf,
+                    "prob_a_forward": None if pf is None else 1.0 - pf,
+                    "prob_a_backward": None if pb is None else 1.0 - pb,
+                    "votes_fwd": _votes(f),
+                    "votes_bwd": _votes(b),
+                    "model": ident["model"],
+                    "template_version": ident["template_version"],
+                    "template_sha256": ident["template_sha256"],
+                    "path": "+".join(sorted(paths)) or None,
+                    "path_forward": f.path or None,
+                    "path_backward": b.path or None,
+                    "cost_usd": (0.0 if cached[kf] else f.cost_usd)
+                    + (0.0 if cached[kb] else b.cost_usd),
+                    "tokens": (0 if cached[kf] else f.tokens) + (0 if cached[kb] else b.tokens),
+                    "calls": (0 if cached[kf] else f.calls) + (0 if cached[kb] else b.calls),
+                    "cache_key_forward": kf,
+                    "cache_key_backward": kb,
+                    "cached_forward": cached[kf],
+                    "cached_backward": cached[kb],
+                    "status": _pair_status(f, b),
+                    "reason": "; ".join(reasons) or None,
+                }
+            )
         for c in criteria:
-            if confident[c] >= target or (pairs.max_pairs is not None and asked[c] >= pairs.max_pairs):
+            if confident[c] >= target or (
+                pairs.max_pairs is not None and asked[c] >= pairs.max_pairs
+            ):
                 active[c] = False
         if progress is not None:
-            progress({"pairs": len(rows), "confident": dict(confident), "target": target,
-                      "calls": stats["calls"], "cache_hits": stats["cache_hits"]})
+            progress(
+                {
+                    "pairs": len(rows),
+                    "confident": dict(confident),
+                    "target": target,
+                    "calls": stats["calls"],
+                    "cache_hits": stats["cache_hits"],
+                }
+            )
 
     df = pl.DataFrame(rows, schema=JUDGMENT_SCHEMA)
     n_q = stats["queries"] + stats["cache_hits"]

@@ -29,8 +29,9 @@ import logging
 import math
 import os
 import threading
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable, Literal, Sequence
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -53,7 +54,9 @@ class LLMJudgeConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    model: str = Field(..., min_length=1, description="litellm model string, e.g. 'openai/gpt-4o-mini'")
+    model: str = Field(
+        ..., min_length=1, description="litellm model string, e.g. 'openai/gpt-4o-mini'"
+    )
     api_base: str | None = None
     api_key_env: str | None = None
     temperature: float = Field(1.0, ge=0)
@@ -70,7 +73,9 @@ class LLMJudgeConfig(BaseModel):
     offline: bool = False
     template_version: str = DEFAULT_TEMPLATE_VERSION
     prec: int = Field(4, ge=0, le=8)
-    extra_params: dict[str, Any] = Field(default_factory=dict, description="forwarded to completion, e.g. logit_bias")
+    extra_params: dict[str, Any] = Field(
+        default_factory=dict, description="forwarded to completion, e.g. logit_bias"
+    )
 
     @field_validator("model")
     @classmethod
@@ -91,8 +96,14 @@ def _retryable(exc: BaseException) -> bool:
         t
         for t in (
             getattr(litellm, n, None)
-            for n in ("RateLimitError", "Timeout", "APIConnectionError", "InternalServerError",
-                      "ServiceUnavailableError", "BadGatewayError")
+            for n in (
+                "RateLimitError",
+                "Timeout",
+                "APIConnectionError",
+                "InternalServerError",
+                "ServiceUnavailableError",
+                "BadGatewayError",
+            )
         )
         if isinstance(t, type)
     )
@@ -164,11 +175,21 @@ class LLMJudge:
         t = load_template(criterion, self.config.template_version)
         c = self.config
         params = {
-            "temperature": c.temperature, "n_votes": c.n_votes, "min_valid_votes": c.valid_votes_needed,
-            "use_logprobs": c.use_logprobs, "top_logprobs": c.top_logprobs, "prec": c.prec,
-            "extra_params": c.extra_params, "max_tokens": 1,
+            "temperature": c.temperature,
+            "n_votes": c.n_votes,
+            "min_valid_votes": c.valid_votes_needed,
+            "use_logprobs": c.use_logprobs,
+            "top_logprobs": c.top_logprobs,
+            "prec": c.prec,
+            "extra_params": c.extra_params,
+            "max_tokens": 1,
         }
-        return {"template_version": t.version, "template_sha256": t.sha256, "model": c.model, "params": params}
+        return {
+            "template_version": t.version,
+            "template_sha256": t.sha256,
+            "model": c.model,
+            "params": params,
+        }
 
     # -- calls ---------------------------------------------------------------------------
     def _api_key(self) -> str | None:
@@ -176,7 +197,9 @@ class LLMJudge:
             return None
         key = os.environ.get(self.config.api_key_env)
         if not key:
-            raise RuntimeError(f"environment variable {self.config.api_key_env!r} (api_key_env) is not set")
+            raise RuntimeError(
+                f"environment variable {self.config.api_key_env!r} (api_key_env) is not set"
+            )
         return key
 
     def _completion(self) -> Callable[..., Any]:
@@ -201,9 +224,16 @@ class LLMJudge:
         info["calls"] += 1
         c = self.config
         kwargs: dict[str, Any] = {
-            "model": c.model, "messages": messages, "api_base": c.api_base, "timeout": c.timeout_s,
-            "num_retries": 0, "max_retries": 0, "drop_params": True, "max_tokens": 1,
-            **c.extra_params, **params,
+            "model": c.model,
+            "messages": messages,
+            "api_base": c.api_base,
+            "timeout": c.timeout_s,
+            "num_retries": 0,
+            "max_retries": 0,
+            "drop_params": True,
+            "max_tokens": 1,
+            **c.extra_params,
+            **params,
         }
         key = self._api_key()
         if key is not None:
@@ -218,8 +248,12 @@ class LLMJudge:
         def before_sleep(rs):
             with self._lock:
                 self.retries += 1
-            log.warning("LLM call to %s failed (%s); retry %d", c.model,
-                        type(rs.outcome.exception()).__name__, rs.attempt_number)
+            log.warning(
+                "LLM call to %s failed (%s); retry %d",
+                c.model,
+                type(rs.outcome.exception()).__name__,
+                rs.attempt_number,
+            )
 
         retrying = Retrying(
             stop=stop_after_attempt(c.max_retries + 1),
@@ -251,7 +285,13 @@ class LLMJudge:
         info: dict[str, Any] = {"calls": 0, "tokens": 0, "cost_usd": 0.0}
 
         def answer(**kw: Any) -> Answer:
-            return Answer(model=c.model, calls=info["calls"], tokens=info["tokens"], cost_usd=info["cost_usd"], **kw)
+            return Answer(
+                model=c.model,
+                calls=info["calls"],
+                tokens=info["tokens"],
+                cost_usd=info["cost_usd"],
+                **kw,
+            )
 
         try:
             if c.use_logprobs != "never" and self._logprobs_ok is not False:
@@ -264,17 +304,27 @@ class LLMJudge:
         except OfflineCacheMiss:
             raise
         except Exception as e:  # after retries: recorded, not cached, never guessed
-            return answer(prob_second=None, status=ERROR, reason=f"{type(e).__name__}: {str(e)[:300]}")
+            return answer(
+                prob_second=None, status=ERROR, reason=f"{type(e).__name__}: {str(e)[:300]}"
+            )
 
     def _logprobs_path(self, messages, info) -> dict[str, Any] | None:
         c = self.config
         try:
-            resp = self._call(messages, info, logprobs=True, top_logprobs=c.top_logprobs, n=1,
-                              temperature=c.temperature)
+            resp = self._call(
+                messages,
+                info,
+                logprobs=True,
+                top_logprobs=c.top_logprobs,
+                n=1,
+                temperature=c.temperature,
+            )
         except Exception as e:
             import litellm
 
-            if c.use_logprobs == "auto" and isinstance(e, (litellm.BadRequestError, litellm.UnsupportedParamsError)):
+            if c.use_logprobs == "auto" and isinstance(
+                e, (litellm.BadRequestError, litellm.UnsupportedParamsError)
+            ):
                 self._logprobs_ok = False
                 log.info("%s rejected logprobs (%s); using votes", c.model, type(e).__name__)
                 return None
@@ -284,17 +334,32 @@ class LLMJudge:
         ab = _ab_from_logprobs(choices[0]) if choices else None
         if ab is None:
             if c.use_logprobs == "always":
-                return {"prob_second": None, "status": UNPARSEABLE, "path": "logprobs",
-                        "reason": "provider returned no logprobs", "raw": [text or ""]}
+                return {
+                    "prob_second": None,
+                    "status": UNPARSEABLE,
+                    "path": "logprobs",
+                    "reason": "provider returned no logprobs",
+                    "raw": [text or ""],
+                }
             self._logprobs_ok = False
             log.info("%s returned no logprobs; using votes", c.model)
             return None
         self._logprobs_ok = True
         if ab == "absent":
-            return {"prob_second": None, "status": UNPARSEABLE, "path": "logprobs",
-                    "reason": "neither A nor B among the top logprobs", "raw": [text or ""]}
+            return {
+                "prob_second": None,
+                "status": UNPARSEABLE,
+                "path": "logprobs",
+                "reason": "neither A nor B among the top logprobs",
+                "raw": [text or ""],
+            }
         pa, pb = ab
-        return {"prob_second": pb / (pa + pb), "status": OK, "path": "logprobs", "raw": [text or ""]}
+        return {
+            "prob_second": pb / (pa + pb),
+            "status": OK,
+            "path": "logprobs",
+            "raw": [text or ""],
+        }
 
     def _votes_path(self, messages, info) -> dict[str, Any]:
         c = self.config
@@ -304,7 +369,12 @@ class LLMJudge:
             texts = [_text(ch) for ch in (_get(resp, "choices") or [])][: c.n_votes]
             if len(texts) < c.n_votes:
                 self._n_ok = False
-                log.info("%s returned %d of n=%d choices; falling back to single calls", c.model, len(texts), c.n_votes)
+                log.info(
+                    "%s returned %d of n=%d choices; falling back to single calls",
+                    c.model,
+                    len(texts),
+                    c.n_votes,
+                )
             else:
                 self._n_ok = True
         while len(texts) < c.n_votes:
@@ -315,9 +385,23 @@ class LLMJudge:
         vb = sum(1 for t in texts if t is not None and t.strip() == "B")
         raw = [t if t is not None else "" for t in texts]
         if va + vb < c.valid_votes_needed:
-            return {"prob_second": None, "status": UNPARSEABLE, "path": "votes", "votes_a": va, "votes_b": vb,
-                    "reason": f"{va + vb}/{c.n_votes} valid votes (< {c.valid_votes_needed})", "raw": raw}
-        return {"prob_second": vb / (va + vb), "status": OK, "path": "votes", "votes_a": va, "votes_b": vb, "raw": raw}
+            return {
+                "prob_second": None,
+                "status": UNPARSEABLE,
+                "path": "votes",
+                "votes_a": va,
+                "votes_b": vb,
+                "reason": f"{va + vb}/{c.n_votes} valid votes (< {c.valid_votes_needed})",
+                "raw": raw,
+            }
+        return {
+            "prob_second": vb / (va + vb),
+            "status": OK,
+            "path": "votes",
+            "votes_a": va,
+            "votes_b": vb,
+            "raw": raw,
+        }
 
     # -- batch ---------------------------------------------------------------------------
     def judge(self, queries: Sequence[Query]) -> list[Answer]:

@@ -55,7 +55,7 @@ def gguf_path() -> Path:
 class SmolLM2:
     """The model and tokenizer, loaded once per process (thread-safe forward)."""
 
-    _instance: "SmolLM2 | None" = None
+    _instance: SmolLM2 | None = None
     _init_lock = threading.Lock()
 
     def __init__(self, path: Path | None = None, threads: int | None = None):
@@ -72,23 +72,34 @@ class SmolLM2:
             torch.set_num_threads(threads)
         t0 = time.perf_counter()
         self.tokenizer = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
-        self.model = AutoModelForCausalLM.from_pretrained(str(path.parent), gguf_file=path.name, dtype=torch.float32)
+        self.model = AutoModelForCausalLM.from_pretrained(
+            str(path.parent), gguf_file=path.name, dtype=torch.float32
+        )
         self.model.eval()
         self.load_s = time.perf_counter() - t0
         self._lock = threading.Lock()
         self._torch = torch
 
     @classmethod
-    def get(cls) -> "SmolLM2":
+    def get(cls) -> SmolLM2:
         with cls._init_lock:
             if cls._instance is None:
                 cls._instance = cls()
             return cls._instance
 
     def _ids(self, messages: list[dict[str, Any]]):
-        msgs = [{"role": m["role"], "content": m["content"] if isinstance(m.get("content"), str) else str(m.get("content"))}
-                for m in messages]
-        enc = self.tokenizer.apply_chat_template(msgs, add_generation_prompt=True, return_tensors="pt")
+        msgs = [
+            {
+                "role": m["role"],
+                "content": m["content"]
+                if isinstance(m.get("content"), str)
+                else str(m.get("content")),
+            }
+            for m in messages
+        ]
+        enc = self.tokenizer.apply_chat_template(
+            msgs, add_generation_prompt=True, return_tensors="pt"
+        )
         return enc if self._torch.is_tensor(enc) else enc["input_ids"]
 
     def next_token_logprobs(self, messages: list[dict[str, Any]]):
@@ -98,13 +109,19 @@ class SmolLM2:
             logits = self.model(ids).logits[0, -1].float()
         return torch.log_softmax(logits, dim=-1), int(ids.shape[1])
 
-    def generate_greedy(self, messages: list[dict[str, Any]], max_tokens: int) -> tuple[str, int, int]:
+    def generate_greedy(
+        self, messages: list[dict[str, Any]], max_tokens: int
+    ) -> tuple[str, int, int]:
         torch = self._torch
         ids = self._ids(messages)
         with self._lock, torch.no_grad():
             out = self.model.generate(ids, max_new_tokens=max_tokens, do_sample=False)
-        new = out[0, ids.shape[1]:]
-        return self.tokenizer.decode(new, skip_special_tokens=True), int(ids.shape[1]), int(new.shape[0])
+        new = out[0, ids.shape[1] :]
+        return (
+            self.tokenizer.decode(new, skip_special_tokens=True),
+            int(ids.shape[1]),
+            int(new.shape[0]),
+        )
 
     def decode(self, token_id: int) -> str:
         return self.tokenizer.decode([int(token_id)])
@@ -118,41 +135,81 @@ def _make_handler():
     class SmolLM2Provider(CustomLLM):
         """litellm custom provider answering from :class:`SmolLM2`."""
 
-        def completion(self, model, messages, api_base, custom_prompt_dict, model_response, print_verbose,
-                       encoding, api_key, logging_obj, optional_params, *args, **kwargs):
+        def completion(
+            self,
+            model,
+            messages,
+            api_base,
+            custom_prompt_dict,
+            model_response,
+            print_verbose,
+            encoding,
+            api_key,
+            logging_obj,
+            optional_params,
+            *args,
+            **kwargs,
+        ):
             llm = SmolLM2.get()
             torch = llm._torch
             opt = dict(optional_params or {})
             n = int(opt.get("n") or 1)
             max_tokens = int(opt.get("max_tokens") or 1)
-            temperature = float(opt.get("temperature") if opt.get("temperature") is not None else 1.0)
+            temperature = float(
+                opt.get("temperature") if opt.get("temperature") is not None else 1.0
+            )
             choices = []
             if max_tokens > 1:
                 text, p_tok, c_tok = llm.generate_greedy(messages, max_tokens)
-                choices = [{"index": i, "message": {"role": "assistant", "content": text}, "finish_reason": "length"}
-                           for i in range(n)]
-                usage = {"prompt_tokens": p_tok, "completion_tokens": c_tok * n, "total_tokens": p_tok + c_tok * n}
+                choices = [
+                    {
+                        "index": i,
+                        "message": {"role": "assistant", "content": text},
+                        "finish_reason": "length",
+                    }
+                    for i in range(n)
+                ]
+                usage = {
+                    "prompt_tokens": p_tok,
+                    "completion_tokens": c_tok * n,
+                    "total_tokens": p_tok + c_tok * n,
+                }
             else:
                 lp, p_tok = llm.next_token_logprobs(messages)
                 if opt.get("logprobs"):
                     k = int(opt.get("top_logprobs") or 5)
                     top = torch.topk(lp, k)
-                    tops = [{"token": llm.decode(i), "logprob": float(v), "bytes": None}
-                            for v, i in zip(top.values.tolist(), top.indices.tolist())]
+                    tops = [
+                        {"token": llm.decode(i), "logprob": float(v), "bytes": None}
+                        for v, i in zip(top.values.tolist(), top.indices.tolist())
+                    ]
                     for i in range(n):
-                        choices.append({"index": i, "finish_reason": "length",
-                                        "message": {"role": "assistant", "content": tops[0]["token"]},
-                                        "logprobs": {"content": [{**tops[0], "top_logprobs": tops}]}})
+                        choices.append(
+                            {
+                                "index": i,
+                                "finish_reason": "length",
+                                "message": {"role": "assistant", "content": tops[0]["token"]},
+                                "logprobs": {"content": [{**tops[0], "top_logprobs": tops}]},
+                            }
+                        )
                 else:
-                    seed = int.from_bytes(hashlib.sha256(repr(messages).encode()).digest()[:8], "little")
+                    seed = int.from_bytes(
+                        hashlib.sha256(repr(messages).encode()).digest()[:8], "little"
+                    )
                     g = torch.Generator().manual_seed(seed % (2**63))
                     if temperature <= 0:
                         ids = [int(torch.argmax(lp))] * n
                     else:
                         probs = torch.softmax(lp / temperature, dim=-1)
                         ids = torch.multinomial(probs, n, replacement=True, generator=g).tolist()
-                    choices = [{"index": i, "finish_reason": "length",
-                                "message": {"role": "assistant", "content": llm.decode(t)}} for i, t in enumerate(ids)]
+                    choices = [
+                        {
+                            "index": i,
+                            "finish_reason": "length",
+                            "message": {"role": "assistant", "content": llm.decode(t)},
+                        }
+                        for i, t in enumerate(ids)
+                    ]
                 usage = {"prompt_tokens": p_tok, "completion_tokens": n, "total_tokens": p_tok + n}
             return ModelResponse(choices=choices, model=f"{PROVIDER}/{model}", usage=usage)
 

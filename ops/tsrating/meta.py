@@ -18,15 +18,24 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch
 from torch.func import functional_call
 
 from ops.tsrating.prompts import CRITERIA
-from ops.tsrating.rater import Pairs, RaterHead, bt_loss, head_scores, pairwise_accuracy, resolve_device, save_heads
+from ops.tsrating.rater import (
+    Pairs,
+    RaterHead,
+    bt_loss,
+    head_scores,
+    pairwise_accuracy,
+    resolve_device,
+    save_heads,
+)
 
 META_VERSION = "fomaml-signsgd-v1"
 
@@ -56,11 +65,19 @@ class Task:
     name: str = ""
 
 
-def _loss(head: torch.nn.Module, params: Mapping[str, torch.Tensor], x: torch.Tensor, a, b, p) -> torch.Tensor:
-    return bt_loss(functional_call(head, dict(params), (x[a],)), functional_call(head, dict(params), (x[b],)), p)
+def _loss(
+    head: torch.nn.Module, params: Mapping[str, torch.Tensor], x: torch.Tensor, a, b, p
+) -> torch.Tensor:
+    return bt_loss(
+        functional_call(head, dict(params), (x[a],)),
+        functional_call(head, dict(params), (x[b],)),
+        p,
+    )
 
 
-def sign_adapt(head: torch.nn.Module, params: Mapping[str, torch.Tensor], task: Task, cfg: MetaConfig) -> dict[str, torch.Tensor]:
+def sign_adapt(
+    head: torch.nn.Module, params: Mapping[str, torch.Tensor], task: Task, cfg: MetaConfig
+) -> dict[str, torch.Tensor]:
     """φ = detached copy of ``params`` after ``inner_steps`` signSGD passes over the support set (fixed order)."""
     phi = {k: v.detach().clone().requires_grad_(True) for k, v in params.items()}
     a, b, p = task.support.tensors(task.x.device)
@@ -71,11 +88,16 @@ def sign_adapt(head: torch.nn.Module, params: Mapping[str, torch.Tensor], task: 
             sl = slice(s, s + cfg.support_batch)
             loss = _loss(head, phi, task.x, a[sl], b[sl], p[sl])
             grads = torch.autograd.grad(loss, list(phi.values()))
-            phi = {k: (v - cfg.alpha * torch.sign(g)).detach().requires_grad_(True) for (k, v), g in zip(phi.items(), grads)}
+            phi = {
+                k: (v - cfg.alpha * torch.sign(g)).detach().requires_grad_(True)
+                for (k, v), g in zip(phi.items(), grads)
+            }
     return phi
 
 
-def query_grad(head: torch.nn.Module, phi: Mapping[str, torch.Tensor], task: Task) -> tuple[list[torch.Tensor], float]:
+def query_grad(
+    head: torch.nn.Module, phi: Mapping[str, torch.Tensor], task: Task
+) -> tuple[list[torch.Tensor], float]:
     """Gradient of the mean query loss at φ (one list entry per parameter, in ``phi`` order) and the loss."""
     a, b, p = task.query.tensors(task.x.device)
     loss = _loss(head, phi, task.x, a, b, p.to(task.x.dtype))
@@ -83,7 +105,9 @@ def query_grad(head: torch.nn.Module, phi: Mapping[str, torch.Tensor], task: Tas
     return list(grads), float(loss.detach())
 
 
-def meta_step(head: torch.nn.Module, meta_opt: torch.optim.Optimizer, tasks: Sequence[Task], cfg: MetaConfig) -> float:
+def meta_step(
+    head: torch.nn.Module, meta_opt: torch.optim.Optimizer, tasks: Sequence[Task], cfg: MetaConfig
+) -> float:
     """One outer step on ``tasks``: θ.grad = mean over tasks of the query gradient at the adapted φ."""
     params = dict(head.named_parameters())
     acc = {k: torch.zeros_like(v) for k, v in params.items()}
@@ -101,7 +125,9 @@ def meta_step(head: torch.nn.Module, meta_opt: torch.optim.Optimizer, tasks: Seq
     return float(np.mean(losses))
 
 
-def split_task(x: torch.Tensor, pairs: Pairs, cfg: MetaConfig, rng: np.random.Generator, name: str = "") -> Task:
+def split_task(
+    x: torch.Tensor, pairs: Pairs, cfg: MetaConfig, rng: np.random.Generator, name: str = ""
+) -> Task:
     """A random support/query split (``n_support``/``n_query``; halves when there are fewer pairs)."""
     n = len(pairs)
     perm = rng.permutation(n)
@@ -119,8 +145,12 @@ class Domain:
     pairs: Mapping[str, Pairs]
 
 
-def meta_train(domains: Sequence[Domain], cfg: MetaConfig = MetaConfig(), criteria: Sequence[str] = CRITERIA,
-               min_pairs: int = 10) -> tuple[dict[str, RaterHead], dict[str, Any]]:
+def meta_train(
+    domains: Sequence[Domain],
+    cfg: MetaConfig = MetaConfig(),
+    criteria: Sequence[str] = CRITERIA,
+    min_pairs: int = 10,
+) -> tuple[dict[str, RaterHead], dict[str, Any]]:
     """Meta-train one head per criterion over the domains that have ≥ ``min_pairs`` pairs for it.
 
     Returns (heads, report); a criterion with no eligible domain gets no head.
@@ -129,7 +159,10 @@ def meta_train(domains: Sequence[Domain], cfg: MetaConfig = MetaConfig(), criter
     if not domains:
         raise ValueError("meta_train needs at least one domain")
     dim = int(np.asarray(domains[0].features).shape[1])
-    xs = {d.name: torch.as_tensor(np.asarray(d.features, dtype=np.float32), device=dev) for d in domains}
+    xs = {
+        d.name: torch.as_tensor(np.asarray(d.features, dtype=np.float32), device=dev)
+        for d in domains
+    }
     heads: dict[str, RaterHead] = {}
     report: dict[str, Any] = {}
     for k, c in enumerate(criteria):
@@ -145,16 +178,33 @@ def meta_train(domains: Sequence[Domain], cfg: MetaConfig = MetaConfig(), criter
         for _ in range(cfg.meta_iters):
             m = min(cfg.meta_batch, len(eligible))
             chosen = rng.choice(len(eligible), size=m, replace=False)
-            tasks = [split_task(xs[eligible[i].name], eligible[i].pairs[c], cfg, rng, eligible[i].name) for i in chosen]
+            tasks = [
+                split_task(xs[eligible[i].name], eligible[i].pairs[c], cfg, rng, eligible[i].name)
+                for i in chosen
+            ]
             losses.append(meta_step(head, opt, tasks, cfg))
         heads[c] = head.cpu().eval()
-        report[c] = {"status": "meta-trained", "domains": [d.name for d in eligible], "n_tasks": len(eligible),
-                     "query_loss_first": losses[0] if losses else None, "query_loss_last": losses[-1] if losses else None}
+        report[c] = {
+            "status": "meta-trained",
+            "domains": [d.name for d in eligible],
+            "n_tasks": len(eligible),
+            "query_loss_first": losses[0] if losses else None,
+            "query_loss_last": losses[-1] if losses else None,
+        }
     return heads, report
 
 
-def few_shot_adapt(head: RaterHead, features: np.ndarray, pairs: Pairs, *, lr: float = 1e-3, passes: int = 10,
-                   batch_size: int = 1, seed: int = 0, device: str = "cpu") -> RaterHead:
+def few_shot_adapt(
+    head: RaterHead,
+    features: np.ndarray,
+    pairs: Pairs,
+    *,
+    lr: float = 1e-3,
+    passes: int = 10,
+    batch_size: int = 1,
+    seed: int = 0,
+    device: str = "cpu",
+) -> RaterHead:
     """Adam fine-tune of a copy of ``head`` on a few pairs (METHODS §1.4: batch 1, 10 passes)."""
     from ops.tsrating.rater import train_head
 
@@ -181,15 +231,31 @@ def data_fingerprint(domains: Sequence[Domain]) -> str:
     return h.hexdigest()[:16]
 
 
-def save_meta_checkpoint(path, heads: Mapping[str, RaterHead], cfg: MetaConfig, domains: Sequence[Domain],
-                         encoder: Mapping[str, Any]) -> str:
+def save_meta_checkpoint(
+    path,
+    heads: Mapping[str, RaterHead],
+    cfg: MetaConfig,
+    domains: Sequence[Domain],
+    encoder: Mapping[str, Any],
+) -> str:
     """Write a checkpoint (same format as single-dataset raters) carrying config, data fingerprint
     and a version string; returns the version string."""
     fp = data_fingerprint(domains)
     cfg_d = asdict(cfg) | {"device": None}
     version = f"{META_VERSION}-{hashlib.sha256(json.dumps([cfg_d, fp, dict(encoder)], sort_keys=True).encode()).hexdigest()[:12]}"
     dim = next(iter(heads.values())).inp.in_features
-    save_heads(path, heads, dim=dim, hidden=cfg.hidden,
-               meta={"version": version, "kind": "meta", "config": cfg_d, "data_fingerprint": fp,
-                     "domains": [d.name for d in domains], "encoder": dict(encoder)})
+    save_heads(
+        path,
+        heads,
+        dim=dim,
+        hidden=cfg.hidden,
+        meta={
+            "version": version,
+            "kind": "meta",
+            "config": cfg_d,
+            "data_fingerprint": fp,
+            "domains": [d.name for d in domains],
+            "encoder": dict(encoder),
+        },
+    )
     return version

@@ -9,7 +9,7 @@ the pairs run out, or the call budget stops the run.
 from __future__ import annotations
 
 import math
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -22,15 +22,19 @@ class PairConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    pairs_per_window: float = Field(1.0, gt=0, description="target confident pairs = ceil(ratio * N) per criterion")
-    max_pairs: int | None = Field(None, ge=1, description="hard cap on unordered pairs asked per criterion")
+    pairs_per_window: float = Field(
+        1.0, gt=0, description="target confident pairs = ceil(ratio * N) per criterion"
+    )
+    max_pairs: int | None = Field(
+        None, ge=1, description="hard cap on unordered pairs asked per criterion"
+    )
     seed: int = 0
     confident_low: float = Field(0.25, ge=0, le=0.5)
     confident_high: float = Field(0.75, ge=0.5, le=1)
     batch_size: int = Field(64, ge=1, description="pairs per criterion sent to the judge per step")
 
     @model_validator(mode="after")
-    def _check(self) -> "PairConfig":
+    def _check(self) -> PairConfig:
         if self.confident_low > self.confident_high:
             raise ValueError("confident_low must be <= confident_high")
         return self

@@ -40,7 +40,9 @@ class PromptTemplate:
 
 
 def available_versions() -> list[str]:
-    return sorted(p.name for p in PROMPTS_DIR.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
+    return sorted(
+        p.name for p in PROMPTS_DIR.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))
+    )
 
 
 @lru_cache(maxsize=64)

@@ -24,8 +24,9 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -76,13 +77,15 @@ class Pairs:
     def __len__(self) -> int:
         return int(len(self.p))
 
-    def take(self, idx: np.ndarray) -> "Pairs":
+    def take(self, idx: np.ndarray) -> Pairs:
         return Pairs(self.a[idx], self.b[idx], self.p[idx])
 
     def tensors(self, device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        return (torch.as_tensor(self.a, dtype=torch.long, device=device),
-                torch.as_tensor(self.b, dtype=torch.long, device=device),
-                torch.as_tensor(self.p, dtype=torch.float32, device=device))
+        return (
+            torch.as_tensor(self.a, dtype=torch.long, device=device),
+            torch.as_tensor(self.b, dtype=torch.long, device=device),
+            torch.as_tensor(self.p, dtype=torch.float32, device=device),
+        )
 
 
 def pairs_from_judgments(judgments: pl.DataFrame, window_ids: Sequence[str]) -> dict[str, Pairs]:
@@ -144,8 +147,16 @@ class RaterConfig:
     device: str = "cpu"
 
 
-def train_head(head: nn.Module, X: torch.Tensor, pairs: Pairs, *, lr: float, epochs: int, batch_size: int,
-               seed: int) -> nn.Module:
+def train_head(
+    head: nn.Module,
+    X: torch.Tensor,
+    pairs: Pairs,
+    *,
+    lr: float,
+    epochs: int,
+    batch_size: int,
+    seed: int,
+) -> nn.Module:
     """Adam on the soft BT loss over ``pairs`` (in place); seeded shuffling."""
     if len(pairs) == 0 or epochs <= 0:
         return head
@@ -170,7 +181,12 @@ def train_head(head: nn.Module, X: torch.Tensor, pairs: Pairs, *, lr: float, epo
 @torch.no_grad()
 def head_scores(head: nn.Module, X: torch.Tensor, batch: int = 65536) -> np.ndarray:
     head.eval()
-    return torch.cat([head(X[s : s + batch]) for s in range(0, X.shape[0], batch)]).double().cpu().numpy()
+    return (
+        torch.cat([head(X[s : s + batch]) for s in range(0, X.shape[0], batch)])
+        .double()
+        .cpu()
+        .numpy()
+    )
 
 
 def split_pairs(pairs: Pairs, val_share: float, seed: int) -> tuple[Pairs, Pairs]:
@@ -204,7 +220,11 @@ class Rater:
         return out
 
     def version(self) -> str:
-        blob = json.dumps({"enc": self.encoder, "info": self.info, "fallback": self.fallback}, sort_keys=True, default=str)
+        blob = json.dumps(
+            {"enc": self.encoder, "info": self.info, "fallback": self.fallback},
+            sort_keys=True,
+            default=str,
+        )
         return f"bt-rater-v{RATER_SCHEMA_VERSION}-{hashlib.sha256(blob.encode()).hexdigest()[:12]}"
 
 
@@ -225,9 +245,15 @@ def mix_scores(raw: Mapping[str, np.ndarray], trained: Sequence[str]) -> dict[st
     return out
 
 
-def fit_rater(features_std: np.ndarray, pairs: Mapping[str, Pairs], config: RaterConfig = RaterConfig(), *,
-              encoder: Mapping[str, Any] | None = None, init: Mapping[str, Mapping[str, torch.Tensor]] | None = None,
-              init_version: str | None = None) -> tuple[Rater, dict[str, Any]]:
+def fit_rater(
+    features_std: np.ndarray,
+    pairs: Mapping[str, Pairs],
+    config: RaterConfig = RaterConfig(),
+    *,
+    encoder: Mapping[str, Any] | None = None,
+    init: Mapping[str, Mapping[str, torch.Tensor]] | None = None,
+    init_version: str | None = None,
+) -> tuple[Rater, dict[str, Any]]:
     """Train one head per criterion; returns the rater and a report (per criterion: n_train,
     n_val, val_accuracy, status). ``init`` = state dicts per criterion (e.g. a meta checkpoint)."""
     dev = resolve_device(config.device)
@@ -240,7 +266,13 @@ def fit_rater(features_std: np.ndarray, pairs: Mapping[str, Pairs], config: Rate
         pc = pairs.get(c, Pairs(np.zeros(0, int), np.zeros(0, int), np.zeros(0)))
         if len(pc) < config.min_pairs:
             fallback[c] = f"{len(pc)} confident pairs < min_pairs={config.min_pairs}: scored 0.5"
-            report[c] = {"status": "fallback", "n_confident": len(pc), "n_train": 0, "n_val": 0, "val_accuracy": None}
+            report[c] = {
+                "status": "fallback",
+                "n_confident": len(pc),
+                "n_train": 0,
+                "n_val": 0,
+                "val_accuracy": None,
+            }
             continue
         tr, va = split_pairs(pc, config.val_share, config.seed + k)
         torch.manual_seed(config.seed + k)
@@ -249,14 +281,38 @@ def fit_rater(features_std: np.ndarray, pairs: Mapping[str, Pairs], config: Rate
         if init is not None and c in init:
             head.load_state_dict(init[c])
             lr = config.finetune_lr
-        train_head(head, X, tr, lr=lr, epochs=config.epochs, batch_size=config.batch_size, seed=config.seed + k)
+        train_head(
+            head,
+            X,
+            tr,
+            lr=lr,
+            epochs=config.epochs,
+            batch_size=config.batch_size,
+            seed=config.seed + k,
+        )
         acc = pairwise_accuracy(head_scores(head, X), va)
         heads[c] = head.cpu()
-        report[c] = {"status": "trained", "n_confident": len(pc), "n_train": len(tr), "n_val": len(va), "val_accuracy": acc}
-    info = {"config": asdict(config) | {"device": None}, "init": init_version,
-            "pairs": {c: report[c]["n_confident"] for c in report},
-            "pairs_sha": _pairs_fingerprint(pairs)}
-    return Rater(dim=dim, hidden=config.hidden, heads=heads, encoder=dict(encoder or {}), fallback=fallback, info=info), report
+        report[c] = {
+            "status": "trained",
+            "n_confident": len(pc),
+            "n_train": len(tr),
+            "n_val": len(va),
+            "val_accuracy": acc,
+        }
+    info = {
+        "config": asdict(config) | {"device": None},
+        "init": init_version,
+        "pairs": {c: report[c]["n_confident"] for c in report},
+        "pairs_sha": _pairs_fingerprint(pairs),
+    }
+    return Rater(
+        dim=dim,
+        hidden=config.hidden,
+        heads=heads,
+        encoder=dict(encoder or {}),
+        fallback=fallback,
+        info=info,
+    ), report
 
 
 def _pairs_fingerprint(pairs: Mapping[str, Pairs]) -> str:
@@ -270,11 +326,20 @@ def _pairs_fingerprint(pairs: Mapping[str, Pairs]) -> str:
 
 # --- checkpoints (one format for single-dataset and meta heads) -------------------------------
 
-def save_heads(path, heads: Mapping[str, nn.Module], *, dim: int, hidden: int, meta: Mapping[str, Any]) -> None:
+
+def save_heads(
+    path, heads: Mapping[str, nn.Module], *, dim: int, hidden: int, meta: Mapping[str, Any]
+) -> None:
     """``torch.save`` of {format, schema, dim, hidden, heads: {criterion: state_dict}, meta (JSON)}."""
     payload = {
-        "format": RATER_FORMAT, "schema": RATER_SCHEMA_VERSION, "dim": int(dim), "hidden": int(hidden),
-        "heads": {c: {k: v.detach().cpu().clone() for k, v in h.state_dict().items()} for c, h in heads.items()},
+        "format": RATER_FORMAT,
+        "schema": RATER_SCHEMA_VERSION,
+        "dim": int(dim),
+        "hidden": int(hidden),
+        "heads": {
+            c: {k: v.detach().cpu().clone() for k, v in h.state_dict().items()}
+            for c, h in heads.items()
+        },
         "meta": json.dumps(dict(meta), sort_keys=True, default=str),
     }
     buf = io.BytesIO()

@@ -39,8 +39,9 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -134,8 +135,12 @@ def rubric_scores(values, config: RubricConfig = RubricConfig()) -> dict[str, fl
     scale = float(np.ptp(y)) if n else 0.0
     if n < 4 or scale <= 1e-12 * max(1.0, float(np.max(np.abs(y))) if n else 1.0):
         # constant (or too short): no trend/oscillation/variation; a stationary pattern
-        return {"trend": 0.0, "frequency": 0.0, "amplitude": 0.0,
-                "pattern": float(max(0.0, 1.0 - config.missing_w * miss))}
+        return {
+            "trend": 0.0,
+            "frequency": 0.0,
+            "amplitude": 0.0,
+            "pattern": float(max(0.0, 1.0 - config.missing_w * miss)),
+        }
     var = float(np.var(y))
     line, struct, peak = _structure(y, config.n_fourier)
     r2 = 1.0 - float(np.var(y - line)) / var
@@ -160,10 +165,19 @@ def rubric_scores(values, config: RubricConfig = RubricConfig()) -> dict[str, fl
     raw = np.asarray(values, dtype=np.float64).ravel()
     longest = _longest_equal_run(raw)
     flat = longest / n if (longest >= max(4, 0.05 * n) and longest < n) else 0.0
-    penalty = (config.spike_w * spikes.mean() + config.jump_w * n_jumps + config.flat_w * flat
-               + config.missing_w * miss)
+    penalty = (
+        config.spike_w * spikes.mean()
+        + config.jump_w * n_jumps
+        + config.flat_w * flat
+        + config.missing_w * miss
+    )
     pattern = share * (1.0 - min(1.0, penalty))
-    out = {"trend": r2 * keep, "frequency": freq * keep, "amplitude": amp * keep, "pattern": pattern}
+    out = {
+        "trend": r2 * keep,
+        "frequency": freq * keep,
+        "amplitude": amp * keep,
+        "pattern": pattern,
+    }
     return {k: float(min(1.0, max(0.0, v))) for k, v in out.items()}
 
 
@@ -181,8 +195,15 @@ class RubricJudge:
 
     def identity(self, criterion: str) -> dict[str, Any]:
         params = asdict(self.config)
-        h = hashlib.sha256(json.dumps({"v": RUBRIC_VERSION, **params}, sort_keys=True).encode()).hexdigest()
-        return {"template_version": RUBRIC_VERSION, "template_sha256": h, "model": self.model, "params": params}
+        h = hashlib.sha256(
+            json.dumps({"v": RUBRIC_VERSION, **params}, sort_keys=True).encode()
+        ).hexdigest()
+        return {
+            "template_version": RUBRIC_VERSION,
+            "template_sha256": h,
+            "model": self.model,
+            "params": params,
+        }
 
     def score(self, values) -> dict[str, float]:
         key = content_hash(values)

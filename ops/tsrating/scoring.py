@@ -23,7 +23,14 @@ import polars as pl
 
 from ops.tsrating.encoder import Encoder, default_encoder, encoder_fingerprint
 from ops.tsrating.prompts import CRITERIA
-from ops.tsrating.rater import RaterConfig, fit_rater, load_heads, mix_scores, pairs_from_judgments, standardize
+from ops.tsrating.rater import (
+    RaterConfig,
+    fit_rater,
+    load_heads,
+    mix_scores,
+    pairs_from_judgments,
+    standardize,
+)
 
 SCORE_COLUMNS = [f"{c}_score" for c in CRITERIA] + ["quality_score"]
 
@@ -36,7 +43,9 @@ class ScoringResult:
     notes: list[str] = field(default_factory=list)
 
 
-def rank_and_flag(quality: np.ndarray, low_quality_share: float, any_trained: bool) -> tuple[np.ndarray, np.ndarray]:
+def rank_and_flag(
+    quality: np.ndarray, low_quality_share: float, any_trained: bool
+) -> tuple[np.ndarray, np.ndarray]:
     n = len(quality)
     order = np.lexsort((np.arange(n), -quality))  # best first, ties by window order
     rank = np.empty(n, dtype=np.int64)
@@ -45,9 +54,16 @@ def rank_and_flag(quality: np.ndarray, low_quality_share: float, any_trained: bo
     return rank, rank > n - n_low
 
 
-def score_windows(windows: pl.DataFrame, values: np.ndarray, judgments: pl.DataFrame, *,
-                  config: RaterConfig = RaterConfig(), encoder: Encoder | None = None,
-                  meta_checkpoint: str | Path | None = None, low_quality_share: float = 0.1) -> ScoringResult:
+def score_windows(
+    windows: pl.DataFrame,
+    values: np.ndarray,
+    judgments: pl.DataFrame,
+    *,
+    config: RaterConfig = RaterConfig(),
+    encoder: Encoder | None = None,
+    meta_checkpoint: str | Path | None = None,
+    low_quality_share: float = 0.1,
+) -> ScoringResult:
     """Rate every row of ``windows`` (values ``(n, L)`` in the same order; judgments by window_id)."""
     if not 0.0 <= low_quality_share <= 1.0:
         raise ValueError(f"low_quality_share must be in [0, 1], got {low_quality_share}")
@@ -61,18 +77,32 @@ def score_windows(windows: pl.DataFrame, values: np.ndarray, judgments: pl.DataF
     if meta_checkpoint:
         states, info = load_heads(meta_checkpoint)
         if info["dim"] != feats.shape[1] or info.get("encoder", enc_cfg) != enc_cfg:
-            raise ValueError(f"meta checkpoint {meta_checkpoint} was trained with encoder {info.get('encoder')} "
-                             f"(dim {info['dim']}), not {enc_cfg} (dim {feats.shape[1]})")
+            raise ValueError(
+                f"meta checkpoint {meta_checkpoint} was trained with encoder {info.get('encoder')} "
+                f"(dim {info['dim']}), not {enc_cfg} (dim {feats.shape[1]})"
+            )
         if info["hidden"] != config.hidden:
-            raise ValueError(f"meta checkpoint hidden={info['hidden']} but rater hidden={config.hidden}")
+            raise ValueError(
+                f"meta checkpoint hidden={info['hidden']} but rater hidden={config.hidden}"
+            )
         init, init_version = states, info.get("version")
         notes.append(f"initialised from meta checkpoint {init_version}")
-    rater, report = fit_rater(feats, pairs, config, encoder=enc_cfg | {"fingerprint": encoder_fingerprint(enc)},
-                              init=init, init_version=init_version)
+    rater, report = fit_rater(
+        feats,
+        pairs,
+        config,
+        encoder=enc_cfg | {"fingerprint": encoder_fingerprint(enc)},
+        init=init,
+        init_version=init_version,
+    )
     for c, why in rater.fallback.items():
         notes.append(f"{c}: {why}")
     trained = list(rater.heads)
-    mixed = mix_scores(rater.score(feats, config.device), trained) if n else {c: np.zeros(0) for c in [*CRITERIA, "quality"]}
+    mixed = (
+        mix_scores(rater.score(feats, config.device), trained)
+        if n
+        else {c: np.zeros(0) for c in [*CRITERIA, "quality"]}
+    )
     rank, low = rank_and_flag(mixed["quality"], low_quality_share, bool(trained))
     version = rater.version()
     out = windows.with_columns(
@@ -82,7 +112,12 @@ def score_windows(windows: pl.DataFrame, values: np.ndarray, judgments: pl.DataF
         pl.Series("is_low_quality_issue", low, dtype=pl.Boolean),
         pl.lit(version).alias("rater_version"),
     )
-    report = {"criteria": report, "trained": trained, "rater_version": version, "init": init_version,
-              "low_quality_share": float(low.mean()) if n else 0.0,
-              "mean_quality_score": float(mixed["quality"].mean()) if n else None}
+    report = {
+        "criteria": report,
+        "trained": trained,
+        "rater_version": version,
+        "init": init_version,
+        "low_quality_share": float(low.mean()) if n else 0.0,
+        "mean_quality_score": float(mixed["quality"].mean()) if n else None,
+    }
     return ScoringResult(out, report, rater, notes)

@@ -33,7 +33,11 @@ def points_of_windows(points: pl.DataFrame, windows: pl.DataFrame) -> pl.DataFra
     for (sid,), g in windows.group_by("series_id"):
         starts = g["start_index"].to_numpy()
         ends = starts + g["n_points"].to_numpy()
-        keep_parts.append(pl.DataFrame({"series_id": [sid], "__ranges": [list(zip(starts.tolist(), ends.tolist()))]}))
+        keep_parts.append(
+            pl.DataFrame(
+                {"series_id": [sid], "__ranges": [list(zip(starts.tolist(), ends.tolist()))]}
+            )
+        )
     if not keep_parts:
         return points.head(0)
     mask_frames = []
@@ -46,14 +50,22 @@ def points_of_windows(points: pl.DataFrame, windows: pl.DataFrame) -> pl.DataFra
             cover[s] += 1
             cover[e] -= 1
         rows = np.flatnonzero(np.cumsum(cover)[:n] > 0)
-        mask_frames.append(pl.DataFrame({"series_id": pl.Series([sid] * len(rows), dtype=points.schema["series_id"]),
-                                         "__row": pl.Series(rows, dtype=pl.Int64)}))
+        mask_frames.append(
+            pl.DataFrame(
+                {
+                    "series_id": pl.Series([sid] * len(rows), dtype=points.schema["series_id"]),
+                    "__row": pl.Series(rows, dtype=pl.Int64),
+                }
+            )
+        )
     keep = pl.concat(mask_frames)
     ordered = ordered.with_columns(pl.col("__row").cast(pl.Int64))
     return ordered.join(keep, on=["series_id", "__row"], how="semi").select(cols)
 
 
-def select_points(points: pl.DataFrame, windows: pl.DataFrame, top_percent: float) -> tuple[pl.DataFrame, pl.DataFrame]:
+def select_points(
+    points: pl.DataFrame, windows: pl.DataFrame, top_percent: float
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(selected points, selected windows)."""
     chosen = top_windows(windows, top_percent)
     return points_of_windows(points, chosen), chosen

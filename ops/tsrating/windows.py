@@ -50,7 +50,9 @@ def window_starts(n: int, cfg: WindowConfig) -> list[int]:
     return starts
 
 
-def _series_windows(sid: str, ts: np.ndarray, values: np.ndarray, cadence: float | None, cfg: WindowConfig) -> list[dict]:
+def _series_windows(
+    sid: str, ts: np.ndarray, values: np.ndarray, cadence: float | None, cfg: WindowConfig
+) -> list[dict]:
     rows = []
     for s in window_starts(len(ts), cfg):
         t = ts[s : s + cfg.length]
@@ -79,7 +81,9 @@ def _series_windows(sid: str, ts: np.ndarray, values: np.ndarray, cadence: float
 def make_windows(points: pl.DataFrame, cfg: WindowConfig = WindowConfig()) -> pl.DataFrame:
     """Windows of every series in a points table (``series_id, timestamp, value``)."""
     rows: list[dict] = []
-    for (sid,), group in points.sort(["series_id", "timestamp"]).group_by("series_id", maintain_order=True):
+    for (sid,), group in points.sort(["series_id", "timestamp"]).group_by(
+        "series_id", maintain_order=True
+    ):
         ts = group["timestamp"].to_numpy()
         values = group["value"].to_numpy().astype(float)
         steps = np.diff(ts) / np.timedelta64(1, "s") if len(ts) > 1 else np.array([])
@@ -97,7 +101,9 @@ def window_values(points: pl.DataFrame, windows: pl.DataFrame, length: int) -> n
     out = np.full((windows.height, length), np.nan)
     by_series = {
         str(sid): g["value"].to_numpy().astype(float)
-        for (sid,), g in points.sort(["series_id", "timestamp"]).group_by("series_id", maintain_order=True)
+        for (sid,), g in points.sort(["series_id", "timestamp"]).group_by(
+            "series_id", maintain_order=True
+        )
     }
     for i, (sid, start) in enumerate(zip(windows["series_id"], windows["start_index"])):
         v = by_series[sid][start : start + length]

@@ -20,7 +20,10 @@ FIXTURES = REPO / "tests" / "fixtures"
 @pytest.fixture(scope="module")
 def materialized(tmp_path_factory):
     root = tmp_path_factory.mktemp("sieve_data")
-    datasets = {"timeseries": ["noaa_lcd", "nab_traffic", "bad_timeseries"], "images": ["digits_noisy", "bad_images"]}
+    datasets = {
+        "timeseries": ["noaa_lcd", "nab_traffic", "bad_timeseries"],
+        "images": ["digits_noisy", "bad_images"],
+    }
     for kind, names in datasets.items():
         for name in names:
             src = FIXTURES / name if name.startswith("bad_") else SAMPLES / kind / name
@@ -32,10 +35,20 @@ def materialized(tmp_path_factory):
         for kind, job_name in (("timeseries", "timeseries_job"), ("images", "images_job")):
             job = defs.resolve_job_def(job_name)
             for name in datasets[kind]:
-                run_config = {"ops": {"image_labels_clean": {"config": {"preset": "tiny"}}}} if kind == "images" else None
+                run_config = (
+                    {"ops": {"image_labels_clean": {"config": {"preset": "tiny"}}}}
+                    if kind == "images"
+                    else None
+                )
                 res = job.execute_in_process(
-                    partition_key=name, instance=instance, raise_on_error=False, run_config=run_config,
-                    resources={"settings": SieveSettings(data_dir=str(root)), "thresholds": QualityThresholds()},
+                    partition_key=name,
+                    instance=instance,
+                    raise_on_error=False,
+                    run_config=run_config,
+                    resources={
+                        "settings": SieveSettings(data_dir=str(root)),
+                        "thresholds": QualityThresholds(),
+                    },
                 )
                 results[(kind, name)] = res
     return root, results
@@ -47,8 +60,12 @@ def _checks(result):
 
 def test_clean_datasets_pass_every_check_and_publish(materialized):
     root, results = materialized
-    for key in [("timeseries", "noaa_lcd"), ("timeseries", "nab_traffic"), ("timeseries", "bad_timeseries"),
-                ("images", "digits_noisy")]:
+    for key in [
+        ("timeseries", "noaa_lcd"),
+        ("timeseries", "nab_traffic"),
+        ("timeseries", "bad_timeseries"),
+        ("images", "digits_noisy"),
+    ]:
         assert results[key].success, key
         checks = _checks(results[key])
         assert checks and all(checks.values()), (key, checks)
@@ -65,8 +82,13 @@ def test_blocking_check_stops_publish_of_corrupted_dataset_only(materialized):
     checks = _checks(bad)
     assert checks["quarantine_share"] is False
     assert all(v for k, v in checks.items() if k != "quarantine_share"), checks
-    materialized_assets = {e.asset_key.to_user_string() for e in bad.get_asset_materialization_events()}
-    assert materialized_assets == {"image_manifest", "image_labels_clean"}  # published_image_labels skipped
+    materialized_assets = {
+        e.asset_key.to_user_string() for e in bad.get_asset_materialization_events()
+    }
+    assert materialized_assets == {
+        "image_manifest",
+        "image_labels_clean",
+    }  # published_image_labels skipped
     assert (root / "clean" / "images" / "bad_images" / "labels.parquet").is_file()
     assert not (root / "published" / "images" / "bad_images").exists()
     assert (root / "published" / "images" / "digits_noisy" / "labels.parquet").is_file()
@@ -98,7 +120,17 @@ def test_images_one_labels_row_per_input_row(materialized, name):
     assert labels.height == raw_rows
     assert labels.filter(pl.col("action") != "quarantined").height + quarantine.height == raw_rows
     assert set(labels["action"]) <= {"kept", "relabeled", "dropped", "quarantined"}
-    for col in ("image", "given_label", "clean_label", "label_quality", "is_label_issue", "action", "method", "trusted", "run_id"):
+    for col in (
+        "image",
+        "given_label",
+        "clean_label",
+        "label_quality",
+        "is_label_issue",
+        "action",
+        "method",
+        "trusted",
+        "run_id",
+    ):
         assert col in labels.columns
 
 
@@ -113,13 +145,21 @@ def test_trusted_and_test_rows_unchanged(materialized):
 
 def test_rerun_on_unchanged_data_makes_no_judge_calls(materialized):
     root, results = materialized
-    first = results[("timeseries", "nab_traffic")].asset_materializations_for_node("timeseries_judgments")[0].metadata
+    first = (
+        results[("timeseries", "nab_traffic")]
+        .asset_materializations_for_node("timeseries_judgments")[0]
+        .metadata
+    )
     assert first["llm_calls"].value > 0 and first["pairs"].value > 0
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions(timeseries_datasets.name, ["nab_traffic"])
         again = defs.resolve_job_def("timeseries_job").execute_in_process(
-            partition_key="nab_traffic", instance=instance,
-            resources={"settings": SieveSettings(data_dir=str(root)), "thresholds": QualityThresholds()},
+            partition_key="nab_traffic",
+            instance=instance,
+            resources={
+                "settings": SieveSettings(data_dir=str(root)),
+                "thresholds": QualityThresholds(),
+            },
         )
     meta = again.asset_materializations_for_node("timeseries_judgments")[0].metadata
     assert meta["llm_calls"].value == 0

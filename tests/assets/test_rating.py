@@ -1,10 +1,11 @@
 """timeseries_scores / timeseries_selected through Dagster on a temporary instance and a tiny dataset."""
 
+from datetime import datetime, timedelta
+
 import dagster as dg
 import numpy as np
 import polars as pl
 import pytest
-from datetime import datetime, timedelta
 
 from pipelines.definitions import defs
 from pipelines.partitions import timeseries_datasets
@@ -18,12 +19,20 @@ def _write_dataset(root, name="tiny"):
     for s, kind in enumerate(["sine", "noise", "trend"]):
         n = 640
         t = np.arange(n)
-        v = {"sine": 5 * np.sin(2 * np.pi * t / 24) + rng.normal(0, 0.3, n),
-             "noise": rng.normal(0, 1, n),
-             "trend": 0.05 * t + rng.normal(0, np.linspace(0.1, 5, n))}[kind]
+        v = {
+            "sine": 5 * np.sin(2 * np.pi * t / 24) + rng.normal(0, 0.3, n),
+            "noise": rng.normal(0, 1, n),
+            "trend": 0.05 * t + rng.normal(0, np.linspace(0.1, 5, n)),
+        }[kind]
         v[rng.choice(n, 5, replace=False)] += 30  # a few spikes
-        rows += [{"series_id": f"s{s}", "timestamp": (t0 + timedelta(hours=int(i))).isoformat(), "value": float(x)}
-                 for i, x in zip(t, v)]
+        rows += [
+            {
+                "series_id": f"s{s}",
+                "timestamp": (t0 + timedelta(hours=int(i))).isoformat(),
+                "value": float(x),
+            }
+            for i, x in zip(t, v)
+        ]
     folder = root / "raw" / "timeseries" / name
     folder.mkdir(parents=True)
     pl.DataFrame(rows).write_csv(folder / "series.csv")
@@ -31,8 +40,14 @@ def _write_dataset(root, name="tiny"):
 
 def _run(root, instance, run_config):
     return defs.resolve_job_def("timeseries_job").execute_in_process(
-        partition_key="tiny", instance=instance, run_config=run_config, raise_on_error=False,
-        resources={"settings": SieveSettings(data_dir=str(root)), "thresholds": QualityThresholds()},
+        partition_key="tiny",
+        instance=instance,
+        run_config=run_config,
+        raise_on_error=False,
+        resources={
+            "settings": SieveSettings(data_dir=str(root)),
+            "thresholds": QualityThresholds(),
+        },
     )
 
 
@@ -42,11 +57,19 @@ def rated(tmp_path_factory):
     _write_dataset(root)
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions(timeseries_datasets.name, ["tiny"])
-        res = _run(root, instance, {"ops": {
-            "timeseries_windows": {"config": {"length": 128, "stride": 16}},
-            "timeseries_scores": {"config": {"epochs": 5, "hidden": 32, "low_quality_share": 0.2}},
-            "timeseries_selected": {"config": {"top_percent": 30.0}},
-        }})
+        res = _run(
+            root,
+            instance,
+            {
+                "ops": {
+                    "timeseries_windows": {"config": {"length": 128, "stride": 16}},
+                    "timeseries_scores": {
+                        "config": {"epochs": 5, "hidden": 32, "low_quality_share": 0.2}
+                    },
+                    "timeseries_selected": {"config": {"top_percent": 30.0}},
+                }
+            },
+        )
     return root, res
 
 
@@ -57,16 +80,38 @@ def test_scores_columns_ranges_and_metadata(rated):
     assert checks and all(checks.values()), checks
     clean = root / "clean" / "timeseries" / "tiny"
     w = pl.read_parquet(clean / "windows.parquet")
-    for c in ("window_id", "series_id", "start_index", "n_points", "mean", "run_id",
-              "trend_score", "frequency_score", "amplitude_score", "pattern_score", "quality_score",
-              "quality_rank", "is_low_quality_issue", "rater_version", "judge_model"):
+    for c in (
+        "window_id",
+        "series_id",
+        "start_index",
+        "n_points",
+        "mean",
+        "run_id",
+        "trend_score",
+        "frequency_score",
+        "amplitude_score",
+        "pattern_score",
+        "quality_score",
+        "quality_rank",
+        "is_low_quality_issue",
+        "rater_version",
+        "judge_model",
+    ):
         assert c in w.columns, c
-    for c in ("trend_score", "frequency_score", "amplitude_score", "pattern_score", "quality_score"):
+    for c in (
+        "trend_score",
+        "frequency_score",
+        "amplitude_score",
+        "pattern_score",
+        "quality_score",
+    ):
         assert w[c].is_between(0, 1).all() and w[c].n_unique() > 1, c
     assert sorted(w["quality_rank"]) == list(range(1, w.height + 1))
     assert w.sort("quality_rank")["quality_score"].is_sorted(descending=True)
     assert w["is_low_quality_issue"].sum() == round(0.2 * w.height)
-    assert w.filter(pl.col("is_low_quality_issue"))["quality_rank"].min() > w.height - round(0.2 * w.height)
+    assert w.filter(pl.col("is_low_quality_issue"))["quality_rank"].min() > w.height - round(
+        0.2 * w.height
+    )
     assert w["judge_model"].unique().to_list() == ["rubric-v1"]
     meta = res.asset_materializations_for_node("timeseries_scores")[0].metadata
     assert meta["criteria_trained"].value == "trend, frequency, amplitude, pattern"
@@ -85,11 +130,15 @@ def test_selected_is_exactly_the_points_of_the_top_windows(rated):
     assert sel.columns == pts.columns
     k = int(np.ceil(0.3 * w.height))
     top = w.sort("quality_rank").head(k)
-    ordered = pts.sort(["series_id", "timestamp"]).with_columns(pl.int_range(pl.len()).over("series_id").alias("i"))
+    ordered = pts.sort(["series_id", "timestamp"]).with_columns(
+        pl.int_range(pl.len()).over("series_id").alias("i")
+    )
     want = set()
     for sid, s, n in top.select("series_id", "start_index", "n_points").iter_rows():
         want |= {(sid, i) for i in range(s, s + n)}
-    got = ordered.join(sel.select("series_id", "timestamp"), on=["series_id", "timestamp"], how="semi")
+    got = ordered.join(
+        sel.select("series_id", "timestamp"), on=["series_id", "timestamp"], how="semi"
+    )
     assert {(a, b) for a, b in got.select("series_id", "i").iter_rows()} == want
     assert sel.height == len(want)
     assert (root / "published" / "timeseries" / "tiny" / "selected.parquet").is_file()

@@ -45,8 +45,14 @@ def test_metadata_and_files(two_runs):
     assert first["path"].value == str(html) and html.is_file()
     assert (root / "reports" / "2026-03-04.json").is_file()
     assert first["summary_json"].value == str(root / "reports" / "2026-03-04.json")
-    assert sorted(first["datasets"].value) == [f"images/{IMAGES}", f"timeseries/{TS_RATED}", f"timeseries/{TS_RAW}"]
-    assert first["previous_night"].value == "none" and second["previous_night"].value == "2026-03-04"
+    assert sorted(first["datasets"].value) == [
+        f"images/{IMAGES}",
+        f"timeseries/{TS_RATED}",
+        f"timeseries/{TS_RAW}",
+    ]
+    assert (
+        first["previous_night"].value == "none" and second["previous_night"].value == "2026-03-04"
+    )
     assert "no previous report" in first["summary"].value
     assert isinstance(first["summary"], dg.MarkdownMetadataValue)
     assert isinstance(first["path"], dg.PathMetadataValue)

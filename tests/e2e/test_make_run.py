@@ -12,7 +12,9 @@ FIXTURES = REPO / "tests" / "fixtures"
 
 
 def _make(*args, env):
-    return subprocess.run(["make", "-s", "-C", str(REPO), *args], env=env, capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        ["make", "-s", "-C", str(REPO), *args], env=env, capture_output=True, text=True, timeout=600
+    )
 
 
 def test_make_run_uses_sieve_data_dir(tmp_path):
@@ -21,7 +23,10 @@ def test_make_run_uses_sieve_data_dir(tmp_path):
     images = data / "raw" / "images" / "user_images"
     for i in range(6):  # an ImageFolder tree: two classes and one broken file
         (images / ("cat" if i % 2 else "dog")).mkdir(parents=True, exist_ok=True)
-        shutil.copy(FIXTURES / "bad_images" / "img" / f"good_{i}.png", images / ("cat" if i % 2 else "dog") / f"{i}.png")
+        shutil.copy(
+            FIXTURES / "bad_images" / "img" / f"good_{i}.png",
+            images / ("cat" if i % 2 else "dog") / f"{i}.png",
+        )
     shutil.copy(FIXTURES / "bad_images" / "img" / "truncated.png", images / "cat" / "broken.png")
     env = {**os.environ, "SIEVE_DATA_DIR": str(data), "SIEVE_DAGSTER_HOME": str(tmp_path / "home")}
     (tmp_path / "home").mkdir()
@@ -35,7 +40,9 @@ def test_make_run_uses_sieve_data_dir(tmp_path):
     assert (data / "published" / "images" / "user_images" / "labels.parquet").is_file()
     assert not (REPO / "data" / "clean" / "timeseries" / "user_series").exists()
     # the runs were recorded on the instance in SIEVE_DAGSTER_HOME
-    assert (tmp_path / "home" / "history" / "runs.db").is_file() or any((tmp_path / "home").rglob("*.db"))
+    assert (tmp_path / "home" / "history" / "runs.db").is_file() or any(
+        (tmp_path / "home").rglob("*.db")
+    )
 
 
 def test_make_run_unknown_dataset_is_a_clear_error(tmp_path):

@@ -40,15 +40,22 @@ def test_materialize_partition_on_postgres_instance(tmp_path, monkeypatch):
     home = tmp_path / "home"
     home.mkdir()
     yaml_text = postgres_variant((REPO / "dagster.yaml").read_text())
-    yaml_text = yaml_text.replace("base_dir: .dagster/", f"base_dir: {home}/")  # keep artefacts out of the repo
+    yaml_text = yaml_text.replace(
+        "base_dir: .dagster/", f"base_dir: {home}/"
+    )  # keep artefacts out of the repo
     (home / "dagster.yaml").write_text(yaml_text)
     data = tmp_path / "data"
-    shutil.copytree(REPO / "data" / "samples" / "timeseries" / "nab_traffic", data / "raw" / "timeseries" / "pg_series")
+    shutil.copytree(
+        REPO / "data" / "samples" / "timeseries" / "nab_traffic",
+        data / "raw" / "timeseries" / "pg_series",
+    )
     with dg.DagsterInstance.from_config(str(home)) as instance:
         assert type(instance.run_storage).__name__ == "PostgresRunStorage"
         instance.add_dynamic_partitions("timeseries_datasets", ["pg_series"])
         result = defs.resolve_job_def("timeseries_job").execute_in_process(
-            partition_key="pg_series", instance=instance, resources={"settings": SieveSettings(data_dir=str(data))}
+            partition_key="pg_series",
+            instance=instance,
+            resources={"settings": SieveSettings(data_dir=str(data))},
         )
         assert result.success
         stored = instance.get_run_by_id(result.run_id)

@@ -64,15 +64,40 @@ def dagster_ui(tmp_path):
     home, data = tmp_path / "home", tmp_path / "data"
     home.mkdir()
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    shutil.copytree(REPO / "data" / "samples" / "timeseries" / "nab_traffic", data / "raw" / "timeseries" / "nab_traffic")
-    with dg.DagsterInstance.from_config(str(home)) as instance:  # registered, so the sensor leaves it to us
+    shutil.copytree(
+        REPO / "data" / "samples" / "timeseries" / "nab_traffic",
+        data / "raw" / "timeseries" / "nab_traffic",
+    )
+    with dg.DagsterInstance.from_config(
+        str(home)
+    ) as instance:  # registered, so the sensor leaves it to us
         instance.add_dynamic_partitions("timeseries_datasets", ["nab_traffic"])
     port = _free_port()
-    env = {**os.environ, "DAGSTER_HOME": str(home), "SIEVE_DATA_DIR": str(data), "DAGSTER_DISABLE_TELEMETRY": "1"}
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(home),
+        "SIEVE_DATA_DIR": str(data),
+        "DAGSTER_DISABLE_TELEMETRY": "1",
+    }
     log = open(tmp_path / "dagster_dev.log", "w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "dagster", "dev", "-m", "pipelines.definitions", "-h", "127.0.0.1", "-p", str(port)],
-        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        [
+            sys.executable,
+            "-m",
+            "dagster",
+            "dev",
+            "-m",
+            "pipelines.definitions",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     try:
         _wait_http(f"http://127.0.0.1:{port}/server_info", 180, proc)
@@ -109,7 +134,12 @@ def test_launch_partition_from_ui(dagster_ui):
         page.wait_for_timeout(4000)
         _dismiss_popup(page)
         page.screenshot(path=str(ARTIFACTS / "ui_asset_graph.png"))
-        for text in ("timeseries_points", "timeseries_windows", re.compile(r"View \d+ assets"), "Asset checks"):
+        for text in (
+            "timeseries_points",
+            "timeseries_windows",
+            re.compile(r"View \d+ assets"),
+            "Asset checks",
+        ):
             expect(page.get_by_text(text).first).to_be_visible()
 
         page.get_by_role("button", name="Materialize all…").click()
@@ -145,7 +175,10 @@ def test_launch_partition_from_ui(dagster_ui):
         expect(page.get_by_role("heading", name="nab_traffic").first).to_be_visible()
         images = page.locator("img")
         assert images.count() >= 2
-        assert all(images.nth(i).evaluate("img => img.complete && img.naturalWidth > 0") for i in range(images.count()))
+        assert all(
+            images.nth(i).evaluate("img => img.complete && img.naturalWidth > 0")
+            for i in range(images.count())
+        )
         page.screenshot(path=str(ARTIFACTS / "report.png"), full_page=True)
         browser.close()
     windows = pl.read_parquet(data / "clean" / "timeseries" / "nab_traffic" / "windows.parquet")

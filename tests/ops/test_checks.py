@@ -14,10 +14,20 @@ def _check(kind, name):
 
 
 def _labels(**over):
-    base = {"image": ["a.png", "b.png", "c.png"], "given_label": ["x", "y", "x"], "clean_label": ["x", "y", "y"],
-            "label_quality": [0.9, 0.8, 0.1], "is_label_issue": [False, False, True],
-            "action": ["kept", "kept", "relabeled"], "method": ["m"] * 3, "trusted": [True, False, False],
-            "split": ["train", "test", "train"], "prob_x": [0.9, 0.2, 0.1], "prob_y": [0.1, 0.8, 0.9], "run_id": ["r"] * 3}
+    base = {
+        "image": ["a.png", "b.png", "c.png"],
+        "given_label": ["x", "y", "x"],
+        "clean_label": ["x", "y", "y"],
+        "label_quality": [0.9, 0.8, 0.1],
+        "is_label_issue": [False, False, True],
+        "action": ["kept", "kept", "relabeled"],
+        "method": ["m"] * 3,
+        "trusted": [True, False, False],
+        "split": ["train", "test", "train"],
+        "prob_x": [0.9, 0.2, 0.1],
+        "prob_y": [0.1, 0.8, 0.9],
+        "run_id": ["r"] * 3,
+    }
     return pl.DataFrame(base | over)
 
 
@@ -50,7 +60,12 @@ def test_good_labels_pass_and_broken_ones_fail(tmp_path):
 def test_label_issue_share_warns_over_threshold(tmp_path):
     _labels().write_parquet(tmp_path / "labels.parquet")
     assert run_check(_check("images", "label_issue_share"), tmp_path, tmp_path, Thresholds()).passed
-    assert not run_check(_check("images", "label_issue_share"), tmp_path, tmp_path, Thresholds(max_label_issue_share=0.2)).passed
+    assert not run_check(
+        _check("images", "label_issue_share"),
+        tmp_path,
+        tmp_path,
+        Thresholds(max_label_issue_share=0.2),
+    ).passed
 
 
 def test_missing_table_is_a_failed_check_not_a_crash(tmp_path):

@@ -38,6 +38,7 @@ def test_rest_of_dataset_is_processed(result):
 
 def test_imagefolder_layout_with_trusted_list(tmp_path):
     import shutil
+
     for cls in ("cat", "dog"):
         (tmp_path / cls).mkdir()
         for i in range(2):

@@ -3,8 +3,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from ops.ingest.timeseries import ingest_timeseries, parse_numbers
 from ops.ingest import noaa_lcd
+from ops.ingest.timeseries import ingest_timeseries, parse_numbers
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "bad_timeseries"
 SAMPLES = Path(__file__).resolve().parents[3] / "data" / "samples" / "timeseries"
@@ -35,7 +35,9 @@ def test_unreadable_files_are_quarantined_by_name(bad):
 def test_text_in_value_column_becomes_null_and_counted(bad):
     report = _file(bad, "text_values.csv")
     assert report.unparsed_values == 2
-    vals = bad.points.filter(pl.col("series_id") == "text_values").sort("timestamp")["value"].to_list()
+    vals = (
+        bad.points.filter(pl.col("series_id") == "text_values").sort("timestamp")["value"].to_list()
+    )
     assert vals == [1.5, None, 2.5, None, 3.0]
 
 
@@ -62,6 +64,7 @@ def test_wide_file_is_melted_and_text_columns_skipped(bad):
 
 def test_series_stats_measure_cadence_and_gaps():
     from ops.ingest.timeseries import series_stats
+
     ts = pl.datetime_range(pl.datetime(2024, 1, 1), pl.datetime(2024, 1, 1, 9), "1h", eager=True)
     ts = ts.filter(~ts.dt.hour().is_in([4, 5]))  # one gap of 3 h
     points = pl.DataFrame({"series_id": "a", "timestamp": ts, "value": 1.0})
@@ -88,7 +91,9 @@ def test_real_noaa_lcd_export_accounts_for_every_cell():
     temp = result.points.filter(pl.col("series_id") == "72219013874:HourlyDryBulbTemperature")
     assert temp.height > 1000 and temp["value"].null_count() < 10
     summary = result.summary()
-    assert summary["coded_values"] > 0 and summary["unparsed_values"] > 0  # T/0.07s decoded, VRB unparsed
+    assert (
+        summary["coded_values"] > 0 and summary["unparsed_values"] > 0
+    )  # T/0.07s decoded, VRB unparsed
     wind = result.series.filter(pl.col("series_id").str.ends_with("HourlyWindDirection"))
     assert wind.height == 2
 

@@ -29,14 +29,23 @@ def digits(tmp_path_factory):
     noisy = y.copy()
     noise = symmetric_noise(y[pool], 0.2, 10, seed=1)
     noisy[pool] = noise.labels
-    manifest = pl.DataFrame({
-        "image": [f"{i:04d}.png" for i in range(len(y))],
-        "label": [CLASSES[c] for c in noisy],
-        "trusted": trusted,
-        "split": np.where(test, "test", "train").tolist(),
-    })
-    return {"root": root, "manifest": manifest, "y": y, "noisy": noisy, "pool": pool,
-            "rate": noise.actual_rate, "cache": tmp_path_factory.mktemp("oof_cache")}
+    manifest = pl.DataFrame(
+        {
+            "image": [f"{i:04d}.png" for i in range(len(y))],
+            "label": [CLASSES[c] for c in noisy],
+            "trusted": trusted,
+            "split": np.where(test, "test", "train").tolist(),
+        }
+    )
+    return {
+        "root": root,
+        "manifest": manifest,
+        "y": y,
+        "noisy": noisy,
+        "pool": pool,
+        "rate": noise.actual_rate,
+        "cache": tmp_path_factory.mktemp("oof_cache"),
+    }
 
 
 def _cfg(**kw):
@@ -47,8 +56,15 @@ def _check_frame(frame, d):
     m = d["manifest"]
     assert frame.height == m.height
     assert frame["image"].to_list() == m["image"].to_list()
-    assert frame.columns == ["image", "given_label", "clean_label", "label_quality", "is_label_issue", "action",
-                             "method"] + [f"prob_{c}" for c in CLASSES] + ["trusted", "split"]
+    assert frame.columns == [
+        "image",
+        "given_label",
+        "clean_label",
+        "label_quality",
+        "is_label_issue",
+        "action",
+        "method",
+    ] + [f"prob_{c}" for c in CLASSES] + ["trusted", "split"]
     assert frame["given_label"].to_list() == m["label"].to_list()
     protected = frame.filter(pl.col("trusted") | (pl.col("split") == "test"))
     assert protected.height == int((~d["pool"]).sum())
@@ -64,7 +80,9 @@ def _check_frame(frame, d):
     top = np.asarray(CLASSES)[probs.argmax(1)]
     assert np.array_equal(frame["clean_label"].to_numpy()[relab], top[relab])
     same = ~relab
-    assert np.array_equal(frame["clean_label"].to_numpy()[same], frame["given_label"].to_numpy()[same])
+    assert np.array_equal(
+        frame["clean_label"].to_numpy()[same], frame["given_label"].to_numpy()[same]
+    )
 
 
 def _precision_recall(frame, d):
@@ -78,15 +96,23 @@ def test_oof_flags_injected_noise_and_caches(digits):
     assert 0.15 < digits["rate"] < 0.25
     msgs = []
     assert LabelCleaningConfig().method == "cleanlab_oof"
-    frame, s = clean_labels(digits["manifest"], digits["root"], CLASSES, config=_cfg(),
-                            cache_dir=digits["cache"], progress=msgs.append)
+    frame, s = clean_labels(
+        digits["manifest"],
+        digits["root"],
+        CLASSES,
+        config=_cfg(),
+        cache_dir=digits["cache"],
+        progress=msgs.append,
+    )
     _check_frame(frame, digits)
     prec, rec = _precision_recall(frame, digits)
     assert rec >= 0.7 and prec >= 0.7, (prec, rec)
     assert s["method"] == "cleanlab_oof" and s["oof_cache_hit"] is False
     assert s["n_issues"] == s["n_relabeled"] + s["n_dropped"] and s["n_issues"] > 0
     assert 0.05 < s["estimated_noise_rate"] < 0.35
-    assert sum(r["count"] for r in s["confusion"]) == frame.filter(pl.col("split") == "train").height
+    assert (
+        sum(r["count"] for r in s["confusion"]) == frame.filter(pl.col("split") == "train").height
+    )
     assert any("fold 3/3 epoch" in m for m in msgs)
     assert (frame["method"] == "cleanlab_oof").all()
     # relabels are mostly right
@@ -95,14 +121,21 @@ def test_oof_flags_injected_noise_and_caches(digits):
         fixed = np.asarray([CLASSES.index(c) for c in frame["clean_label"].to_numpy()[relab]])
         assert np.mean(fixed == digits["y"][relab]) > 0.8
 
-    frame2, s2 = clean_labels(digits["manifest"], digits["root"], CLASSES, config=_cfg(method="cleanlab_oof"),
-                              cache_dir=digits["cache"])
+    frame2, s2 = clean_labels(
+        digits["manifest"],
+        digits["root"],
+        CLASSES,
+        config=_cfg(method="cleanlab_oof"),
+        cache_dir=digits["cache"],
+    )
     assert s2["oof_cache_hit"] is True
     assert frame2.equals(frame)
 
 
 def test_trusted_model_flags_injected_noise(digits):
-    frame, s = clean_labels(digits["manifest"], digits["root"], CLASSES, config=_cfg(method="cleanlab_trusted"))
+    frame, s = clean_labels(
+        digits["manifest"], digits["root"], CLASSES, config=_cfg(method="cleanlab_trusted")
+    )
     _check_frame(frame, digits)
     prec, rec = _precision_recall(frame, digits)
     assert rec >= 0.7 and prec >= 0.6, (prec, rec)
@@ -111,9 +144,13 @@ def test_trusted_model_flags_injected_noise(digits):
 
 
 def test_small_trusted_set_falls_back_to_oof(digits):
-    frame, s = clean_labels(digits["manifest"], digits["root"], CLASSES,
-                            config=_cfg(method="cleanlab_trusted", min_trusted_per_class=11),
-                            cache_dir=digits["cache"])
+    frame, s = clean_labels(
+        digits["manifest"],
+        digits["root"],
+        CLASSES,
+        config=_cfg(method="cleanlab_trusted", min_trusted_per_class=11),
+        cache_dir=digits["cache"],
+    )
     assert s["method"] == "cleanlab_oof" and s["requested_method"] == "cleanlab_trusted"
     assert any("fell back" in n for n in s["notes"])
     assert frame.height == digits["manifest"].height

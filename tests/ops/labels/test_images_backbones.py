@@ -4,8 +4,15 @@ import pytest
 import torch
 from PIL import Image
 
-from ops.labels.backbones import (BackboneConfig, EmbeddingSource, SmallCNN, augment_batch, load_embeddings,
-                                  predict_proba, resolve_device, train_model)
+from ops.labels.backbones import (
+    BackboneConfig,
+    SmallCNN,
+    augment_batch,
+    load_embeddings,
+    predict_proba,
+    resolve_device,
+    train_model,
+)
 from ops.labels.images import ArrayImageDataset, ImageFileDataset, ImageSpec, scan_channels
 
 
@@ -20,7 +27,9 @@ def _write(tmp_path, arrs, mode):
 
 def test_file_dataset_grey_resize_and_stream(tmp_path):
     rng = np.random.default_rng(0)
-    paths = _write(tmp_path, [rng.integers(0, 255, (20, 12), dtype=np.uint8) for _ in range(4)], "L")
+    paths = _write(
+        tmp_path, [rng.integers(0, 255, (20, 12), dtype=np.uint8) for _ in range(4)], "L"
+    )
     assert scan_channels(paths) == 1
     ds = ImageFileDataset(paths, ImageSpec(size=16), cache=False)
     x, i = ds[2]
@@ -75,7 +84,9 @@ def test_train_custom_factory_and_embeddings(tmp_path):
     y = np.repeat(np.arange(3), 40)
     centers = rng.normal(size=(3, 6)) * 4
     v = centers[y] + rng.normal(size=(120, 6))
-    df = pl.DataFrame({"image": [f"i{k}" for k in range(120)], **{f"emb_{j}": v[:, j] for j in range(6)}})
+    df = pl.DataFrame(
+        {"image": [f"i{k}" for k in range(120)], **{f"emb_{j}": v[:, j] for j in range(6)}}
+    )
     df.write_parquet(tmp_path / "e.parquet")
     src = load_embeddings(tmp_path / "e.parquet", [f"i{k}" for k in reversed(range(120))])
     yy = y[::-1].copy()
@@ -92,7 +103,9 @@ def test_train_custom_factory_and_embeddings(tmp_path):
         return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(in_ch * 8 * 8, n_cls))
 
     ds = ArrayImageDataset(rng.integers(0, 255, (40, 8, 8), dtype=np.uint8))
-    cfg2 = BackboneConfig(kind="custom", model_factory=factory, epochs=1, min_steps=2, batch_size=16)
+    cfg2 = BackboneConfig(
+        kind="custom", model_factory=factory, epochs=1, min_steps=2, batch_size=16
+    )
     m2 = train_model(ds, np.arange(40), rng.integers(0, 4, 40), 4, cfg2)
     assert calls == [(1, 4)] and predict_proba(m2, ds, np.arange(3), cfg2).shape == (3, 4)
     assert "model_id" in cfg2.identity() and "factory" in cfg2.identity()["model_id"]

@@ -39,7 +39,9 @@ def test_oof_never_in_sample_and_each_row_held_once():
     idx = np.arange(5, 55)
     y = np.arange(50) % 3
     fake = Memorizer(3)
-    res = oof_pred_probs(src, idx, y, 3, BackboneConfig(), k=5, seed=0, extra_idx=np.arange(5), fit_predict=fake)
+    res = oof_pred_probs(
+        src, idx, y, 3, BackboneConfig(), k=5, seed=0, extra_idx=np.arange(5), fit_predict=fake
+    )
     assert len(fake.calls) == 5 and res.n_splits == 5
     # a memorizing model would give one-hot in-sample; every OOF row is uniform -> never in-sample
     assert np.allclose(res.pred_probs, 1 / 3)
@@ -90,7 +92,9 @@ def test_oof_real_model_progress(tmp_path):
     imgs = imgs + rng.integers(0, 30, imgs.shape).astype(np.uint8)
     msgs = []
     cfg = BackboneConfig(width=8, epochs=2, min_steps=20, batch_size=16)
-    res = oof_pred_probs(ArrayImageDataset(imgs), np.arange(60), y, 2, cfg, k=3, progress=msgs.append)
+    res = oof_pred_probs(
+        ArrayImageDataset(imgs), np.arange(60), y, 2, cfg, k=3, progress=msgs.append
+    )
     assert any(m.startswith("fold 2/3 epoch 1/") for m in msgs)
     assert np.allclose(res.pred_probs.sum(1), 1)
     assert (res.pred_probs.argmax(1) == y).mean() > 0.8
@@ -123,8 +127,14 @@ def test_rectify_policy():
     assert clean.tolist() == [1, 0, 1, 1, 1]
     act2, _ = rectify(given, p, flag, prot, config=RectifyConfig(relabel=False))
     assert act2.tolist() == ["dropped", "dropped", "kept", "kept", "dropped"]
-    act3, _ = rectify(given, p, flag, prot, quality=np.array([0.1, 0.5, 1, 1, 0.01]),
-                      config=RectifyConfig(max_drop_fraction=0.5))  # 4 unprotected rows -> at most 2
+    act3, _ = rectify(
+        given,
+        p,
+        flag,
+        prot,
+        quality=np.array([0.1, 0.5, 1, 1, 0.01]),
+        config=RectifyConfig(max_drop_fraction=0.5),
+    )  # 4 unprotected rows -> at most 2
     assert act3.tolist() == ["relabeled", "kept", "kept", "kept", "relabeled"]
     with pytest.raises(ValueError, match="relabel_threshold"):
         RectifyConfig(relabel_threshold=0)

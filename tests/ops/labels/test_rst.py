@@ -8,14 +8,23 @@ import pytest
 import torch
 
 from ops.labels import ImageSpec, LabelCleaningConfig, clean_labels
-from ops.labels.rst import (CorrectionState, RSTConfig, correction_epochs, correction_round, fit_simplex_weights,
-                            split_trusted, train_corrector)
+from ops.labels.rst import (
+    CorrectionState,
+    RSTConfig,
+    correction_epochs,
+    correction_round,
+    fit_simplex_weights,
+    split_trusted,
+    train_corrector,
+)
 
 SEED = 42
 
 
 def _load_vri_tests():
-    spec = importlib.util.spec_from_file_location("_vri_tests", Path(__file__).with_name("test_vri.py"))
+    spec = importlib.util.spec_from_file_location(
+        "_vri_tests", Path(__file__).with_name("test_vri.py")
+    )
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
@@ -68,8 +77,12 @@ def test_corrector_outputs_distribution():
     assert set(y_m[va]) == set(y_m)  # stratified
     r = train_corrector(sim[tr], z_m[tr], y_m[tr], sim[va], z_m[va], y_m[va], RSTConfig.tiny())
     with torch.no_grad():
-        out = r(torch.as_tensor(np.eye(3)[given], dtype=torch.float32), torch.as_tensor(z_pool)).numpy()
-    assert out.shape == (len(given), 3) and (out >= 0).all() and np.allclose(out.sum(1), 1, atol=1e-5)
+        out = r(
+            torch.as_tensor(np.eye(3)[given], dtype=torch.float32), torch.as_tensor(z_pool)
+        ).numpy()
+    assert (
+        out.shape == (len(given), 3) and (out >= 0).all() and np.allclose(out.sum(1), 1, atol=1e-5)
+    )
 
 
 @pytest.mark.parametrize("convex", [True, False])
@@ -77,7 +90,9 @@ def test_one_round_moves_labels_toward_truth(convex):
     z_pool, given, y_pool, z_m, sim, y_m = _toy()
     tr, va = split_trusted(y_m, 0.2, SEED)
     state = CorrectionState(pool=[np.eye(3)[given]])
-    y_hat = correction_round(state, z_pool, given, z_m, sim, y_m, tr, va, RSTConfig.tiny(convex=convex))
+    y_hat = correction_round(
+        state, z_pool, given, z_m, sim, y_m, tr, va, RSTConfig.tiny(convex=convex)
+    )
     assert np.allclose(y_hat.sum(1), 1, atol=1e-6) and (y_hat >= -1e-12).all()
     before = np.mean(given == y_pool)
     after = np.mean(y_hat.argmax(1) == y_pool)
@@ -101,10 +116,15 @@ def test_correction_schedule():
 def test_clean_labels_rst_contract(digits_pngs):
     d = digits_pngs
     msgs = []
-    frame, s = clean_labels(d["manifest"], d["root"], digits_pngs_classes(),
-                            config=LabelCleaningConfig.tiny(method="rst", image=ImageSpec(size=8),
-                                                           rst=RSTConfig.tiny(period_frac=0.3)),
-                            progress=msgs.append)
+    frame, s = clean_labels(
+        d["manifest"],
+        d["root"],
+        digits_pngs_classes(),
+        config=LabelCleaningConfig.tiny(
+            method="rst", image=ImageSpec(size=8), rst=RSTConfig.tiny(period_frac=0.3)
+        ),
+        progress=msgs.append,
+    )
     _vt.check_contract(frame, s, d, "rst")
     assert any("correction" in m for m in msgs)
     pool = d["pool"]

@@ -10,10 +10,19 @@ from torch.func import functional_call
 from torch.nn import functional as F
 
 from ops.labels import ImageSpec, LabelCleaningConfig, clean_labels, draw_trusted, pair_noise
-from ops.labels.vri import (KL_MODES, FeatNet, VRIConfig, VRINets, kl_diag_gauss, lookahead, train_vri,
-                            vri_inner_loss, vri_meta_step)
-from ops.labels.images import ArrayImageDataset
 from ops.labels.backbones import BackboneConfig
+from ops.labels.images import ArrayImageDataset
+from ops.labels.vri import (
+    KL_MODES,
+    FeatNet,
+    VRIConfig,
+    VRINets,
+    kl_diag_gauss,
+    lookahead,
+    train_vri,
+    vri_inner_loss,
+    vri_meta_step,
+)
 
 SEED = 42
 CLASSES = [f"d{i}" for i in range(10)]
@@ -29,13 +38,16 @@ def test_kl_nonneg_and_closed_form():
     g = torch.Generator().manual_seed(SEED)
     mq, lq, mp, lp = (torch.randn(64, 10, generator=g, dtype=torch.float64) * 2 for _ in range(4))
     kl = kl_diag_gauss(mq, lq, mp, lp)
-    ref = torch.distributions.kl_divergence(torch.distributions.Normal(mq, torch.exp(0.5 * lq)),
-                                            torch.distributions.Normal(mp, torch.exp(0.5 * lp))).sum(-1)
+    ref = torch.distributions.kl_divergence(
+        torch.distributions.Normal(mq, torch.exp(0.5 * lq)),
+        torch.distributions.Normal(mp, torch.exp(0.5 * lp)),
+    ).sum(-1)
     assert (kl >= 0).all()
     assert torch.allclose(kl, ref, atol=1e-10)
     # the released code's log-std/log-var mix would not match
-    wrong = torch.distributions.kl_divergence(torch.distributions.Normal(mq, torch.exp(lq)),
-                                              torch.distributions.Normal(mp, torch.exp(lp))).sum(-1)
+    wrong = torch.distributions.kl_divergence(
+        torch.distributions.Normal(mq, torch.exp(lq)), torch.distributions.Normal(mp, torch.exp(lp))
+    ).sum(-1)
     assert not torch.allclose(kl, wrong, atol=1e-3)
 
 
@@ -91,7 +103,9 @@ def test_lookahead_matches_manual():
     through ``theta' = theta - lr * grad (sum_i a_i l_i)/n`` equals the hand-derived
     ``-lr/n * <grad_theta l_meta(theta'), grad_theta l_i(theta)>`` (chain rule, exact)."""
     torch.manual_seed(SEED)
-    net = nn.Sequential(nn.Linear(4, 5, bias=False), nn.Tanh(), nn.Linear(5, 3, bias=False)).double()
+    net = nn.Sequential(
+        nn.Linear(4, 5, bias=False), nn.Tanh(), nn.Linear(5, 3, bias=False)
+    ).double()
     x, y = torch.randn(6, 4, dtype=torch.float64), torch.randint(0, 3, (6,))
     xm, ym = torch.randn(5, 4, dtype=torch.float64), torch.randint(0, 3, (5,))
     a = torch.rand(6, dtype=torch.float64, requires_grad=True)
@@ -107,13 +121,18 @@ def test_lookahead_matches_manual():
     def f(ws, inp):
         return torch.tanh(inp @ ws[0].T) @ ws[1].T
 
-    gi = [torch.autograd.grad(F.cross_entropy(f(theta, x[i:i + 1]), y[i:i + 1]), theta) for i in range(6)]
+    gi = [
+        torch.autograd.grad(F.cross_entropy(f(theta, x[i : i + 1]), y[i : i + 1]), theta)
+        for i in range(6)
+    ]
     with torch.no_grad():
         a0 = a.detach()
         step = [sum(a0[i] * gi[i][j] for i in range(6)) / 6 for j in range(2)]
         theta_new = [(theta[j] - lr * step[j]).requires_grad_(True) for j in range(2)]
     gm = torch.autograd.grad(F.cross_entropy(f(theta_new, xm), ym), theta_new)
-    manual = torch.stack([-lr / 6 * sum((gm[j] * gi[i][j]).sum() for j in range(2)) for i in range(6)])
+    manual = torch.stack(
+        [-lr / 6 * sum((gm[j] * gi[i][j]).sum() for j in range(2)) for i in range(6)]
+    )
     assert torch.allclose(ga, manual, atol=1e-10)
 
 
@@ -136,17 +155,33 @@ def test_train_vri_learns_separable_toy():
     y = np.repeat(np.arange(3), 40)
     imgs = np.zeros((120, 8, 8), np.uint8)
     for i, c in enumerate(y):
-        imgs[i, :, c * 2:c * 2 + 3] = 200
+        imgs[i, :, c * 2 : c * 2 + 3] = 200
     imgs = np.clip(imgs + rng.integers(0, 40, imgs.shape), 0, 255).astype(np.uint8)
     src = ArrayImageDataset(imgs)
     trusted = draw_trusted(y, 4, seed=0)
     pool = np.setdiff1d(np.arange(120), trusted)
     cfg = BackboneConfig(width=8, epochs=3, batch_size=32, min_steps=30, augment=False)
     accs = []
-    net, _ = train_vri(src, pool, y[pool], trusted, y[trusted], 3, cfg, VRIConfig.tiny(),
-                       epoch_callback=lambda ep, m: accs.append(
-                           float((m(torch.as_tensor((imgs / 255.0 - 0.5) / 0.25, dtype=torch.float32)[:, None])[1]
-                                  .argmax(1).numpy() == y).mean())))
+    net, _ = train_vri(
+        src,
+        pool,
+        y[pool],
+        trusted,
+        y[trusted],
+        3,
+        cfg,
+        VRIConfig.tiny(),
+        epoch_callback=lambda ep, m: accs.append(
+            float(
+                (
+                    m(torch.as_tensor((imgs / 255.0 - 0.5) / 0.25, dtype=torch.float32)[:, None])[1]
+                    .argmax(1)
+                    .numpy()
+                    == y
+                ).mean()
+            )
+        ),
+    )
     assert accs[-1] > 0.9, accs
 
 
@@ -168,16 +203,29 @@ def digits_pngs(tmp_path_factory):
     pool = ~test & ~trusted
     noisy = y.copy()
     noisy[pool] = pair_noise(y[pool], 0.3, 10, seed=1).labels
-    manifest = pl.DataFrame({"image": [f"{i:04d}.png" for i in range(len(y))], "label": [CLASSES[c] for c in noisy],
-                             "trusted": trusted, "split": np.where(test, "test", "train").tolist()})
+    manifest = pl.DataFrame(
+        {
+            "image": [f"{i:04d}.png" for i in range(len(y))],
+            "label": [CLASSES[c] for c in noisy],
+            "trusted": trusted,
+            "split": np.where(test, "test", "train").tolist(),
+        }
+    )
     return {"root": root, "manifest": manifest, "y": y, "noisy": noisy, "pool": pool}
 
 
 def check_contract(frame, summary, d, method):
     m = d["manifest"]
     assert frame.height == m.height and frame["image"].to_list() == m["image"].to_list()
-    assert frame.columns == ["image", "given_label", "clean_label", "label_quality", "is_label_issue", "action",
-                             "method"] + [f"prob_{c}" for c in CLASSES] + ["trusted", "split"]
+    assert frame.columns == [
+        "image",
+        "given_label",
+        "clean_label",
+        "label_quality",
+        "is_label_issue",
+        "action",
+        "method",
+    ] + [f"prob_{c}" for c in CLASSES] + ["trusted", "split"]
     assert (frame["method"] == method).all() and summary["method"] == method
     prot = frame.filter(pl.col("trusted") | (pl.col("split") == "test"))
     assert (prot["clean_label"] == prot["given_label"]).all() and (prot["action"] == "kept").all()
@@ -199,10 +247,16 @@ def check_contract(frame, summary, d, method):
 
 def test_clean_labels_vri_contract(digits_pngs):
     d = digits_pngs
-    frame, s = clean_labels(d["manifest"], d["root"], CLASSES,
-                            config=LabelCleaningConfig.tiny(method="vri", image=ImageSpec(size=8)))
+    frame, s = clean_labels(
+        d["manifest"],
+        d["root"],
+        CLASSES,
+        config=LabelCleaningConfig.tiny(method="vri", image=ImageSpec(size=8)),
+    )
     check_contract(frame, s, d, "vri")
     err = (d["noisy"] != d["y"]) & d["pool"]
     flag = frame["is_label_issue"].to_numpy()
-    assert flag.sum() > 0 and (flag & err).sum() / err.sum() > 0.3  # finds a good share of the flips
+    assert (
+        flag.sum() > 0 and (flag & err).sum() / err.sum() > 0.3
+    )  # finds a good share of the flips
     assert any("kl_mode=outer" in n for n in s["notes"])

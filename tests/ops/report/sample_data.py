@@ -29,8 +29,16 @@ def _points(series: list[str], n: int, null_every: int | None = None) -> pl.Data
             v = float(np.sin(i / 5) + rng.normal(0, 0.1))
             if null_every and i % null_every == 0:
                 v = None
-            rows.append({"series_id": sid, "timestamp": t0 + timedelta(hours=i), "value": v,
-                         "source_file": f"{sid}.csv", "source_row": i, "run_id": "r"})
+            rows.append(
+                {
+                    "series_id": sid,
+                    "timestamp": t0 + timedelta(hours=i),
+                    "value": v,
+                    "source_file": f"{sid}.csv",
+                    "source_row": i,
+                    "run_id": "r",
+                }
+            )
     return pl.DataFrame(rows, schema_overrides={"timestamp": pl.Datetime("us")})
 
 
@@ -41,10 +49,22 @@ def _windows(points: pl.DataFrame, length: int = 32, stride: int = 32) -> pl.Dat
         for s in range(0, g.height - length + 1, stride):
             w = g.slice(s, length)
             v = w["value"].drop_nulls()
-            rows.append({"window_id": f"{sid}#{s}", "series_id": sid, "start_index": s,
-                         "window_start": w["timestamp"][0], "window_end": w["timestamp"][-1],
-                         "n_points": length, "n_missing": w["value"].null_count(),
-                         "mean": v.mean(), "std": v.std(), "min": v.min(), "max": v.max(), "run_id": "r"})
+            rows.append(
+                {
+                    "window_id": f"{sid}#{s}",
+                    "series_id": sid,
+                    "start_index": s,
+                    "window_start": w["timestamp"][0],
+                    "window_end": w["timestamp"][-1],
+                    "n_points": length,
+                    "n_missing": w["value"].null_count(),
+                    "mean": v.mean(),
+                    "std": v.std(),
+                    "min": v.min(),
+                    "max": v.max(),
+                    "run_id": "r",
+                }
+            )
     return pl.DataFrame(rows)
 
 
@@ -60,22 +80,44 @@ def write_timeseries(root: Path, night: int) -> None:
     if night == 2:
         scores[2] = 0.2  # rated#64 falls below the threshold
     w = w.with_columns(
-        trend_score=pl.Series(scores), frequency_score=pl.Series(scores), amplitude_score=pl.Series(scores),
-        pattern_score=pl.Series(scores), quality_score=pl.Series(scores),
+        trend_score=pl.Series(scores),
+        frequency_score=pl.Series(scores),
+        amplitude_score=pl.Series(scores),
+        pattern_score=pl.Series(scores),
+        quality_score=pl.Series(scores),
     ).with_columns(
         quality_rank=pl.col("quality_score").rank("ordinal", descending=True).cast(pl.Int64),
         is_low_quality_issue=pl.col("quality_score") < 0.3,
-        rater_version=pl.lit("rubric-1"), judge_model=pl.lit("rubric"),
+        rater_version=pl.lit("rubric-1"),
+        judge_model=pl.lit("rubric"),
     )
     pts.write_parquet(clean / "points.parquet")
     w.write_parquet(clean / "windows.parquet")
-    pl.DataFrame({"series_id": ["rated"], "n_points": [128]}).write_parquet(clean / "series.parquet")
-    pl.DataFrame({"source_file": ["rated.csv"], "source_row": [999], "item": ["rated"], "reason": ["unparseable_timestamp"],
-                  "detail": ["x"], "run_id": ["r"]}).write_parquet(clean / "quarantine.parquet")
-    pl.DataFrame({"pair_id": ["p1", "p2", "p3"], "model": ["openai/x", "openai/x", "openai/x"],
-                  "cost_usd": [0.001, 0.002, 0.0], "tokens": [100, 120, 0], "calls": [2, 2, 0],
-                  "cached_forward": [False, False, True], "cached_backward": [False, False, True],
-                  "status": ["ok", "ok", "ok"]}).write_parquet(clean / "judgments.parquet")
+    pl.DataFrame({"series_id": ["rated"], "n_points": [128]}).write_parquet(
+        clean / "series.parquet"
+    )
+    pl.DataFrame(
+        {
+            "source_file": ["rated.csv"],
+            "source_row": [999],
+            "item": ["rated"],
+            "reason": ["unparseable_timestamp"],
+            "detail": ["x"],
+            "run_id": ["r"],
+        }
+    ).write_parquet(clean / "quarantine.parquet")
+    pl.DataFrame(
+        {
+            "pair_id": ["p1", "p2", "p3"],
+            "model": ["openai/x", "openai/x", "openai/x"],
+            "cost_usd": [0.001, 0.002, 0.0],
+            "tokens": [100, 120, 0],
+            "calls": [2, 2, 0],
+            "cached_forward": [False, False, True],
+            "cached_backward": [False, False, True],
+            "status": ["ok", "ok", "ok"],
+        }
+    ).write_parquet(clean / "judgments.parquet")
 
     # unrated dataset: windows with nulls, no score columns
     clean = root / "clean" / "timeseries" / TS_RAW
@@ -83,8 +125,16 @@ def write_timeseries(root: Path, night: int) -> None:
     pts = _points(["s1", "s2"], 96, null_every=7 if night == 1 else 5)
     pts.write_parquet(clean / "points.parquet")
     _windows(pts).write_parquet(clean / "windows.parquet")
-    pl.DataFrame(schema={"source_file": pl.String, "source_row": pl.Int64, "item": pl.String, "reason": pl.String,
-                         "detail": pl.String, "run_id": pl.String}).write_parquet(clean / "quarantine.parquet")
+    pl.DataFrame(
+        schema={
+            "source_file": pl.String,
+            "source_row": pl.Int64,
+            "item": pl.String,
+            "reason": pl.String,
+            "detail": pl.String,
+            "run_id": pl.String,
+        }
+    ).write_parquet(clean / "quarantine.parquet")
 
 
 def _png(path: Path, seed: int) -> None:
@@ -104,28 +154,56 @@ def write_images(root: Path, night: int) -> None:
         for i in range(4):
             image = f"img/{cls}_{i}.png"
             _png(raw / image, ci * 10 + i)
-            rows.append({"image": image, "given_label": cls, "clean_label": cls, "label_quality": 0.9 - 0.05 * i,
-                         "is_label_issue": False, "action": "kept", "method": "cleanlab", "trusted": i == 0,
-                         "split": "train"})
+            rows.append(
+                {
+                    "image": image,
+                    "given_label": cls,
+                    "clean_label": cls,
+                    "label_quality": 0.9 - 0.05 * i,
+                    "is_label_issue": False,
+                    "action": "kept",
+                    "method": "cleanlab",
+                    "trusted": i == 0,
+                    "split": "train",
+                }
+            )
     labels = pl.DataFrame(rows)
     flagged = {"img/a_3.png": "c"} | ({NEW_FLAGGED_IMAGE: "a"} if night == 2 else {})
     shift = 0.0 if night == 1 else -0.1
     labels = labels.with_columns(
         clean_label=pl.col("image").replace_strict(flagged, default=pl.col("clean_label")),
         is_label_issue=pl.col("image").is_in(list(flagged)),
-        action=pl.when(pl.col("image").is_in(list(flagged))).then(pl.lit("relabeled")).otherwise(pl.col("action")),
-        label_quality=pl.when(pl.col("image").is_in(list(flagged))).then(0.05).otherwise(pl.col("label_quality") + shift),
+        action=pl.when(pl.col("image").is_in(list(flagged)))
+        .then(pl.lit("relabeled"))
+        .otherwise(pl.col("action")),
+        label_quality=pl.when(pl.col("image").is_in(list(flagged)))
+        .then(0.05)
+        .otherwise(pl.col("label_quality") + shift),
     )
     probs = {f"prob_{c}": pl.lit(1 / 3) for c in CLASSES}
-    labels = labels.with_columns(**probs, quarantine_reason=pl.lit(None, pl.String), run_id=pl.lit("r"))
+    labels = labels.with_columns(
+        **probs, quarantine_reason=pl.lit(None, pl.String), run_id=pl.lit("r")
+    )
     q_items = ["img/broken.png"] + (["img/missing.png"] if night == 2 else [])
     q_reasons = ["truncated"] + (["missing_file"] if night == 2 else [])
-    quarantine = pl.DataFrame({"source_file": ["labels.csv"] * len(q_items), "source_row": list(range(100, 100 + len(q_items))),
-                               "item": q_items, "reason": q_reasons, "detail": ["x"] * len(q_items), "run_id": ["r"] * len(q_items)})
-    qrows = pl.DataFrame({"image": q_items, "action": ["quarantined"] * len(q_items), "quarantine_reason": q_reasons})
+    quarantine = pl.DataFrame(
+        {
+            "source_file": ["labels.csv"] * len(q_items),
+            "source_row": list(range(100, 100 + len(q_items))),
+            "item": q_items,
+            "reason": q_reasons,
+            "detail": ["x"] * len(q_items),
+            "run_id": ["r"] * len(q_items),
+        }
+    )
+    qrows = pl.DataFrame(
+        {"image": q_items, "action": ["quarantined"] * len(q_items), "quarantine_reason": q_reasons}
+    )
     labels = pl.concat([labels, qrows], how="diagonal_relaxed")
     labels.write_parquet(clean / "labels.parquet")
-    labels.filter(pl.col("action") != "quarantined").select("image", label="given_label").write_parquet(clean / "manifest.parquet")
+    labels.filter(pl.col("action") != "quarantined").select(
+        "image", label="given_label"
+    ).write_parquet(clean / "manifest.parquet")
     quarantine.write_parquet(clean / "quarantine.parquet")
     (clean / "classes.json").write_text('["a", "b", "c"]')
 

@@ -13,7 +13,15 @@ from ops.report import build_report, collect_dataset_summary, find_previous_repo
 from ops.report.collect import compact_ids, expand_ids
 from ops.report.diff import diff_reports
 
-from .sample_data import DATASETS, IMAGES, NEW_FLAGGED_IMAGE, NEW_LOW_WINDOW, TS_RATED, TS_RAW, write_night
+from .sample_data import (
+    DATASETS,
+    IMAGES,
+    NEW_FLAGGED_IMAGE,
+    NEW_LOW_WINDOW,
+    TS_RATED,
+    TS_RAW,
+    write_night,
+)
 
 NIGHT1, NIGHT2 = date(2026, 3, 4), date(2026, 3, 5)
 REPO = Path(__file__).resolve().parents[3]
@@ -101,12 +109,16 @@ def test_night_two_diff_shows_new_flags_and_drift(two_nights):
     d = second.diff
     assert d["previous_night"] == NIGHT1.isoformat()
     img = d["datasets"][f"images/{IMAGES}"]
-    assert img["flagged_ids"]["new"] == [NEW_FLAGGED_IMAGE] and img["flagged_ids"]["n_resolved"] == 0
+    assert (
+        img["flagged_ids"]["new"] == [NEW_FLAGGED_IMAGE] and img["flagged_ids"]["n_resolved"] == 0
+    )
     assert img["flagged"] == {"now": 2, "before": 1, "delta": 1}
     assert img["quarantined"]["delta"] == 1 and img["quarantined_ids"]["new"] == ["img/missing.png"]
     ts = d["datasets"][f"timeseries/{TS_RATED}"]
     assert ts["flagged_ids"]["new"] == [NEW_LOW_WINDOW]
-    assert ts["drift"]["delta"]["mean"] == pytest.approx((0.05 + 0.2 + 0.6 + 0.8) / 4 - (0.9 + 0.7 + 0.5 + 0.15) / 4)
+    assert ts["drift"]["delta"]["mean"] == pytest.approx(
+        (0.05 + 0.2 + 0.6 + 0.8) / 4 - (0.9 + 0.7 + 0.5 + 0.15) / 4
+    )
     assert img["drift"]["delta"]["mean"] < 0
     assert d["n_new_flagged"] == 2 and second.totals["new_flagged"] == 2
     html = second.html_path.read_text()
@@ -146,7 +158,9 @@ def test_compact_ids_round_trip_and_truncation(monkeypatch):
 
 
 def test_collect_on_empty_or_missing_folder(tmp_path):
-    s = collect_dataset_summary("timeseries", "nothing", tmp_path / "clean" / "timeseries" / "nothing")
+    s = collect_dataset_summary(
+        "timeseries", "nothing", tmp_path / "clean" / "timeseries" / "nothing"
+    )
     assert s["present"] is False and s["files"] == [] and s["rated"] is False
     s = collect_dataset_summary("images", "nothing", tmp_path)
     assert s["n_rows"] is None and s["n_flagged"] is None
@@ -171,9 +185,18 @@ def test_new_and_removed_datasets_in_diff():
 def test_unscored_images_say_so(tmp_path):
     clean = tmp_path / "clean" / "images" / "plain"
     clean.mkdir(parents=True)
-    pl.DataFrame({"image": ["x.png"], "given_label": ["a"], "clean_label": ["a"], "label_quality": [None],
-                  "is_label_issue": [False], "action": ["kept"], "method": ["passthrough"]},
-                 schema_overrides={"label_quality": pl.Float64}).write_parquet(clean / "labels.parquet")
+    pl.DataFrame(
+        {
+            "image": ["x.png"],
+            "given_label": ["a"],
+            "clean_label": ["a"],
+            "label_quality": [None],
+            "is_label_issue": [False],
+            "action": ["kept"],
+            "method": ["passthrough"],
+        },
+        schema_overrides={"label_quality": pl.Float64},
+    ).write_parquet(clean / "labels.parquet")
     r = build_report(tmp_path, [("images", "plain")], NIGHT1, None)
     assert r.summary["datasets"]["images/plain"]["scored"] is False
     assert "not scored yet" in r.html_path.read_text()
@@ -184,9 +207,13 @@ def test_ops_report_imports_neither_dagster_nor_matplotlib():
     import subprocess
     import sys
 
-    code = ("import sys, ops.report, ops.report.figures, ops.report.render; "
-            "bad = [m for m in ('dagster', 'matplotlib') if m in sys.modules]; print(bad); sys.exit(1 if bad else 0)")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=str(REPO))
+    code = (
+        "import sys, ops.report, ops.report.figures, ops.report.render; "
+        "bad = [m for m in ('dagster', 'matplotlib') if m in sys.modules]; print(bad); sys.exit(1 if bad else 0)"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=str(REPO)
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 

@@ -56,12 +56,23 @@ def _handler(state: ServerState):
             n = int(self.headers.get("Content-Length", 0))
             req = json.loads(self.rfile.read(n) or b"{}")
             with state.lock:
-                state.requests.append({"path": self.path, "body": req, "auth": self.headers.get("Authorization")})
+                state.requests.append(
+                    {"path": self.path, "body": req, "auth": self.headers.get("Authorization")}
+                )
                 fault = state.faults.pop(0) if state.faults else None
             if not self.path.endswith("/chat/completions"):
                 return self._send(404, {"error": {"message": "not found"}})
             if fault == "429":
-                return self._send(429, {"error": {"message": "rate limited", "type": "rate_limit_error", "code": "rate_limit_exceeded"}})
+                return self._send(
+                    429,
+                    {
+                        "error": {
+                            "message": "rate limited",
+                            "type": "rate_limit_error",
+                            "code": "rate_limit_exceeded",
+                        }
+                    },
+                )
             if fault == "500":
                 return self._send(500, {"error": {"message": "boom", "type": "server_error"}})
             if fault == "timeout":
@@ -87,20 +98,41 @@ def _handler(state: ServerState):
                     text = "B" if i < round(p * nreq) else "A"
                 else:
                     text = "B" if (((k0 + i) * 0.6180339887) % 1.0) < p else "A"
-                ch = {"index": i, "message": {"role": "assistant", "content": text}, "finish_reason": "length"}
+                ch = {
+                    "index": i,
+                    "message": {"role": "assistant", "content": text},
+                    "finish_reason": "length",
+                }
                 if want_lp:
                     if fault == "garbage":
-                        top = [{"token": "Ban", "logprob": -0.1, "bytes": None}, {"token": "The", "logprob": -2.5, "bytes": None}]
+                        top = [
+                            {"token": "Ban", "logprob": -0.1, "bytes": None},
+                            {"token": "The", "logprob": -2.5, "bytes": None},
+                        ]
                     else:
-                        top = [{"token": "A", "logprob": math.log(max(1 - p, 1e-12)), "bytes": None},
-                               {"token": "B", "logprob": math.log(max(p, 1e-12)), "bytes": None}]
+                        top = [
+                            {"token": "A", "logprob": math.log(max(1 - p, 1e-12)), "bytes": None},
+                            {"token": "B", "logprob": math.log(max(p, 1e-12)), "bytes": None},
+                        ]
                         top.sort(key=lambda e: -e["logprob"])
                     ch["logprobs"] = {"content": [{**top[0], "top_logprobs": top}]}
                 choices.append(ch)
             pt = len(prompt) // 4
-            self._send(200, {"id": "chatcmpl-test", "object": "chat.completion", "created": int(time.time()),
-                             "model": req.get("model"), "choices": choices,
-                             "usage": {"prompt_tokens": pt, "completion_tokens": nret, "total_tokens": pt + nret}})
+            self._send(
+                200,
+                {
+                    "id": "chatcmpl-test",
+                    "object": "chat.completion",
+                    "created": int(time.time()),
+                    "model": req.get("model"),
+                    "choices": choices,
+                    "usage": {
+                        "prompt_tokens": pt,
+                        "completion_tokens": nret,
+                        "total_tokens": pt + nret,
+                    },
+                },
+            )
 
     return H
 

@@ -3,7 +3,6 @@ import subprocess
 import sys
 import textwrap
 
-import numpy as np
 import pytest
 from pydantic import ValidationError
 
@@ -35,7 +34,9 @@ def test_cache_roundtrip_and_wal(tmp_path):
     assert c.get_many(["k2", "k1", "k3"]) == {"k1": {"x": 1}, "k2": {"x": 2}}
     c2 = JudgmentCache(tmp_path / "sub" / "j.sqlite")  # survives reopening
     assert len(c2) == 2
-    mode = sqlite3.connect(tmp_path / "sub" / "j.sqlite").execute("PRAGMA journal_mode").fetchone()[0]
+    mode = (
+        sqlite3.connect(tmp_path / "sub" / "j.sqlite").execute("PRAGMA journal_mode").fetchone()[0]
+    )
     assert mode == "wal"
 
 
@@ -51,8 +52,12 @@ def test_concurrent_writers_from_several_processes(tmp_path):
             c.put_many({{f"w{{w}}-{{i}}-{{j}}": {{"w": w, "i": i}} for j in range(3)}})
         print("done")
     """)
-    procs = [subprocess.Popen([sys.executable, "-c", code, str(w)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-             for w in range(4)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, str(w)], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        for w in range(4)
+    ]
     outs = [p.communicate(timeout=240) for p in procs]
     assert all(p.returncode == 0 for p in procs), [o[1][-500:] for o in outs]
     c = JudgmentCache(path)

@@ -66,16 +66,26 @@ def test_max_pairs_caps_and_seed_changes_pairs(tmp_path):
     X = make_windows(12)
     ids = [str(i) for i in range(12)]
     c = JudgmentCache(tmp_path / "c.sqlite")
-    df, s = judge_windows(X, ids, RubricJudge(), criteria=("trend",), pairs=PairConfig(max_pairs=5, seed=1), cache=c)
+    df, s = judge_windows(
+        X, ids, RubricJudge(), criteria=("trend",), pairs=PairConfig(max_pairs=5, seed=1), cache=c
+    )
     assert df.height == 5
-    df2, _ = judge_windows(X, ids, RubricJudge(), criteria=("trend",), pairs=PairConfig(max_pairs=5, seed=2), cache=c)
+    df2, _ = judge_windows(
+        X, ids, RubricJudge(), criteria=("trend",), pairs=PairConfig(max_pairs=5, seed=2), cache=c
+    )
     assert set(zip(df["block_a"], df["block_b"])) != set(zip(df2["block_a"], df2["block_b"]))
 
 
 def test_pairs_exhausted_when_target_unreachable(tmp_path):
     X = np.random.default_rng(0).normal(size=(5, 64))  # 10 pairs only, all near-ties
-    df, s = judge_windows(X, list("abcde"), RubricJudge(), criteria=("amplitude",),
-                          pairs=PairConfig(pairs_per_window=3.0), cache=JudgmentCache(tmp_path / "c.sqlite"))
+    df, s = judge_windows(
+        X,
+        list("abcde"),
+        RubricJudge(),
+        criteria=("amplitude",),
+        pairs=PairConfig(pairs_per_window=3.0),
+        cache=JudgmentCache(tmp_path / "c.sqlite"),
+    )
     assert df.height == 10
 
 
@@ -87,7 +97,9 @@ def test_input_validation(tmp_path):
     with pytest.raises(ValueError):
         judge_windows(X, ["a", "a", "b"], RubricJudge(), pairs=PairConfig(), cache=c)
     with pytest.raises(ValueError):
-        judge_windows(X, ["a", "b", "c"], RubricJudge(), criteria=("colour",), pairs=PairConfig(), cache=c)
+        judge_windows(
+            X, ["a", "b", "c"], RubricJudge(), criteria=("colour",), pairs=PairConfig(), cache=c
+        )
 
 
 class FlakyJudge(RubricJudge):
@@ -97,14 +109,27 @@ class FlakyJudge(RubricJudge):
         out = super().judge(queries)
         for k, a in enumerate(out):
             if k % 3 == 0:
-                out[k] = Answer(prob_second=None, status="unparseable", reason="test", path="rubric", model=self.model, calls=1)
+                out[k] = Answer(
+                    prob_second=None,
+                    status="unparseable",
+                    reason="test",
+                    path="rubric",
+                    model=self.model,
+                    calls=1,
+                )
         return out
 
 
 def test_unparseable_answers_recorded_not_guessed(tmp_path):
     X = make_windows(10)
-    df, s = judge_windows(X, [str(i) for i in range(10)], FlakyJudge(), criteria=("trend",),
-                          pairs=PairConfig(max_pairs=12), cache=JudgmentCache(tmp_path / "c.sqlite"))
+    df, s = judge_windows(
+        X,
+        [str(i) for i in range(10)],
+        FlakyJudge(),
+        criteria=("trend",),
+        pairs=PairConfig(max_pairs=12),
+        cache=JudgmentCache(tmp_path / "c.sqlite"),
+    )
     bad = df.filter(pl.col("status") == "unparseable")
     assert bad.height > 0 and s["unparseable"] > 0
     assert bad["comparisons_avg"].is_null().all() and not bad["confident"].any()

@@ -31,9 +31,17 @@ def api_key(monkeypatch):
 
 
 def cfg(server, **kw):
-    base = dict(model="openai/test-model", api_base=server.api_base, api_key_env="SIEVE_TEST_LLM_KEY",
-                n_votes=10, timeout_s=1.0, max_retries=3, backoff_initial_s=0.01, backoff_max_s=0.05,
-                max_concurrency=3)
+    base = dict(
+        model="openai/test-model",
+        api_base=server.api_base,
+        api_key_env="SIEVE_TEST_LLM_KEY",
+        n_votes=10,
+        timeout_s=1.0,
+        max_retries=3,
+        backoff_initial_s=0.01,
+        backoff_max_s=0.05,
+        max_concurrency=3,
+    )
     base.update(kw)
     return LLMJudgeConfig(**base)
 
@@ -68,7 +76,9 @@ def test_votes_path_with_n(server):
     ans = j.judge(queries(3))
     assert all(a.status == "ok" and a.path == "votes" and a.votes_a + a.votes_b == 10 for a in ans)
     assert all(a.prob_second >= 0.9 for a in ans)
-    assert len(server.state.requests) == 3 and all(r["body"]["n"] == 10 for r in server.state.requests)
+    assert len(server.state.requests) == 3 and all(
+        r["body"]["n"] == 10 for r in server.state.requests
+    )
 
 
 def test_auto_falls_back_to_votes_and_single_calls_when_provider_ignores_params(server):
@@ -81,7 +91,9 @@ def test_auto_falls_back_to_votes_and_single_calls_when_provider_ignores_params(
     # query 1: logprobs probe + n-call (1 choice back) + 4 single calls; query 2: 5 single calls
     assert ans[0].calls == 6 and ans[1].calls == 5
     assert len(server.state.requests) == 11
-    assert "n" not in server.state.requests[-1]["body"] or server.state.requests[-1]["body"]["n"] == 1
+    assert (
+        "n" not in server.state.requests[-1]["body"] or server.state.requests[-1]["body"]["n"] == 1
+    )
 
 
 def test_429_timeout_and_garbage_are_retried_or_recorded(server, caplog):
@@ -118,7 +130,9 @@ def test_judge_windows_through_http_then_cache_makes_zero_calls(server, tmp_path
     ids = [f"w{i}" for i in range(8)]
     cache = JudgmentCache(tmp_path / "c.sqlite")
     pc = PairConfig(pairs_per_window=1.0, max_pairs=10, seed=0)
-    df, s = judge_windows(X, ids, LLMJudge(cfg(server)), criteria=("trend", "pattern"), pairs=pc, cache=cache)
+    df, s = judge_windows(
+        X, ids, LLMJudge(cfg(server)), criteria=("trend", "pattern"), pairs=pc, cache=cache
+    )
     assert s["calls"] > 0 and s["tokens"] > 0 and s["errors"] == 0
     assert (df["status"] == "ok").all() and set(df["path"]) == {"logprobs"}
     assert (df["model"] == "openai/test-model").all()
@@ -126,8 +140,12 @@ def test_judge_windows_through_http_then_cache_makes_zero_calls(server, tmp_path
     rj = RubricJudge()
     for row in df.iter_rows(named=True):
         a, b = X[row["idx_a"]], X[row["idx_b"]]
-        exp = (rj.prob_second(a, b, row["criterion"]) + 1 - rj.prob_second(b, a, row["criterion"])) / 2
-        assert row["comparisons_avg"] == pytest.approx(exp, abs=2e-3)  # prec-4 rounding in the prompt
+        exp = (
+            rj.prob_second(a, b, row["criterion"]) + 1 - rj.prob_second(b, a, row["criterion"])
+        ) / 2
+        assert row["comparisons_avg"] == pytest.approx(
+            exp, abs=2e-3
+        )  # prec-4 rounding in the prompt
     n_http = len(server.state.requests)
     j2 = LLMJudge(cfg(server))
     df2, s2 = judge_windows(X, ids, j2, criteria=("trend", "pattern"), pairs=pc, cache=cache)
@@ -139,8 +157,14 @@ def test_judge_windows_through_http_then_cache_makes_zero_calls(server, tmp_path
 def test_call_budget_stops_cleanly(server, tmp_path):
     X = windows(8)
     j = LLMJudge(cfg(server, call_budget=7, use_logprobs="always"))
-    df, s = judge_windows(X, [str(i) for i in range(8)], j, criteria=("trend",),
-                          pairs=PairConfig(max_pairs=10), cache=JudgmentCache(tmp_path / "c.sqlite"))
+    df, s = judge_windows(
+        X,
+        [str(i) for i in range(8)],
+        j,
+        criteria=("trend",),
+        pairs=PairConfig(max_pairs=10),
+        cache=JudgmentCache(tmp_path / "c.sqlite"),
+    )
     assert s["budget_exhausted"] is True
     assert len(server.state.requests) == 7 and s["calls"] == 7
     assert (df["status"] == "budget_exhausted").sum() >= 1
@@ -150,10 +174,19 @@ def test_call_budget_stops_cleanly(server, tmp_path):
 
 def test_offline_guard_raises_before_any_client_call(tmp_path):
     calls = []
-    j = LLMJudge(LLMJudgeConfig(model="openai/test-model", offline=True), completion_fn=lambda **kw: calls.append(kw))
+    j = LLMJudge(
+        LLMJudgeConfig(model="openai/test-model", offline=True),
+        completion_fn=lambda **kw: calls.append(kw),
+    )
     with pytest.raises(OfflineCacheMiss):
-        judge_windows(windows(4), list("abcd"), j, criteria=("trend",), pairs=PairConfig(max_pairs=2),
-                      cache=JudgmentCache(tmp_path / "c.sqlite"))
+        judge_windows(
+            windows(4),
+            list("abcd"),
+            j,
+            criteria=("trend",),
+            pairs=PairConfig(max_pairs=2),
+            cache=JudgmentCache(tmp_path / "c.sqlite"),
+        )
     assert calls == []
 
 
@@ -162,7 +195,9 @@ def test_offline_with_warm_cache_works(server, tmp_path):
     cache = JudgmentCache(tmp_path / "c.sqlite")
     pc = PairConfig(max_pairs=4)
     judge_windows(X, ids, LLMJudge(cfg(server)), criteria=("trend",), pairs=pc, cache=cache)
-    df, s = judge_windows(X, ids, LLMJudge(cfg(server, offline=True)), criteria=("trend",), pairs=pc, cache=cache)
+    df, s = judge_windows(
+        X, ids, LLMJudge(cfg(server, offline=True)), criteria=("trend",), pairs=pc, cache=cache
+    )
     assert s["calls"] == 0 and df.height == 4
 
 
@@ -172,9 +207,26 @@ class Recorder:
 
     def __call__(self, **kw):
         self.kwargs.append(kw)
-        return {"choices": [{"message": {"content": "B"}, "logprobs": {"content": [
-            {"token": "B", "logprob": -0.1, "top_logprobs": [{"token": "B", "logprob": -0.1}, {"token": "A", "logprob": -2.4}]}]}}],
-            "usage": {"total_tokens": 12}}
+        return {
+            "choices": [
+                {
+                    "message": {"content": "B"},
+                    "logprobs": {
+                        "content": [
+                            {
+                                "token": "B",
+                                "logprob": -0.1,
+                                "top_logprobs": [
+                                    {"token": "B", "logprob": -0.1},
+                                    {"token": "A", "logprob": -2.4},
+                                ],
+                            }
+                        ]
+                    },
+                }
+            ],
+            "usage": {"total_tokens": 12},
+        }
 
 
 @pytest.mark.parametrize("api_base", [None, "http://127.0.0.1:9/v1"])
@@ -182,7 +234,9 @@ def test_judge_forwards_configured_endpoint(api_base):
     rec = Recorder()
     j = LLMJudge(LLMJudgeConfig(model="openai/whatever", api_base=api_base), completion_fn=rec)
     ans = j.judge(queries(1))
-    assert ans[0].status == "ok" and ans[0].prob_second == pytest.approx(np.exp(-0.1) / (np.exp(-0.1) + np.exp(-2.4)))
+    assert ans[0].status == "ok" and ans[0].prob_second == pytest.approx(
+        np.exp(-0.1) / (np.exp(-0.1) + np.exp(-2.4))
+    )
     assert len(rec.kwargs) == 1
     assert rec.kwargs[0]["api_base"] == api_base and rec.kwargs[0]["model"] == "openai/whatever"
     assert "api_key" not in rec.kwargs[0]
@@ -199,7 +253,9 @@ def test_judge_requires_explicit_model():
 
 def test_missing_key_env_is_a_clear_error(monkeypatch):
     monkeypatch.delenv("SIEVE_TEST_LLM_KEY")
-    j = LLMJudge(LLMJudgeConfig(model="openai/x", api_key_env="SIEVE_TEST_LLM_KEY"), completion_fn=Recorder())
+    j = LLMJudge(
+        LLMJudgeConfig(model="openai/x", api_key_env="SIEVE_TEST_LLM_KEY"), completion_fn=Recorder()
+    )
     with pytest.raises(RuntimeError, match="SIEVE_TEST_LLM_KEY"):
         j.judge(queries(1))
 

@@ -6,7 +6,14 @@ import pytest
 import torch
 
 from ops.tsrating.meta import (
-    Domain, MetaConfig, Task, evaluate, few_shot_adapt, meta_step, meta_train, save_meta_checkpoint, split_task,
+    Domain,
+    MetaConfig,
+    evaluate,
+    few_shot_adapt,
+    meta_step,
+    meta_train,
+    save_meta_checkpoint,
+    split_task,
 )
 from ops.tsrating.rater import Pairs, RaterHead, bt_loss, load_heads
 
@@ -34,7 +41,15 @@ def _tasks(n_tasks, cfg, dtype=torch.float32):
     out = []
     for t in range(n_tasks):
         X, pairs = _toy_domain(t, n=60, d=6, n_pairs=40)
-        out.append(split_task(torch.as_tensor(X, dtype=dtype), pairs, MetaConfig(n_support=12, n_query=12), rng, f"t{t}"))
+        out.append(
+            split_task(
+                torch.as_tensor(X, dtype=dtype),
+                pairs,
+                MetaConfig(n_support=12, n_query=12),
+                rng,
+                f"t{t}",
+            )
+        )
     return out
 
 
@@ -91,7 +106,6 @@ def test_meta_batch_capped_by_tasks():
     assert set(heads) == {"trend"} and report["trend"]["n_tasks"] == 2
 
 
-
 def _few_shot_gap(seeds, meta_iters, d=24, beta=0.2):
     w = np.zeros(d)
     w[:3] = [1.0, -0.5, 0.5]
@@ -108,7 +122,9 @@ def _few_shot_gap(seeds, meta_iters, d=24, beta=0.2):
         shot, test = pairs.take(perm[:10]), pairs.take(perm[20:])
         torch.manual_seed(seed)
         rand = RaterHead(d, 64)
-        meta_acc.append(evaluate(few_shot_adapt(heads["trend"], X, shot, lr=1e-3, seed=seed), X, test))
+        meta_acc.append(
+            evaluate(few_shot_adapt(heads["trend"], X, shot, lr=1e-3, seed=seed), X, test)
+        )
         rand_acc.append(evaluate(few_shot_adapt(rand, X, shot, lr=1e-3, seed=seed), X, test))
     return float(np.mean(meta_acc)), float(np.mean(rand_acc))
 
@@ -131,7 +147,11 @@ def test_meta_checkpoint_roundtrip(tmp_path):
     heads, _ = meta_train(doms, cfg, criteria=["pattern"])
     version = save_meta_checkpoint(tmp_path / "m.pt", heads, cfg, doms, {"kind": "toy"})
     states, info = load_heads(tmp_path / "m.pt")
-    assert info["version"] == version and info["data_fingerprint"] and info["config"]["meta_iters"] == 1
+    assert (
+        info["version"] == version
+        and info["data_fingerprint"]
+        and info["config"]["meta_iters"] == 1
+    )
     h = RaterHead(info["dim"], info["hidden"])
     h.load_state_dict(states["pattern"])
     assert torch.equal(h.out.weight, heads["pattern"].out.weight)

@@ -7,12 +7,21 @@ import torch
 
 from ops.tsrating.encoder import CallableEncoder, FeatureEncoder, prepare
 from ops.tsrating.rater import (
-    Pairs, RaterConfig, RaterHead, bt_loss, fit_rater, load_heads, mix_scores, pairs_from_judgments, pairwise_accuracy,
-    resolve_device, save_heads, standardize,
+    Pairs,
+    RaterConfig,
+    RaterHead,
+    bt_loss,
+    fit_rater,
+    load_heads,
+    mix_scores,
+    pairs_from_judgments,
+    pairwise_accuracy,
+    resolve_device,
+    save_heads,
+    standardize,
 )
 from ops.tsrating.rubric_judge import RUBRIC_STATISTICS
 from ops.tsrating.scoring import rank_and_flag, score_windows
-
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -80,13 +89,18 @@ def test_callable_encoder_is_pluggable_and_batched():
 
 def test_bt_loss_matches_formula():
     sa, sb, p = torch.tensor([0.3, -1.0]), torch.tensor([1.0, 0.5]), torch.tensor([0.8, 0.1])
-    want = -(p * torch.log(torch.sigmoid(sb - sa)) + (1 - p) * torch.log(torch.sigmoid(sa - sb))).mean()
+    want = -(
+        p * torch.log(torch.sigmoid(sb - sa)) + (1 - p) * torch.log(torch.sigmoid(sa - sb))
+    ).mean()
     torch.testing.assert_close(bt_loss(sa, sb, p), want)
 
 
 def test_pairwise_accuracy_and_ties():
     s = np.array([0.0, 1.0, 1.0])
-    assert pairwise_accuracy(s, Pairs(np.array([0, 1]), np.array([1, 2]), np.array([0.9, 0.9]))) == 0.75
+    assert (
+        pairwise_accuracy(s, Pairs(np.array([0, 1]), np.array([1, 2]), np.array([0.9, 0.9])))
+        == 0.75
+    )
     assert pairwise_accuracy(s, Pairs(np.zeros(0, int), np.zeros(0, int), np.zeros(0))) is None
 
 
@@ -104,8 +118,12 @@ def test_rater_learns_held_out_ranking_and_is_seeded():
 
 
 def test_mix_scores_minmax_mean_and_fallback():
-    raw = {"trend": np.array([0.0, 2.0, 4.0]), "frequency": np.array([1.0, 1.0, 1.0]),
-           "amplitude": np.array([3.0, 2.0, 1.0]), "pattern": np.array([5.0, 0.0, 1.0])}
+    raw = {
+        "trend": np.array([0.0, 2.0, 4.0]),
+        "frequency": np.array([1.0, 1.0, 1.0]),
+        "amplitude": np.array([3.0, 2.0, 1.0]),
+        "pattern": np.array([5.0, 0.0, 1.0]),
+    }
     m = mix_scores(raw, trained=["trend", "amplitude"])
     np.testing.assert_allclose(m["trend"], [0, 0.5, 1])
     np.testing.assert_allclose(m["pattern"], [0.5] * 3)
@@ -137,9 +155,16 @@ def test_checkpoint_from_single_mode_loads(tmp_path):
 
 
 def test_pairs_from_judgments_keeps_confident_ok_only():
-    j = pl.DataFrame({"block_a": ["w0", "w1", "w2", "w0", "zz"], "block_b": ["w1", "w2", "w0", "w2", "w0"],
-                      "criterion": ["trend"] * 5, "comparisons_avg": [0.9, 0.5, 0.1, 0.95, 0.9],
-                      "confident": [True, False, True, True, True], "status": ["ok", "ok", "ok", "error", "ok"]})
+    j = pl.DataFrame(
+        {
+            "block_a": ["w0", "w1", "w2", "w0", "zz"],
+            "block_b": ["w1", "w2", "w0", "w2", "w0"],
+            "criterion": ["trend"] * 5,
+            "comparisons_avg": [0.9, 0.5, 0.1, 0.95, 0.9],
+            "confident": [True, False, True, True, True],
+            "status": ["ok", "ok", "ok", "error", "ok"],
+        }
+    )
     p = pairs_from_judgments(j, ["w0", "w1", "w2"])["trend"]
     assert p.a.tolist() == [0, 2] and p.b.tolist() == [1, 0] and p.p.tolist() == [0.9, 0.1]
 
@@ -147,9 +172,19 @@ def test_pairs_from_judgments_keeps_confident_ok_only():
 def test_score_windows_too_few_judgments_falls_back():
     X, q = _windows(30)
     w = pl.DataFrame({"window_id": [f"w{i}" for i in range(30)], "x": range(30)})
-    j = pl.DataFrame({"block_a": ["w0"], "block_b": ["w1"], "criterion": ["trend"], "comparisons_avg": [0.9],
-                      "confident": [True], "status": ["ok"]})
+    j = pl.DataFrame(
+        {
+            "block_a": ["w0"],
+            "block_b": ["w1"],
+            "criterion": ["trend"],
+            "comparisons_avg": [0.9],
+            "confident": [True],
+            "status": ["ok"],
+        }
+    )
     res = score_windows(w, X, j, config=RaterConfig(epochs=1, hidden=8))
     assert res.report["trained"] == [] and len(res.notes) == 4
-    assert (res.windows["quality_score"] == 0.5).all() and not res.windows["is_low_quality_issue"].any()
+    assert (res.windows["quality_score"] == 0.5).all() and not res.windows[
+        "is_low_quality_issue"
+    ].any()
     assert sorted(res.windows["quality_rank"]) == list(range(1, 31))

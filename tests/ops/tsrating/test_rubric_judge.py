@@ -17,7 +17,10 @@ def p_avg(j, a, b, c):
 def test_prefers_significant_in_95_percent_of_pairs(criterion):
     j = RubricJudge()
     rng = np.random.default_rng(123)
-    wins = sum(p_avg(j, insignificant(criterion, rng), significant(criterion, rng), criterion) > 0.5 for _ in range(200))
+    wins = sum(
+        p_avg(j, insignificant(criterion, rng), significant(criterion, rng), criterion) > 0.5
+        for _ in range(200)
+    )
     assert wins / 200 >= 0.95
 
 
@@ -68,17 +71,23 @@ def test_deterministic():
     a1 = [a.prob_second for a in RubricJudge().judge(qs)]
     a2 = [a.prob_second for a in RubricJudge().judge(qs)]
     assert a1 == a2
-    assert all(a.path == "rubric" and a.status == "ok" and a.calls == 1 for a in RubricJudge().judge(qs))
+    assert all(
+        a.path == "rubric" and a.status == "ok" and a.calls == 1 for a in RubricJudge().judge(qs)
+    )
 
 
 def test_penalties_spikes_jumps_flatruns_missing():
     t = np.arange(128)
     clean = np.sin(2 * np.pi * t / 32) + 0.02 * t
     base = rubric_scores(clean)["pattern"]
-    spiky = clean.copy(); spiky[[20, 60, 100]] += 8
-    jumpy = clean.copy(); jumpy[64:] += 5
-    flatrun = clean.copy(); flatrun[40:60] = flatrun[40]
-    missing = clean.copy(); missing[10:30] = np.nan
+    spiky = clean.copy()
+    spiky[[20, 60, 100]] += 8
+    jumpy = clean.copy()
+    jumpy[64:] += 5
+    flatrun = clean.copy()
+    flatrun[40:60] = flatrun[40]
+    missing = clean.copy()
+    missing[10:30] = np.nan
     for bad in (spiky, jumpy, flatrun, missing):
         assert rubric_scores(bad)["pattern"] < base - 0.1
 

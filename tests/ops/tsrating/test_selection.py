@@ -10,15 +10,25 @@ from ops.tsrating.selection import points_of_windows, select_points, top_windows
 
 def _points():
     t0 = datetime(2024, 1, 1)
-    rows = [{"series_id": s, "timestamp": t0 + timedelta(hours=i), "value": float(i), "source_row": i}
-            for s, n in (("a", 10), ("b", 6)) for i in range(n)]
+    rows = [
+        {"series_id": s, "timestamp": t0 + timedelta(hours=i), "value": float(i), "source_row": i}
+        for s, n in (("a", 10), ("b", 6))
+        for i in range(n)
+    ]
     return pl.DataFrame(rows).sample(fraction=1.0, shuffle=True, seed=1)
 
 
 def _windows():
-    return pl.DataFrame({"window_id": ["a#0", "a#4", "a#6", "b#0"], "series_id": ["a", "a", "a", "b"],
-                         "start_index": [0, 4, 6, 0], "n_points": [4, 4, 4, 6],
-                         "quality_score": [0.9, 0.1, 0.8, 0.5], "quality_rank": [1, 4, 2, 3]})
+    return pl.DataFrame(
+        {
+            "window_id": ["a#0", "a#4", "a#6", "b#0"],
+            "series_id": ["a", "a", "a", "b"],
+            "start_index": [0, 4, 6, 0],
+            "n_points": [4, 4, 4, 6],
+            "quality_score": [0.9, 0.1, 0.8, 0.5],
+            "quality_rank": [1, 4, 2, 3],
+        }
+    )
 
 
 def test_top_windows_ceil_and_validation():

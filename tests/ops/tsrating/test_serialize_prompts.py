@@ -8,7 +8,10 @@ from ops.tsrating.serialize import content_hash, parse_series, serialize_series
 
 
 def test_llmtime_serialisation_fixed_precision_raw_values():
-    assert serialize_series([1.2345, -0.5, 0.0, np.nan, 12.0], prec=4) == "12345, -5000, 0, NaN, 120000"
+    assert (
+        serialize_series([1.2345, -0.5, 0.0, np.nan, 12.0], prec=4)
+        == "12345, -5000, 0, NaN, 120000"
+    )
     assert serialize_series([1.23456], prec=2) == "123"
     x = np.array([3.14159, -2.5, np.nan, 1e3])
     back = parse_series(serialize_series(x, prec=4), prec=4)
