@@ -2,14 +2,14 @@
 and the meta-learned methods (MW-Net scalar weights, VRI kl_mode variants, RST with/without the
 convex combination; ops/labels/{mwnet,vri,rst}.py).
 
-One fair protocol (docs/METHODS.md §6): same SmallCNN, epochs, optimiser, cosine lr, batch
+One fair protocol (docs/labels.md §6): same SmallCNN, epochs, optimiser, cosine lr, batch
 size and augmentation for every method; a trusted set of 10 per class drawn (seeded) before
 noise and merged into every retraining; headline = test accuracy at the LAST epoch (Best is
 diagnostic only and never used to select anything).
 
-    .venv/bin/python benchmarks/labels_bench.py --quick
-    .venv/bin/python benchmarks/labels_bench.py --seeds 5 --datasets digits,usps,cifar10n
-    .venv/bin/python benchmarks/labels_bench.py --datasets digits,usps --noises asym0.4,inst0.4 \
+    .venv/bin/python -m benchmarks.labels_bench --quick
+    .venv/bin/python -m benchmarks.labels_bench --seeds 5 --datasets digits,usps,cifar10n
+    .venv/bin/python -m benchmarks.labels_bench --datasets digits,usps --noises asym0.4,inst0.4 \
         --methods ce,cleanlab,mwnet,vri,vri_det,rst,rst_nocvx
 
 VRI/MW-Net use the trusted set as meta data, RST as corrector data; their test accuracy is that
@@ -33,17 +33,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from benchmarks.shared_data import shared_images_dir  # noqa: E402
-from ops.labels.backbones import BackboneConfig, predict_proba, train_model  # noqa: E402
-from ops.labels.images import ArrayImageDataset  # noqa: E402
-from ops.labels.methods import MethodContext, get_method  # noqa: E402
-from ops.labels.mwnet import train_mwnet  # noqa: E402
-from ops.labels.noise import draw_trusted, inject_noise  # noqa: E402
-from ops.labels.rectify import DROPPED, RectifyConfig, rectify  # noqa: E402
-from ops.labels.rst import RSTConfig, train_rst  # noqa: E402
-from ops.labels.vri import VRIConfig, predict_featnet, rectifier_stats, train_vri  # noqa: E402
+from benchmarks.shared_data import shared_images_dir
+from ops.labels.backbones import BackboneConfig
+from ops.labels.images import ArrayImageDataset
+from ops.labels.methods import MethodContext, get_method
+from ops.labels.mwnet import train_mwnet
+from ops.labels.noise import draw_trusted, inject_noise
+from ops.labels.rectify import DROPPED, RectifyConfig, rectify
+from ops.labels.rst import RSTConfig, train_rst
+from ops.labels.training import predict_featnet, predict_proba, train_model
+from ops.labels.vri import VRIConfig, rectifier_stats, train_vri
 
 SHARED = shared_images_dir()
 NOISES = ("sym0.2", "sym0.4", "sym0.6", "asym0.4", "inst0.4")
