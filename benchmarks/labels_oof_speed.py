@@ -104,7 +104,8 @@ def main(argv=None):
     )
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     print(
-        f"| {len(ds)} | {args.k} | {args.epochs} | {args.width} | {'on' if args.cache else 'off'} | "
+        f"| {len(ds)} | {args.k} | {args.epochs} | {args.width} | "
+        f"{'on' if args.cache else 'off'} | "
         f"{args.threads} | {t_write:.1f} | {t_hash:.1f} | {t_oof:.1f} | {img_passes / t_oof:.0f} | "
         f"{rss0:.0f} -> {maxrss_mib():.0f} | {acc:.3f} |"
     )

@@ -1,6 +1,6 @@
 """Backbones: the training recipe's configuration and the models it builds.
 
-What is trained is pluggable (docs/labels.md §1): a small CNN from scratch (default), any torch
+What is trained is pluggable (docs/labels.md §2): a small CNN from scratch (default), any torch
 module from a ``model_factory`` (a ResNet-class network on a GPU, say), or a linear/MLP head
 over precomputed embedding vectors (:class:`EmbeddingSource`). How it is trained -- batching,
 augmentation, lr schedule, SGD, device, AMP -- lives in :mod:`ops.labels.training`, the one

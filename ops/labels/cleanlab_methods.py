@@ -1,4 +1,4 @@
-"""The cleanlab methods (docs/labels.md §3): confident learning on out-of-sample probabilities.
+"""The cleanlab methods (docs/labels.md §4): confident learning on out-of-sample probabilities.
 
 - ``cleanlab_oof`` (the default of ``clean_labels``): K-fold out-of-fold probabilities of the
   backbone on every non-test row, cleanlab flags on the pool.
@@ -75,4 +75,3 @@ def cleanlab_trusted(ctx: MethodContext) -> MethodResult:
     out = _finish(ctx, probs, None)
     out.notes.append("trusted rows' probabilities are in-sample (trusted model trained on them)")
     return out
-

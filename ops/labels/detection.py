@@ -1,4 +1,4 @@
-"""cleanlab confident learning on given probabilities (METHODS §5).
+"""cleanlab confident learning on given probabilities (docs/labels.md §4).
 
 cleanlab is imported inside the functions: importing it takes seconds.
 """

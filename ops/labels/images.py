@@ -73,7 +73,8 @@ def scan_channels(paths: Sequence[str | os.PathLike]) -> int:
 def scan_native_size(
     paths: Sequence[str | os.PathLike], max_size: int = 32, sample: int = 256
 ) -> int:
-    """Median larger side of up to ``sample`` evenly spaced images (headers only), clamped to [8, max_size]."""
+    """Median larger side of up to ``sample`` evenly spaced images (headers only), clamped to
+    [8, max_size]."""
     from PIL import Image
 
     if not paths:

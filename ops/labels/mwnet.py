@@ -1,4 +1,5 @@
-"""MW-Net-style scalar meta-weighting with the same one-step look-ahead as VRI (METHODS §6.6).
+"""MW-Net-style scalar meta-weighting with the same one-step look-ahead as VRI
+(docs/labels.md §7).
 
 The "vector vs scalar" ablation: a weight net ``w = sigmoid(MLP(loss_i))`` (MW-Net's input is the
 per-sample loss, 1-100-1) weights each noisy sample's CE; its parameters are learned on the trusted
@@ -64,7 +65,9 @@ def mwnet_meta_step(
     ym: torch.Tensor,
     lr: float,
 ) -> float:
-    """Virtual step + meta loss; writes the meta-gradient into ``wnet``'s ``.grad``. Returns meta CE."""
+    """Virtual step + meta loss; writes the meta-gradient into ``wnet``'s ``.grad``.
+
+    Returns the meta CE."""
     params = dict(net.named_parameters())
     _, logits = functional_call(net, params, (xb,))
     ce = F.cross_entropy(logits, yb, reduction="none")
@@ -90,7 +93,8 @@ def train_mwnet(
     progress: Progress | None = None,
     epoch_callback: EpochCallback | None = None,
 ) -> tuple[FeatNet, WeightNet]:
-    """Same signature and recipe as :func:`ops.labels.vri.train_vri`, scalar weights instead of v."""
+    """Same signature and recipe as :func:`ops.labels.vri.train_vri`, scalar weights instead of
+    the rectifying vector v."""
     mcfg = mcfg or MWNetConfig()
     with meta_training(
         source,

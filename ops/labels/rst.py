@@ -1,6 +1,7 @@
-"""RST: robust self-training with closed-loop label correction (METHODS §4; Lin, Liu, Zhou 2026).
+"""RST: robust self-training with closed-loop label correction (docs/labels.md §6; Lin, Liu,
+Zhou 2026).
 
-Experimental (STYLE §1.4): benchmarked in benchmarks/README_labels.md, not the default method.
+Experimental: benchmarked in benchmarks/README_labels.md, not the default method.
 
 - Network: shared extractor ``z = e(x)``, clean head ``g_c`` (used at test) and noisy head
   ``g_n`` (models p(noisy label | x)). Loss ``CE(g_c(z), y_hat soft) + lam * CE(g_n(z), y_noisy)``;
@@ -13,14 +14,14 @@ Experimental (STYLE §1.4): benchmarked in benchmarks/README_labels.md, not the 
   ``y_bar_t`` on the pool -> simplex weights over the history ``(y_noisy, y_bar_1..y_bar_t)``
   fitted with SLSQP to minimise CE on the 20 % -> ``y_hat``.
 
-Choices the paper leaves open (documented, METHODS §4.2): the weight loss is CE; on the
+Choices the paper leaves open (docs/labels.md §6): the weight loss is CE; on the
 validation split component 0 is the *current* simulated posterior, components k >= 1 are the
 frozen validation predictions of each ``r_k``; the corrector input feature is standardised with
 the statistics of its training split; the corrector is trained full-batch with **Adam** (lr 1e-3,
 divided by 10 at the first validation-loss rise, stopped after ``corrector_patience`` checks
 without improvement, best validation state kept) -- SGD at 1e-3 barely moves in the few hundred
 steps our CPU budget allows. The lr schedule is the shared backbone recipe (cosine), so RST,
-CE and cleanlab train under the same optimiser (METHODS §6.2). Trusted rows are corrector data
+CE and cleanlab train under the same optimiser (docs/labels.md §8). Trusted rows are corrector data
 only; the network trains on the noisy pool.
 """
 
@@ -257,8 +258,9 @@ def correction_round(
 ) -> np.ndarray:
     """One closed-loop round; appends to ``state`` and returns the new soft labels ``(n_pool, C)``.
 
-    ``z_pool`` pool features, ``given_pool`` noisy labels; ``z_m``/``sim_m``/``y_m`` trusted features,
-    simulated noisy posteriors and true labels; ``tr``/``va`` positions of the 80/20 trusted split.
+    ``z_pool`` pool features, ``given_pool`` noisy labels; ``z_m``/``sim_m``/``y_m`` trusted
+    features, simulated noisy posteriors and true labels; ``tr``/``va`` positions of the 80/20
+    trusted split.
     """
     n_classes = sim_m.shape[1]
     r = train_corrector(sim_m[tr], z_m[tr], y_m[tr], sim_m[va], z_m[va], y_m[va], cfg, seed=seed)

@@ -2,7 +2,7 @@
 
 ``train_model`` (plain cross-entropy: CE, cleanlab's fold and trusted models), VRI, MW-Net and
 RST all train through :class:`TrainLoop` and differ only in the function that turns one batch
-into one optimiser step. The loop owns what they share (docs/labels.md §1):
+into one optimiser step. The loop owns what they share (docs/labels.md §2):
 
 - a seeded run (:func:`seeded`): thread count, forked CPU (and CUDA) RNG, ``torch.manual_seed``
   for the initialisation and a separate generator for shuffling and augmentation;
@@ -322,9 +322,7 @@ class TrainLoop:
             self.schedule.steps_per_epoch,
             self.schedule.epochs,
         )
-        self.mbs = (
-            min(meta_batch or self.bs, max(2, len(self.meta_rows))) if self.has_meta else 0
-        )
+        self.mbs = min(meta_batch or self.bs, max(2, len(self.meta_rows))) if self.has_meta else 0
         self.total, self.step = self.schedule.total, 0
 
     def batches(self) -> Iterator[Batch]:

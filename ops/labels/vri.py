@@ -1,6 +1,6 @@
-"""VRI: variational rectification inference with a one-step look-ahead (METHODS §3).
+"""VRI: variational rectification inference with a one-step look-ahead (docs/labels.md §5).
 
-Experimental (STYLE §1.4): benchmarked in benchmarks/README_labels.md, not the default method.
+Experimental: benchmarked in benchmarks/README_labels.md, not the default method.
 
 Model. A per-sample rectifying vector ``v in (0,1)^C`` multiplies the logits of the classifier,
 ``loss = -log softmax(v * f_theta(x))[y_noisy]``. ``v = sigmoid(mu + sigma * eps)`` with
@@ -14,7 +14,8 @@ are meta-parameters, learned on the trusted set with the MW-Net one-step look-ah
 2. meta: ``L_meta = CE(f_theta'(x_meta), y_meta)`` (+ KL in ``outer``) -> Adam on phi, omega;
 3. actual: resample v from the updated posterior without gradient to phi; SGD step on theta.
 
-Design decisions (METHODS §3.3 -- the released code's KL is inert and mixes log-var/log-std):
+Design decisions (docs/labels.md §5, §9 -- the released code's KL is inert and mixes
+log-var/log-std):
 
 - **One variance parameterisation:** every head outputs ``lv = log sigma^2``; the sampler uses
   ``scale = exp(0.5 * lv)`` and :func:`kl_diag_gauss` is the closed form for the same ``lv``
@@ -34,17 +35,18 @@ Design decisions (METHODS §3.3 -- the released code's KL is inert and mixes log
   squashed to [-1, 1]: ``v`` stays mostly noise (posterior sigma ~1). Measured, digits asym 0.4,
   3 seeds, last-epoch test / cleaned-label accuracy: ``lam`` 1e-2 81.7 / 86.3, 1e-3 86.4 / 91.2,
   1e-4 93.4 / 97.1; ``deterministic`` 94.9 / 98.0, ``inert`` 94.0 / 97.8; on USPS asym 0.4
-  (not used for the choice) 1e-2 gave 80.9 and 1e-4 90.0 (3 seeds). So the KL still reaches the prior and
-  shapes phi, but at a weight where it costs ~1.5 points against the KL-free ablation; we keep
-  it because the variational posterior is the method (and the prior is what a later, longer run
-  can exploit), and say so in benchmarks/README_labels.md.
+  (not used for the choice) 1e-2 gave 80.9 and 1e-4 90.0 (3 seeds). So the KL still reaches the
+  prior and shapes phi, but at a weight where it costs ~1.5 points against the KL-free
+  ablation; we keep it because the variational posterior is the method (and the prior is what
+  a later, longer run can exploit), and say so in benchmarks/README_labels.md.
 - **The meta-learning is what works.** With the same code and meta lr 1e-12 (no meta-learning)
   the deterministic variant falls to 68.5 (below plain CE); meta lr 1e-2 gives 82.6, 1e-3
   (default) 94.9. Summaries of ``v`` barely move (class mean ~0.5, sigma ~1): the gain comes from
   small label-conditional changes of ``mu``, not from a visibly bimodal rectifier.
 - The hidden meta-set mixup epochs of the reference are not implemented (clean data is only
   meta data here); selection is by last epoch.
-- ``device`` comes from ``BackboneConfig.device``; nothing hard-codes CUDA.
+- ``device`` comes from ``BackboneConfig.device``; nothing hard-codes CUDA. The training loop
+  is the shared one of :mod:`ops.labels.training` (``MetaLoop``).
 """
 
 from __future__ import annotations
@@ -133,7 +135,8 @@ def kl_diag_gauss(
 ) -> torch.Tensor:
     """KL(N(mu_q, e^lv_q) || N(mu_p, e^lv_p)) of diagonal Gaussians, summed over the last dim.
 
-    ``lv`` is the log-variance everywhere: ``1/2 sum [lv_p - lv_q + (e^lv_q + (mu_q - mu_p)^2) / e^lv_p - 1]``.
+    ``lv`` is the log-variance everywhere:
+    ``1/2 sum [lv_p - lv_q + (e^lv_q + (mu_q - mu_p)^2) / e^lv_p - 1]``.
     """
     return 0.5 * (lv_p - lv_q + (lv_q.exp() + (mu_q - mu_p) ** 2) * torch.exp(-lv_p) - 1.0).sum(-1)
 
@@ -220,7 +223,8 @@ def vri_meta_step(
     cfg: VRIConfig,
     eps: torch.Tensor | None = None,
 ) -> dict[str, float]:
-    """Virtual step + meta loss; writes the meta-gradient into ``nets``' ``.grad`` (no optimiser step).
+    """Virtual step + meta loss; writes the meta-gradient into ``nets``' ``.grad`` (no optimiser
+    step).
 
     ``net(x) -> (z, logits)`` (a :class:`FeatNet`); ``lr`` is the classifier's current lr.
     """
@@ -297,9 +301,7 @@ def train_vri(
             sgd_step(opt, loss)
             return {"ce": loss.detach(), "meta_ce": info["meta_ce"], "kl": info["kl"]}
 
-        loop.fit(
-            [net, nets], step, name="vri ", progress=progress, epoch_callback=epoch_callback
-        )
+        loop.fit([net, nets], step, name="vri ", progress=progress, epoch_callback=epoch_callback)
     net.eval()
     nets.eval()
     return net, nets
@@ -314,7 +316,8 @@ def rectifier_stats(
     labels: np.ndarray,
     cfg: BackboneConfig,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per row, from the posterior: ``(mean_c sigmoid(mu), sigmoid(mu)[given label], mean_c sigma)``.
+    """Per row, from the posterior:
+    ``(mean_c sigmoid(mu), sigmoid(mu)[given label], mean_c sigma)``.
 
     Diagnostics only. The class mean hides label-conditional rectification; the entry at the
     given label shows whether the posterior damps the logit of a (suspected) wrong label.

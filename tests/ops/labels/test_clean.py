@@ -110,9 +110,7 @@ def test_oof_flags_injected_noise_and_caches(digits):
     assert s.method == "cleanlab_oof" and s.oof_cache_hit is False
     assert s.n_issues == s.n_relabeled + s.n_dropped and s.n_issues > 0
     assert 0.05 < s.estimated_noise_rate < 0.35
-    assert (
-        sum(r["count"] for r in s.confusion) == frame.filter(pl.col("split") == "train").height
-    )
+    assert sum(r["count"] for r in s.confusion) == frame.filter(pl.col("split") == "train").height
     assert any("fold 3/3 epoch" in m for m in msgs)
     assert (frame["method"] == "cleanlab_oof").all()
     # relabels are mostly right

@@ -1,4 +1,4 @@
-"""VRI (METHODS §3.3 required tests) and its ``clean_labels`` contract."""
+"""VRI (the KL and look-ahead tests of docs/labels.md §5, §9) and its ``clean_labels`` contract."""
 
 import numpy as np
 import polars as pl
