@@ -116,19 +116,18 @@ def image_labels_clean(
     table = assemble_labels_table(cleaned, quarantine, classes, run_id(context))
     write_parquet_atomic(table, paths.out("labels.parquet"))
     counts = dict(table.group_by("action").len().iter_rows())
-    confusion = pl.DataFrame(summary["confusion"]) if summary.get("confusion") else pl.DataFrame()
+    confusion = pl.DataFrame(summary.confusion) if summary.confusion else pl.DataFrame()
     return dg.MaterializeResult(
         metadata={
             "rows": table.height,
-            "method": summary["method"],
-            "requested_method": summary.get("requested_method", config.method),
-            "notes": "; ".join(summary.get("notes", [])) or "-",
-            "estimated_noise_rate": float(summary["estimated_noise_rate"]),
-            "n_issues": int(summary["n_issues"]),
-            "label_issue_rate": float(summary["n_issues"])
-            / max(1, int(summary.get("n_scored", table.height))),
-            "oof_cache_hit": bool(summary.get("oof_cache_hit", False)),
-            "wall_seconds": float(summary["wall_seconds"]),
+            "method": summary.method,
+            "requested_method": summary.requested_method,
+            "notes": "; ".join(summary.notes) or "-",
+            "estimated_noise_rate": float(summary.estimated_noise_rate),
+            "n_issues": int(summary.n_issues),
+            "label_issue_rate": float(summary.n_issues) / max(1, int(summary.n_scored)),
+            "oof_cache_hit": bool(summary.oof_cache_hit),
+            "wall_seconds": float(summary.wall_seconds),
             "confusion_given_vs_clean": table_metadata(
                 confusion.sort("count", descending=True) if confusion.height else confusion, 30
             ),

@@ -2,14 +2,14 @@
 and the meta-learned methods (MW-Net scalar weights, VRI kl_mode variants, RST with/without the
 convex combination; ops/labels/{mwnet,vri,rst}.py).
 
-One fair protocol (docs/METHODS.md §6): same SmallCNN, epochs, optimiser, cosine lr, batch
+One fair protocol (docs/labels.md §8): same SmallCNN, epochs, optimiser, cosine lr, batch
 size and augmentation for every method; a trusted set of 10 per class drawn (seeded) before
 noise and merged into every retraining; headline = test accuracy at the LAST epoch (Best is
 diagnostic only and never used to select anything).
 
-    .venv/bin/python benchmarks/labels_bench.py --quick
-    .venv/bin/python benchmarks/labels_bench.py --seeds 5 --datasets digits,usps,cifar10n
-    .venv/bin/python benchmarks/labels_bench.py --datasets digits,usps --noises asym0.4,inst0.4 \
+    .venv/bin/python -m benchmarks.labels_bench --quick
+    .venv/bin/python -m benchmarks.labels_bench --seeds 5 --datasets digits,usps,cifar10n
+    .venv/bin/python -m benchmarks.labels_bench --datasets digits,usps --noises asym0.4,inst0.4 \
         --methods ce,cleanlab,mwnet,vri,vri_det,rst,rst_nocvx
 
 VRI/MW-Net use the trusted set as meta data, RST as corrector data; their test accuracy is that
@@ -28,22 +28,22 @@ import json
 import sys
 import time
 import zipfile
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from benchmarks.shared_data import shared_images_dir  # noqa: E402
-from ops.labels.backbones import BackboneConfig, predict_proba, train_model  # noqa: E402
-from ops.labels.images import ArrayImageDataset  # noqa: E402
-from ops.labels.methods import MethodContext, get_method  # noqa: E402
-from ops.labels.mwnet import train_mwnet  # noqa: E402
-from ops.labels.noise import draw_trusted, inject_noise  # noqa: E402
-from ops.labels.rectify import DROPPED, RectifyConfig, rectify  # noqa: E402
-from ops.labels.rst import RSTConfig, train_rst  # noqa: E402
-from ops.labels.vri import VRIConfig, predict_featnet, rectifier_stats, train_vri  # noqa: E402
+from benchmarks.shared_data import shared_images_dir
+from ops.labels.backbones import BackboneConfig
+from ops.labels.images import ArrayImageDataset
+from ops.labels.methods import MethodContext, get_method
+from ops.labels.mwnet import train_mwnet
+from ops.labels.noise import draw_trusted, inject_noise
+from ops.labels.rectify import DROPPED, RectifyConfig, rectify
+from ops.labels.rst import RSTConfig, train_rst
+from ops.labels.training import predict_featnet, predict_proba, train_model
+from ops.labels.vri import VRIConfig, rectifier_stats, train_vri
 
 SHARED = shared_images_dir()
 NOISES = ("sym0.2", "sym0.4", "sym0.6", "asym0.4", "inst0.4")
@@ -74,8 +74,9 @@ META_METHODS = {  # --methods key -> (row name, trainer kind, settings)
     "rst": ("RST (convex combination)", "rst", RSTConfig()),
     "rst_nocvx": ("RST, no convex combination", "rst", RSTConfig(convex=False)),
 }
-# "<key>_retrain": run meta method <key> once and emit two rows: its own model, and a model retrained
-# (same recipe, + trusted) on its rectified labels -- what a Sieve user does downstream with labels.parquet
+# "<key>_retrain": run meta method <key> once and emit two rows: its own model, and a model
+# retrained (same recipe, + trusted) on its rectified labels -- what a Sieve user does downstream
+# with labels.parquet
 RETRAIN = {f"{k}_retrain": k for k in ("rst", "vri")}
 ALL_METHODS = "ce,cleanlab,oracle," + ",".join(META_METHODS) + "," + ",".join(RETRAIN)
 # the README table's methods; the VRI/RST variants above are ablations, run only when named
@@ -140,7 +141,8 @@ def load_cifar10n():
 LOADERS = {"digits": load_digits_data, "usps": load_usps, "cifar10n": load_cifar10n}
 
 
-def run_setting(name, data, noise, seed, base_cfg, k, log, methods=tuple(ALL_METHODS.split(","))):
+def run_setting(name, data, noise, seed, base_cfg, k, log, methods=None):
+    methods = tuple(ALL_METHODS.split(",")) if methods is None else methods
     xtr, ytr, xte, yte, human = data
     n_tr, C = len(ytr), 10
     x_all = np.concatenate([xtr, xte])
@@ -240,7 +242,8 @@ def run_setting(name, data, noise, seed, base_cfg, k, log, methods=tuple(ALL_MET
         clean_acc = float(np.mean(clean[keep_pool] == ytr[keep_pool]))
         train_rows = np.sort(np.concatenate([keep_pool, trusted]))
         log(
-            f"  {mname}: flagged {int(flag.sum())}, P {prec:.2f} R {rec:.2f}, kept {len(keep_pool)}/{len(pool)}"
+            f"  {mname}: flagged {int(flag.sum())}, P {prec:.2f} R {rec:.2f}, "
+            f"kept {len(keep_pool)}/{len(pool)}"
         )
         best, last = fit_eval(train_rows, clean[train_rows], mname)
         rows.append(
@@ -339,8 +342,8 @@ def run_meta_method(key, src, given, ytr, yte, pool, trusted, test_idx, err, cfg
     tp = int(np.sum(flag & err))
     prec, rec = tp / max(int(flag.sum()), 1), tp / max(int(err.sum()), 1)
     log(
-        f"  {mname}: last {accs[-1]:.3f}, argmax acc {np.mean(top == ytr[pool]):.3f}, cleaned {clean_acc:.3f} "
-        f"(kept {keep.mean():.2f}){extra}"
+        f"  {mname}: last {accs[-1]:.3f}, argmax acc {np.mean(top == ytr[pool]):.3f}, "
+        f"cleaned {clean_acc:.3f} (kept {keep.mean():.2f}){extra}"
     )
     return (
         dict(
@@ -356,6 +359,11 @@ def run_meta_method(key, src, given, ytr, yte, pool, trusted, test_idx, err, cfg
         clean,
         keep,
     )
+
+
+def column(rows: list[dict], key: str) -> list:
+    """The ``key`` values of ``rows``."""
+    return [r[key] for r in rows]
 
 
 def fmt(vals, pct=True, sd=True):
@@ -406,8 +414,8 @@ def main(argv=None):
     ap.add_argument(
         "--methods",
         default=DEFAULT_METHODS,
-        help=f"comma list of: ce, cleanlab, oracle, {', '.join(META_METHODS)}, {', '.join(RETRAIN)} "
-        f"(default: {DEFAULT_METHODS})",
+        help=f"comma list of: ce, cleanlab, oracle, {', '.join(META_METHODS)}, "
+        f"{', '.join(RETRAIN)} (default: {DEFAULT_METHODS})",
     )
     args = ap.parse_args(argv)
     if args.table_from:
@@ -502,7 +510,8 @@ def main(argv=None):
 
     recipes = "; ".join(
         f"{d}: SmallCNN width {RECIPE[d]['width']}, "
-        f"{max(1, round(RECIPE[d]['epochs'] * args.epochs_scale))} epochs, batch {RECIPE[d]['batch_size']}"
+        f"{max(1, round(RECIPE[d]['epochs'] * args.epochs_scale))} epochs, "
+        f"batch {RECIPE[d]['batch_size']}"
         for d in datasets
     )
     print_tables(
@@ -529,7 +538,7 @@ def print_summary(rows: list[dict], order: list[str]) -> None:
             if not rs:
                 cells.append("–")
                 continue
-            g = lambda f: [r[f] for r in rs]  # noqa: E731
+            g = partial(column, rs)
             f1 = fmt(g("f1"), sd=False)
             cells.append(
                 f"**{fmt(g('last'))}** [{fmt(g('clean_acc'), sd=False)}]"
@@ -545,8 +554,8 @@ def print_summary(rows: list[dict], order: list[str]) -> None:
 def print_tables(all_rows: list[dict], all_thr: list[tuple], title: str) -> None:
     print(title)
     print(
-        "| dataset | noise | actual rate % | method | precision % | recall % | F1 % | cleaned-label acc % "
-        "| test best % | **test last %** | wall s |"
+        "| dataset | noise | actual rate % | method | precision % | recall % | F1 % "
+        "| cleaned-label acc % | test best % | **test last %** | wall s |"
     )
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     keys = []
@@ -556,14 +565,15 @@ def print_tables(all_rows: list[dict], all_thr: list[tuple], title: str) -> None
             keys.append(k)
     for ds, noise, m in keys:
         rs = [r for r in all_rows if (r["dataset"], r["noise"], r["method"]) == (ds, noise, m)]
-        g = lambda f: [r[f] for r in rs]  # noqa: E731
+        g = partial(column, rs)
         print(
-            f"| {ds} | {noise} | {fmt(g('actual'), sd=False)} | {m} | {fmt(g('prec'))} | {fmt(g('rec'))} | "
-            f"{fmt(g('f1'))} | {fmt(g('clean_acc'))} | {fmt(g('best'))} | **{fmt(g('last'))}** | "
-            f"{fmt(g('wall'), pct=False, sd=False)} |"
+            f"| {ds} | {noise} | {fmt(g('actual'), sd=False)} | {m} | {fmt(g('prec'))} | "
+            f"{fmt(g('rec'))} | {fmt(g('f1'))} | {fmt(g('clean_acc'))} | {fmt(g('best'))} | "
+            f"**{fmt(g('last'))}** | {fmt(g('wall'), pct=False, sd=False)} |"
         )
     print(
-        "\nRelabel threshold vs cleaned-label accuracy on kept pool rows (kept fraction), mean over all settings:\n"
+        "\nRelabel threshold vs cleaned-label accuracy on kept pool rows (kept fraction), "
+        "mean over all settings:\n"
     )
     print("| method | threshold | cleaned-label acc % | pool kept % |")
     print("|---|---|---|---|")
@@ -571,8 +581,8 @@ def print_tables(all_rows: list[dict], all_thr: list[tuple], title: str) -> None
         for thr in THRESHOLDS:
             sel = [t for t in all_thr if t[3] == m and t[4] == thr]
             print(
-                f"| {m} | {'never relabel' if thr > 1 else thr} | {fmt([t[5] for t in sel], sd=False)} | "
-                f"{fmt([t[6] for t in sel], sd=False)} |"
+                f"| {m} | {'never relabel' if thr > 1 else thr} | "
+                f"{fmt([t[5] for t in sel], sd=False)} | {fmt([t[6] for t in sel], sd=False)} |"
             )
 
 

@@ -5,7 +5,7 @@ as PNG files once (``--workdir``),
 then runs ``ops.labels.oof.oof_pred_probs`` on an ``ImageFileDataset`` with the decoded-image
 cache off (every batch decoded from disk: memory stays flat) or on (``--cache``).
 
-    .venv/bin/python benchmarks/labels_oof_speed.py --n 10000 --epochs 1 --k 5
+    .venv/bin/python -m benchmarks.labels_oof_speed --n 10000 --epochs 1 --k 5
 
 Peak memory is the process's ``ru_maxrss`` (Linux: KiB) before and after the OOF run.
 """
@@ -23,12 +23,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from benchmarks.shared_data import shared_images_dir  # noqa: E402
-from ops.labels.backbones import BackboneConfig  # noqa: E402
-from ops.labels.images import ImageFileDataset, ImageSpec  # noqa: E402
-from ops.labels.oof import oof_pred_probs  # noqa: E402
+from benchmarks.shared_data import shared_images_dir
+from ops.labels.backbones import BackboneConfig
+from ops.labels.images import ImageFileDataset, ImageSpec
+from ops.labels.oof import oof_pred_probs
 
 SHARED = shared_images_dir()
 
@@ -106,7 +104,8 @@ def main(argv=None):
     )
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     print(
-        f"| {len(ds)} | {args.k} | {args.epochs} | {args.width} | {'on' if args.cache else 'off'} | "
+        f"| {len(ds)} | {args.k} | {args.epochs} | {args.width} | "
+        f"{'on' if args.cache else 'off'} | "
         f"{args.threads} | {t_write:.1f} | {t_hash:.1f} | {t_oof:.1f} | {img_passes / t_oof:.0f} | "
         f"{rss0:.0f} -> {maxrss_mib():.0f} | {acc:.3f} |"
     )

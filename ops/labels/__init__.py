@@ -2,8 +2,9 @@
 cleanlab detection, rectification and the :func:`clean_labels` entry point.
 
 No dagster import here; cleanlab is imported lazily inside the functions that use it. The names
-below are resolved lazily too (PEP 562), so that importing one submodule -- ``ops.labels.vri``
-in the GPU benchmark, say -- does not pull in polars through ``ops.labels.clean``.
+below are resolved lazily too (PEP 562), so that importing one submodule -- ``ops.labels.training``
+in the GPU benchmark, say -- does not pull in polars through ``ops.labels.clean``. The methods,
+the training module and the benchmarks are described in docs/labels.md.
 """
 
 from __future__ import annotations
@@ -14,15 +15,16 @@ _WHERE = {
     "backbones": (
         "BackboneConfig",
         "EmbeddingSource",
+        "FeatNet",
         "SmallCNN",
+        "build_featnet",
+        "build_model",
         "load_embeddings",
-        "predict_proba",
-        "train_model",
     ),
-    "clean": ("LabelCleaningConfig", "clean_labels"),
-    "detection": ("Detection", "detect_label_issues", "quality_scores"),
+    "clean": ("LabelCleaningConfig", "LabelCleaningSummary", "clean_labels"),
+    "detection": ("Detection", "detect_label_issues", "flag_disagreements", "quality_scores"),
     "images": ("ArrayImageDataset", "ImageFileDataset", "ImageSpec"),
-    "methods": ("METHODS", "MethodContext", "MethodResult", "register_method"),
+    "methods": ("METHODS", "MethodContext", "MethodResult", "get_method", "register"),
     "noise": (
         "NoiseResult",
         "draw_trusted",
@@ -33,6 +35,16 @@ _WHERE = {
     ),
     "oof": ("OOFResult", "oof_pred_probs"),
     "rectify": ("RectifyConfig", "rectify"),
+    "training": (
+        "Loader",
+        "MetaLoop",
+        "TrainLoop",
+        "make_sgd",
+        "meta_training",
+        "predict_featnet",
+        "predict_proba",
+        "train_model",
+    ),
 }
 _MODULE_OF = {name: mod for mod, names in _WHERE.items() for name in names}
 

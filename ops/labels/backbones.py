@@ -1,19 +1,20 @@
-"""Backbones and the training loop: a small CNN from scratch, any user torch module, or
-precomputed embeddings with a linear/MLP head.
+"""Backbones: the training recipe's configuration and the models it builds.
 
-The training recipe is the same for every backbone: SGD with momentum, weight decay, cosine
-learning rate per step, a fixed number of epochs (stretched to at least ``min_steps``
-optimiser steps so that tiny training sets such as a 10-per-class trusted set are not
-under-trained), and for images random-crop-with-padding plus an optional horizontal flip,
-both done in torch.
+What is trained is pluggable (docs/labels.md §2): a small CNN from scratch (default), any torch
+module from a ``model_factory`` (a ResNet-class network on a GPU, say), or a linear/MLP head
+over precomputed embedding vectors (:class:`EmbeddingSource`). How it is trained -- batching,
+augmentation, lr schedule, SGD, device, AMP -- lives in :mod:`ops.labels.training`, the one
+training loop every method uses; :class:`BackboneConfig` carries the options of both.
+
+Meta-learned methods (VRI, RST, MW-Net) need the penultimate feature: :func:`build_featnet`
+splits a backbone into extractor and linear head (:class:`FeatNet`, ``net(x) -> (z, logits)``).
 """
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -21,16 +22,27 @@ import numpy as np
 import torch
 from torch import nn
 
-from ops.labels.images import to_float
+from ops.device import validate_device
+from ops.hashing import sha256_hex
 
 BACKBONE_KINDS = ("cnn", "custom", "embeddings")
+LR_SCHEDULES = ("cosine", "onecycle")
+CROP_MODES = ("zeros", "reflect")
 Progress = Callable[[str], None]
 ModelFactory = Callable[[int, int], nn.Module]
 """``factory(in_channels_or_dim, n_classes) -> nn.Module`` returning logits ``(B, n_classes)``."""
 
+# options added after the OOF cache keys were introduced: they enter ``identity()`` only when set
+# to something other than their default, so existing cache keys stay valid
+_LATE_FIELDS = ("lr_schedule", "crop_mode", "amp", "channels_last", "pixel_mean", "pixel_std")
+
 
 class Source(Protocol):
-    """Anything with ``len()``, ``get_batch(idx) -> tensor`` and ``fingerprint() -> str``."""
+    """Anything with ``len()``, ``get_batch(idx) -> tensor`` and ``fingerprint() -> str``.
+
+    ``get_batch`` returns uint8 images ``(B, C, H, W)`` or float vectors ``(B, D)``; the tensor
+    may already live on the training device (data kept on the GPU).
+    """
 
     def __len__(self) -> int: ...
     def get_batch(self, idx: np.ndarray) -> torch.Tensor: ...
@@ -48,18 +60,31 @@ class BackboneConfig:
         ``embeddings``: a ``head`` on precomputed vectors (no augmentation).
     width : int
         CNN base width (channels of the first block; then 2x, 4x). 32 -> ~95k parameters.
-    epochs, batch_size, lr, momentum, weight_decay : training recipe (SGD, cosine lr per step).
+    epochs, batch_size, lr, momentum, weight_decay : training recipe (SGD, lr per step).
     min_steps : int
         Epochs are raised so that training makes at least this many optimiser steps.
     augment : bool
-        Random crop with ``crop_padding`` zero padding (default ``max(1, size // 8)``).
+        Random crop with ``crop_padding`` padding (default ``max(1, size // 8)``).
+    crop_mode : {"zeros", "reflect"}
+        Padding of the random crop: zeros (default) or reflection of the image border.
     hflip : bool or None
         Horizontal flip. ``None`` (default) = on only for colour images larger than 16 px:
         greyscale and tiny images are usually digits/glyphs, which a mirror changes.
     head : {"linear", "mlp"}
         Classifier on embeddings (``kind="embeddings"``).
-    device : {"cpu", "cuda", "auto"}
-        ``auto`` picks CUDA when available; ``cuda`` without CUDA is an error.
+    lr_schedule : {"cosine", "onecycle"}
+        ``cosine`` (default): ``lr/2 (1 + cos(pi t/T))`` per step. ``onecycle``: linear warm-up
+        to ``lr`` over the first 20 % of the steps, then linear decay to 0.
+    amp : bool
+        bf16 autocast on CUDA (ignored on CPU, which always trains in float32).
+    channels_last : bool
+        Model and image batches in channels-last memory format (faster convolutions on GPU).
+    pixel_mean, pixel_std : tuple of float
+        Image normalisation ``(x / 255 - mean) / std``, one value or one per channel
+        (default 0.5, 0.25 for every channel).
+    device : str
+        ``cpu`` (default), ``cuda``, ``cuda:N`` or ``auto`` (CUDA when available); asking for
+        CUDA without it is an error (:func:`ops.device.resolve_device`).
     num_threads : int or None
         ``torch.set_num_threads`` during training (restored afterwards).
     model_factory : callable or None
@@ -84,6 +109,12 @@ class BackboneConfig:
     num_threads: int | None = None
     model_factory: ModelFactory | None = field(default=None, compare=False, repr=False)
     model_id: str | None = None
+    lr_schedule: str = "cosine"
+    crop_mode: str = "zeros"
+    amp: bool = False
+    channels_last: bool = False
+    pixel_mean: tuple[float, ...] = (0.5,)
+    pixel_std: tuple[float, ...] = (0.25,)
 
     def __post_init__(self) -> None:
         if self.kind not in BACKBONE_KINDS:
@@ -92,8 +123,7 @@ class BackboneConfig:
             raise ValueError("backbone kind 'custom' needs model_factory")
         if self.head not in ("linear", "mlp"):
             raise ValueError(f"head must be 'linear' or 'mlp', got {self.head!r}")
-        if self.device not in ("cpu", "cuda", "auto"):
-            raise ValueError(f"device must be 'cpu', 'cuda' or 'auto', got {self.device!r}")
+        validate_device(self.device)
         for name in ("width", "epochs", "batch_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -106,27 +136,31 @@ class BackboneConfig:
             raise ValueError("need lr > 0, 0 <= momentum < 1, weight_decay >= 0, min_steps >= 0")
         if self.crop_padding is not None and self.crop_padding < 0:
             raise ValueError("crop_padding must be >= 0")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}")
+        if self.crop_mode not in CROP_MODES:
+            raise ValueError(f"crop_mode must be one of {CROP_MODES}, got {self.crop_mode!r}")
+        if len(self.pixel_mean) not in (1, 3) or len(self.pixel_std) != len(self.pixel_mean):
+            raise ValueError(
+                f"pixel_mean and pixel_std need 1 or 3 values each, got {self.pixel_mean} "
+                f"and {self.pixel_std}"
+            )
+        if min(self.pixel_std) <= 0:
+            raise ValueError(f"pixel_std must be > 0, got {self.pixel_std}")
 
     def identity(self) -> dict[str, Any]:
         """What determines the trained model (for cache keys): no device or thread count."""
+        defaults = {f.name: f.default for f in fields(self)}
         d = {
             k: v
             for k, v in asdict(self).items()
             if k not in ("device", "num_threads", "model_factory")
+            and not (k in _LATE_FIELDS and v == defaults[k])
         }
         if self.model_factory is not None and self.model_id is None:
             f = self.model_factory
             d["model_id"] = f"{getattr(f, '__module__', '?')}.{getattr(f, '__qualname__', repr(f))}"
         return d
-
-
-def resolve_device(device: str) -> torch.device:
-    """``cpu``/``cuda``/``auto`` -> ``torch.device``; a clear error if CUDA is asked for but absent."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("device='cuda' was asked for but torch.cuda.is_available() is False")
-    return torch.device(device)
 
 
 class SmallCNN(nn.Module):
@@ -179,9 +213,7 @@ class EmbeddingSource:
         return self.data[torch.as_tensor(np.asarray(idx), dtype=torch.long)]
 
     def fingerprint(self) -> str:
-        import hashlib
-
-        return hashlib.sha256(b"emb" + self.data.numpy().tobytes()).hexdigest()
+        return sha256_hex(b"emb", self.data.numpy().tobytes())
 
 
 def load_embeddings(path: str | os.PathLike, images: Sequence[str]) -> EmbeddingSource:
@@ -214,7 +246,9 @@ def load_embeddings(path: str | os.PathLike, images: Sequence[str]) -> Embedding
     return EmbeddingSource(mat[[pos[im] for im in images]])
 
 
-class _Standardize(nn.Module):
+class Standardize(nn.Module):
+    """``body((x - mean) / std)``: per-dimension standardisation of embedding vectors."""
+
     def __init__(self, mean: torch.Tensor, std: torch.Tensor, body: nn.Module) -> None:
         super().__init__()
         self.register_buffer("mean", mean)
@@ -225,23 +259,37 @@ class _Standardize(nn.Module):
         return self.body((x - self.mean) / self.std)
 
 
+class FeatNet(nn.Module):
+    """``forward(x) -> (z, logits)``: penultimate feature ``(B, D)`` and logits ``(B, C)``."""
+
+    def __init__(self, features: nn.Module, head: nn.Module) -> None:
+        super().__init__()
+        self.features, self.head = features, head
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        z = self.features(x)
+        return z, self.head(z)
+
+
+def _embedding_stats(source: EmbeddingSource, rows: np.ndarray) -> tuple[torch.Tensor, ...]:
+    x = source.get_batch(rows)
+    std = x.std(0).clamp_min(1e-6) if len(rows) > 1 else torch.ones(source.dim)
+    return x.mean(0), std
+
+
 def build_model(
     cfg: BackboneConfig, source: Source, train_idx: np.ndarray, n_classes: int
 ) -> nn.Module:
-    """Instantiate the (untrained) model for ``source``."""
+    """Instantiate the (untrained) model for ``source``: ``model(x) -> logits (B, C)``."""
     if isinstance(source, EmbeddingSource):
-        x = source.get_batch(train_idx)
-        mean, std = (
-            x.mean(0),
-            x.std(0).clamp_min(1e-6) if len(train_idx) > 1 else torch.ones(source.dim),
-        )
+        mean, std = _embedding_stats(source, train_idx)
         if cfg.kind == "custom":
             body = cfg.model_factory(source.dim, n_classes)  # type: ignore[misc]
         elif cfg.head == "linear":
             body = nn.Linear(source.dim, n_classes)
         else:
             body = nn.Sequential(nn.Linear(source.dim, 256), nn.ReLU(), nn.Linear(256, n_classes))
-        return _Standardize(mean, std, body)
+        return Standardize(mean, std, body)
     in_ch = int(source.get_batch(np.asarray([0])).shape[1])
     if cfg.kind == "custom":
         return cfg.model_factory(in_ch, n_classes)  # type: ignore[misc]
@@ -252,149 +300,24 @@ def build_model(
     return SmallCNN(in_ch, n_classes, cfg.width)
 
 
-def augment_batch(x: torch.Tensor, padding: int, hflip: bool, gen: torch.Generator) -> torch.Tensor:
-    """Random crop with zero ``padding`` and optional horizontal flip, per sample, in torch."""
-    b, c, h, w = x.shape
-    if padding > 0:
-        xp = torch.nn.functional.pad(x, (padding, padding, padding, padding))
-        oy = torch.randint(0, 2 * padding + 1, (b,), generator=gen)
-        ox = torch.randint(0, 2 * padding + 1, (b,), generator=gen)
-        rows = (oy[:, None] + torch.arange(h)[None])[:, :, None]  # (B, H, 1)
-        cols = (ox[:, None] + torch.arange(w)[None])[:, None, :]  # (B, 1, W)
-        bi = torch.arange(b)[:, None, None]
-        x = xp.permute(0, 2, 3, 1)[bi, rows, cols].permute(0, 3, 1, 2).contiguous()
-    if hflip:
-        m = torch.rand(b, generator=gen) < 0.5
-        if m.any():
-            x = x.clone()
-            x[m] = x[m].flip(-1)
-    return x
+def build_featnet(
+    cfg: BackboneConfig, source: Source, train_idx: np.ndarray, n_classes: int
+) -> FeatNet:
+    """The backbone of ``cfg`` split into feature extractor and linear head.
 
-
-def _prep(source: Source, batch: torch.Tensor) -> torch.Tensor:
-    return batch if isinstance(source, EmbeddingSource) else to_float(batch)
-
-
-class _Threads:
-    def __init__(self, n: int | None) -> None:
-        self.n, self.old = n, torch.get_num_threads()
-
-    def __enter__(self) -> None:
-        if self.n:
-            torch.set_num_threads(self.n)
-
-    def __exit__(self, *exc: object) -> None:
-        if self.n:
-            torch.set_num_threads(self.old)
-
-
-def make_sgd(params, cfg: BackboneConfig) -> torch.optim.SGD:
-    """The one SGD recipe every trainer shares (Nesterov momentum when momentum > 0)."""
-    return torch.optim.SGD(
-        params,
-        lr=cfg.lr,
-        momentum=cfg.momentum,
-        weight_decay=cfg.weight_decay,
-        nesterov=cfg.momentum > 0,
-    )
-
-
-def train_model(
-    source: Source,
-    train_idx: np.ndarray,
-    labels: np.ndarray,
-    n_classes: int,
-    cfg: BackboneConfig,
-    *,
-    seed: int = 0,
-    progress: Progress | None = None,
-    prefix: str = "",
-    epoch_callback: Callable[[int, nn.Module], None] | None = None,
-) -> nn.Module:
-    """Train a fresh model on rows ``train_idx`` of ``source`` with ``labels`` (aligned to
-    ``train_idx``). Returns the model in eval mode.
-
-    ``progress`` receives lines such as ``"fold 2/5 epoch 3/10 loss 0.812"`` (``prefix`` +
-    epoch info); ``epoch_callback(epoch, model)`` is called after every epoch (model in eval
-    mode; it is put back into training mode afterwards).
+    SmallCNN (and any custom model with ``features`` and ``classifier`` attributes) is split
+    as is; on embeddings the extractor is standardise -> Linear(d, 256) -> ReLU.
     """
-    train_idx = np.asarray(train_idx, dtype=np.int64)
-    y_all = torch.as_tensor(np.asarray(labels, dtype=np.int64))
-    if len(train_idx) != len(y_all):
-        raise ValueError(f"{len(train_idx)} training rows but {len(y_all)} labels")
-    if len(train_idx) < 2:
-        raise ValueError("need at least 2 training rows")
-    device = resolve_device(cfg.device)
-    with _Threads(cfg.num_threads), torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        gen = torch.Generator().manual_seed(seed + 1)
-        model = build_model(cfg, source, train_idx, n_classes).to(device)
-        is_img = not isinstance(source, EmbeddingSource)
-        sample = source.get_batch(train_idx[:1])
-        side = int(sample.shape[-1]) if is_img else 0
-        channels = int(sample.shape[1]) if is_img else 0
-        pad = (
-            (cfg.crop_padding if cfg.crop_padding is not None else max(1, side // 8))
-            if is_img
-            else 0
+    if isinstance(source, EmbeddingSource):
+        mean, std = _embedding_stats(source, train_idx)
+        return FeatNet(
+            Standardize(mean, std, nn.Sequential(nn.Linear(source.dim, 256), nn.ReLU())),
+            nn.Linear(256, n_classes),
         )
-        flip = (channels == 3 and side > 16) if cfg.hflip is None else cfg.hflip
-        bs = min(cfg.batch_size, len(train_idx))
-        steps_per_epoch = max(1, len(train_idx) // bs)
-        epochs = max(cfg.epochs, math.ceil(cfg.min_steps / steps_per_epoch))
-        total = epochs * steps_per_epoch
-        opt = make_sgd(model.parameters(), cfg)
-        lossf = nn.CrossEntropyLoss()
-        step = 0
-        for ep in range(epochs):
-            model.train()
-            perm = torch.randperm(len(train_idx), generator=gen).numpy()
-            run_loss, nb = 0.0, 0
-            for s in range(steps_per_epoch):  # drops the ragged tail (BatchNorm needs B >= 2)
-                sel = perm[s * bs : (s + 1) * bs]
-                xb = source.get_batch(train_idx[sel])
-                if is_img and cfg.augment:
-                    xb = augment_batch(xb, pad, flip, gen)
-                xb = _prep(source, xb).to(device)
-                yb = y_all[sel].to(device)
-                for g in opt.param_groups:
-                    g["lr"] = cfg.lr * 0.5 * (1 + math.cos(math.pi * step / total))
-                loss = lossf(model(xb), yb)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                step += 1
-                run_loss += float(loss.detach())
-                nb += 1
-            if progress is not None:
-                progress(f"{prefix}epoch {ep + 1}/{epochs} loss {run_loss / max(nb, 1):.3f}")
-            if epoch_callback is not None:
-                model.eval()
-                epoch_callback(ep, model)
-    model.eval()
-    return model
-
-
-@torch.no_grad()
-def predict_proba(
-    model: nn.Module, source: Source, idx: np.ndarray, cfg: BackboneConfig, batch_size: int = 512
-) -> np.ndarray:
-    """Softmax probabilities ``(len(idx), n_classes)`` float64 for rows ``idx``."""
-    idx = np.asarray(idx, dtype=np.int64)
-    device = next(model.parameters()).device
-    model.eval()
-    out = []
-    with _Threads(cfg.num_threads):
-        for s in range(0, len(idx), batch_size):
-            xb = _prep(source, source.get_batch(idx[s : s + batch_size])).to(device)
-            out.append(torch.softmax(model(xb).float(), dim=1).cpu().numpy())
-    if not out:
-        n = (
-            model(
-                torch.zeros(2, *source.get_batch(np.asarray([0])).shape[1:], device=device)
-            ).shape[1]
-            if len(source)
-            else 0
+    m = build_model(cfg, source, train_idx, n_classes)
+    if not (hasattr(m, "features") and hasattr(m, "classifier")):
+        raise ValueError(
+            "meta-learned label methods need a backbone with .features and .classifier "
+            f"(the penultimate feature); got {type(m).__name__}"
         )
-        return np.zeros((0, n))
-    return np.concatenate(out).astype(np.float64)
+    return FeatNet(m.features, m.classifier)

@@ -1,20 +1,30 @@
-"""The one entry point the Dagster asset calls: :func:`clean_labels`."""
+"""The one entry point the Dagster asset calls: :func:`clean_labels`.
+
+It runs five named steps: :func:`split_rows` (manifest -> label ids and the pool / trusted /
+test rows), :func:`choose_method` (the trusted-model fallback), :func:`open_source` (image files
+or embeddings), :func:`score_rows` (the registered method) and :func:`build_frame` (rectified
+labels, one row per manifest row), and returns the frame with a typed
+:class:`LabelCleaningSummary`. The methods and the rectification policy are described in
+docs/labels.md.
+"""
 
 from __future__ import annotations
 
+import json
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
 
-from ops.labels.backbones import BackboneConfig, load_embeddings
-from ops.labels.detection import FILTER_BY
+from ops.labels.backbones import BackboneConfig, Source, load_embeddings
+from ops.labels.detection import FILTER_BY, quality_scores
 from ops.labels.images import ImageFileDataset, ImageSpec
-from ops.labels.methods import METHODS, MethodContext, get_method
+from ops.labels.methods import METHODS, MethodContext, MethodResult, get_method
 from ops.labels.rectify import DROPPED, KEPT, RELABELED, RectifyConfig, rectify
 from ops.labels.rst import RSTConfig
 from ops.labels.vri import VRIConfig
@@ -140,6 +150,196 @@ def _validate_manifest(manifest: pl.DataFrame, classes: list[str]) -> None:
         )
 
 
+@dataclass(frozen=True)
+class Rows:
+    """The manifest's rows as index sets: ``labels`` (N,) class ids, ``trusted``/``test`` (N,)
+    masks, and the positions of the pool (untrusted train), trusted train and test rows."""
+
+    labels: np.ndarray
+    trusted: np.ndarray
+    test: np.ndarray
+    pool_idx: np.ndarray
+    trusted_idx: np.ndarray
+    test_idx: np.ndarray
+
+
+@dataclass
+class LabelCleaningSummary:
+    """What :func:`clean_labels` did, besides the frame. ``to_dict()`` is the JSON-able form
+    (the keys below, in this order); ``to_json()`` its JSON text.
+
+    Attributes
+    ----------
+    method, requested_method : the method run, and the one asked for (they differ after the
+        trusted-model fallback).
+    estimated_noise_rate : the method's estimate of the pool's share of wrong labels.
+    n_rows, n_scored, n_trusted, n_test : manifest rows; pool rows scored; trusted; test rows.
+    trusted_per_class : trusted rows per class name.
+    n_issues, n_kept, n_relabeled, n_dropped : flagged rows and the actions taken.
+    confusion : records ``given_label, clean_label, action, count`` over train rows.
+    oof_cache_hit : out-of-fold probabilities read from the cache (None: not applicable).
+    image_size, channels : the images' training size and channels (None for embeddings).
+    notes : remarks (fallbacks, method notes).
+    wall_seconds : run time.
+    """
+
+    method: str
+    requested_method: str
+    estimated_noise_rate: float
+    n_rows: int
+    n_scored: int
+    n_trusted: int
+    n_test: int
+    trusted_per_class: dict[str, int]
+    n_issues: int
+    n_kept: int
+    n_relabeled: int
+    n_dropped: int
+    confusion: list[dict[str, Any]]
+    oof_cache_hit: bool | None
+    image_size: int | None
+    channels: int | None
+    notes: list[str] = field(default_factory=list)
+    wall_seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict())
+
+
+def split_rows(manifest: pl.DataFrame, classes: list[str]) -> Rows:
+    """Class ids of the labels and the pool / trusted / test rows of a validated manifest."""
+    cidx = {c: i for i, c in enumerate(classes)}
+    labels = np.asarray([cidx[x] for x in manifest["label"].to_list()], dtype=np.int64)
+    trusted = manifest["trusted"].to_numpy().astype(bool)
+    test = (manifest["split"] == "test").to_numpy().astype(bool)
+    return Rows(
+        labels=labels,
+        trusted=trusted,
+        test=test,
+        pool_idx=np.flatnonzero(~trusted & ~test),
+        trusted_idx=np.flatnonzero(trusted & ~test),
+        test_idx=np.flatnonzero(test),
+    )
+
+
+def choose_method(
+    cfg: LabelCleaningConfig, rows: Rows, classes: list[str]
+) -> tuple[str, list[str]]:
+    """``(method to run, notes)``: ``cleanlab_trusted`` falls back to ``cleanlab_oof`` when some
+    class has fewer than ``cfg.min_trusted_per_class`` trusted rows."""
+    counts = np.bincount(rows.labels[rows.trusted_idx], minlength=len(classes))
+    if cfg.method == "cleanlab_trusted" and counts.min() < cfg.min_trusted_per_class:
+        worst = classes[int(counts.argmin())]
+        note = (
+            f"fell back from cleanlab_trusted to cleanlab_oof: class {worst!r} has "
+            f"{int(counts.min())} trusted rows (< {cfg.min_trusted_per_class})"
+        )
+        return "cleanlab_oof", [note]
+    return cfg.method, []
+
+
+def open_source(
+    manifest: pl.DataFrame, dataset_dir: Path, cfg: LabelCleaningConfig
+) -> tuple[Source, int | None, int | None]:
+    """``(source, channels, size)``: the images as files (decoded lazily, cached when small), or
+    the embedding vectors when ``cfg.backbone.kind == "embeddings"`` (channels, size None)."""
+    images = manifest["image"].to_list()
+    if cfg.backbone.kind == "embeddings":
+        if cfg.embeddings_path is None:  # the config refuses this; kept for type checkers
+            raise ValueError("backbone kind 'embeddings' needs embeddings_path")
+        ep = Path(cfg.embeddings_path)
+        return load_embeddings(ep if ep.is_absolute() else dataset_dir / ep, images), None, None
+    source = ImageFileDataset([dataset_dir / p for p in images], cfg.image)
+    return source, source.channels, source.size
+
+
+def score_rows(
+    method: str,
+    source: Source,
+    rows: Rows,
+    n_classes: int,
+    cfg: LabelCleaningConfig,
+    *,
+    cache_dir: Path | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> MethodResult:
+    """Run the registered ``method`` on the pool; with no pool rows, uniform probabilities and
+    no flags (noted)."""
+    n = len(rows.labels)
+    if len(rows.pool_idx) == 0:
+        probs = np.full((n, n_classes), 1.0 / n_classes)
+        return MethodResult(
+            probs,
+            np.zeros(n, bool),
+            quality_scores(rows.labels, probs),
+            0.0,
+            None,
+            ["no untrusted train rows: nothing to score"],
+        )
+    ctx = MethodContext(
+        source=source,
+        labels=rows.labels,
+        pool_idx=rows.pool_idx,
+        trusted_idx=rows.trusted_idx,
+        test_idx=rows.test_idx,
+        n_classes=n_classes,
+        backbone=cfg.backbone,
+        k_folds=cfg.k_folds,
+        seed=cfg.seed,
+        filter_by=cfg.filter_by,
+        cache_dir=cache_dir,
+        progress=progress,
+        options={"vri": cfg.vri, "rst": cfg.rst},
+    )
+    return get_method(method)(ctx)
+
+
+def build_frame(
+    manifest: pl.DataFrame,
+    classes: list[str],
+    method: str,
+    rows: Rows,
+    res: MethodResult,
+    rectify_config: RectifyConfig,
+) -> pl.DataFrame:
+    """Apply the rectification policy to the method's flags (protected rows never flagged) and
+    lay out the output: ``image, given_label, clean_label, label_quality, is_label_issue,
+    action, method, prob_<class>..., trusted, split`` in manifest order."""
+    protected = rows.trusted | rows.test
+    is_issue = res.is_issue & ~protected
+    actions, clean = rectify(
+        rows.labels, res.probs, is_issue, protected, res.quality, rectify_config
+    )
+    cols: dict[str, object] = {
+        "image": manifest["image"].to_list(),
+        "given_label": manifest["label"].to_list(),
+        "clean_label": [classes[i] for i in clean],
+        "label_quality": np.clip(res.quality, 0.0, 1.0).astype(np.float64),
+        "is_label_issue": is_issue,
+        "action": actions.astype(str).tolist(),
+        "method": [method] * len(rows.labels),
+    }
+    for j, c in enumerate(classes):
+        cols[f"prob_{c}"] = res.probs[:, j].astype(np.float64)
+    cols["trusted"] = rows.trusted
+    cols["split"] = manifest["split"].to_list()
+    return pl.DataFrame(cols)
+
+
+def confusion_records(frame: pl.DataFrame) -> list[dict[str, Any]]:
+    """``given_label, clean_label, action, count`` records over the frame's train rows."""
+    return (
+        frame.filter(pl.col("split") == "train")
+        .group_by(["given_label", "clean_label", "action"])
+        .len(name="count")
+        .sort(["given_label", "clean_label", "action"])
+        .to_dicts()
+    )
+
+
 def clean_labels(
     manifest: pl.DataFrame,
     dataset_dir: Path,
@@ -148,7 +348,7 @@ def clean_labels(
     config: LabelCleaningConfig | None = None,
     cache_dir: Path | None = None,
     progress: Callable[[str], None] | None = None,
-) -> tuple[pl.DataFrame, dict]:
+) -> tuple[pl.DataFrame, LabelCleaningSummary]:
     """Find and rectify noisy labels of an image dataset.
 
     Parameters
@@ -171,136 +371,53 @@ def clean_labels(
     frame : polars DataFrame
         Same rows and order as ``manifest``: ``image, given_label, clean_label,
         label_quality, is_label_issue, action, method, prob_<class>..., trusted, split``.
-    summary : dict
-        ``estimated_noise_rate, n_rows, n_scored, n_issues, n_kept, n_relabeled, n_dropped,
-        confusion`` (records ``given_label, clean_label, action, count`` over train rows),
-        ``method, requested_method, notes, wall_seconds, oof_cache_hit``, sizes.
+    summary : LabelCleaningSummary
+        Method, noise estimate, counts of issues and actions, the confusion records, notes,
+        wall time (``summary.to_dict()`` for the JSON-able form).
     """
     t0 = time.perf_counter()
     cfg = config or LabelCleaningConfig()
     say = progress or (lambda _m: None)
     _validate_manifest(manifest, classes)
     dataset_dir = Path(dataset_dir)
-    cidx = {c: i for i, c in enumerate(classes)}
-    labels = np.asarray([cidx[x] for x in manifest["label"].to_list()], dtype=np.int64)
-    trusted = manifest["trusted"].to_numpy().astype(bool)
-    test = (manifest["split"] == "test").to_numpy().astype(bool)
-    trusted_idx = np.flatnonzero(trusted & ~test)
-    test_idx = np.flatnonzero(test)
-    pool_idx = np.flatnonzero(~trusted & ~test)
-    n_classes = len(classes)
-
-    notes: list[str] = []
-    method = cfg.method
-    trusted_counts = np.bincount(labels[trusted_idx], minlength=n_classes)
-    if method == "cleanlab_trusted" and trusted_counts.min() < cfg.min_trusted_per_class:
-        worst = classes[int(trusted_counts.argmin())]
-        notes.append(
-            f"fell back from cleanlab_trusted to cleanlab_oof: class {worst!r} has "
-            f"{int(trusted_counts.min())} trusted rows (< {cfg.min_trusted_per_class})"
-        )
-        say(notes[-1])
-        method = "cleanlab_oof"
-
-    images = manifest["image"].to_list()
-    if cfg.backbone.kind == "embeddings":
-        assert cfg.embeddings_path is not None
-        ep = Path(cfg.embeddings_path)
-        source = load_embeddings(ep if ep.is_absolute() else dataset_dir / ep, images)
-        channels, size = None, None
-    else:
-        source = ImageFileDataset([dataset_dir / p for p in images], cfg.image)
-        channels, size = source.channels, source.size
+    rows = split_rows(manifest, classes)
+    method, notes = choose_method(cfg, rows, classes)
+    for note in notes:
+        say(note)
+    source, channels, size = open_source(manifest, dataset_dir, cfg)
+    if channels is not None:
         say(
-            f"{len(images)} images -> {size}x{size}x{channels}, "
-            f"decoded-image cache {'on' if source.cache_enabled else 'off'}"
+            f"{manifest.height} images -> {size}x{size}x{channels}, decoded-image cache "
+            f"{'on' if getattr(source, 'cache_enabled', False) else 'off'}"
         )
-
-    if len(pool_idx) == 0:
-        notes.append("no untrusted train rows: nothing to score")
-        probs = np.full((len(labels), n_classes), 1.0 / n_classes)
-        from ops.labels.detection import quality_scores
-
-        res_issue, res_quality, est, hit = (
-            np.zeros(len(labels), bool),
-            quality_scores(labels, probs),
-            0.0,
-            None,
-        )
-    else:
-        ctx = MethodContext(
-            source=source,
-            labels=labels,
-            pool_idx=pool_idx,
-            trusted_idx=trusted_idx,
-            test_idx=test_idx,
-            n_classes=n_classes,
-            backbone=cfg.backbone,
-            k_folds=cfg.k_folds,
-            seed=cfg.seed,
-            filter_by=cfg.filter_by,
-            cache_dir=cache_dir,
-            progress=progress,
-            options={"vri": cfg.vri, "rst": cfg.rst},
-        )
-        res = get_method(method)(ctx)
-        notes.extend(res.notes)
-        probs, res_issue, res_quality, est, hit = (
-            res.probs,
-            res.is_issue,
-            res.quality,
-            res.estimated_noise_rate,
-            res.cache_hit,
-        )
-
-    protected = trusted | test
-    is_issue = res_issue & ~protected
-    actions, clean = rectify(labels, probs, is_issue, protected, res_quality, cfg.rectify)
-
-    cols: dict[str, object] = {
-        "image": images,
-        "given_label": manifest["label"].to_list(),
-        "clean_label": [classes[i] for i in clean],
-        "label_quality": np.clip(res_quality, 0.0, 1.0).astype(np.float64),
-        "is_label_issue": is_issue,
-        "action": actions.astype(str).tolist(),
-        "method": [method] * len(labels),
-    }
-    for j, c in enumerate(classes):
-        cols[f"prob_{c}"] = probs[:, j].astype(np.float64)
-    cols["trusted"] = trusted
-    cols["split"] = manifest["split"].to_list()
-    frame = pl.DataFrame(cols)
-
-    train_rows = frame.filter(pl.col("split") == "train")
-    confusion = (
-        train_rows.group_by(["given_label", "clean_label", "action"])
-        .len(name="count")
-        .sort(["given_label", "clean_label", "action"])
-        .to_dicts()
+    res = score_rows(
+        method, source, rows, len(classes), cfg, cache_dir=cache_dir, progress=progress
     )
-    summary = {
-        "method": method,
-        "requested_method": cfg.method,
-        "estimated_noise_rate": float(est),
-        "n_rows": int(len(labels)),
-        "n_scored": int(len(pool_idx)),
-        "n_trusted": int(len(trusted_idx)),
-        "n_test": int(len(test_idx)),
-        "trusted_per_class": {c: int(n) for c, n in zip(classes, trusted_counts)},
-        "n_issues": int(is_issue.sum()),
-        "n_kept": int(np.sum(actions == KEPT)),
-        "n_relabeled": int(np.sum(actions == RELABELED)),
-        "n_dropped": int(np.sum(actions == DROPPED)),
-        "confusion": confusion,
-        "oof_cache_hit": hit,
-        "image_size": size,
-        "channels": channels,
-        "notes": notes,
-        "wall_seconds": round(time.perf_counter() - t0, 3),
-    }
+    frame = build_frame(manifest, classes, method, rows, res, cfg.rectify)
+    actions = frame["action"].to_numpy()
+    trusted_counts = np.bincount(rows.labels[rows.trusted_idx], minlength=len(classes))
+    summary = LabelCleaningSummary(
+        method=method,
+        requested_method=cfg.method,
+        estimated_noise_rate=float(res.estimated_noise_rate),
+        n_rows=int(len(rows.labels)),
+        n_scored=int(len(rows.pool_idx)),
+        n_trusted=int(len(rows.trusted_idx)),
+        n_test=int(len(rows.test_idx)),
+        trusted_per_class={c: int(n) for c, n in zip(classes, trusted_counts, strict=True)},
+        n_issues=int(frame["is_label_issue"].sum()),
+        n_kept=int(np.sum(actions == KEPT)),
+        n_relabeled=int(np.sum(actions == RELABELED)),
+        n_dropped=int(np.sum(actions == DROPPED)),
+        confusion=confusion_records(frame),
+        oof_cache_hit=res.cache_hit,
+        image_size=size,
+        channels=channels,
+        notes=notes + list(res.notes),
+        wall_seconds=round(time.perf_counter() - t0, 3),
+    )
     say(
-        f"{summary['n_issues']} issues: {summary['n_relabeled']} relabeled, {summary['n_dropped']} dropped "
-        f"({summary['wall_seconds']} s)"
+        f"{summary.n_issues} issues: {summary.n_relabeled} relabeled, {summary.n_dropped} "
+        f"dropped ({summary.wall_seconds} s)"
     )
     return frame, summary

@@ -1,4 +1,4 @@
-"""cleanlab confident learning on given probabilities (METHODS §5).
+"""cleanlab confident learning on given probabilities (docs/labels.md §4).
 
 cleanlab is imported inside the functions: importing it takes seconds.
 """
@@ -91,3 +91,19 @@ def detect_label_issues(
     is_issue = np.asarray(find_label_issues(y2, p2, filter_by=filter_by, n_jobs=1), dtype=bool)
     n_est = int(num_label_issues(y2, p2))
     return Detection(is_issue, quality, n_est / y.size)
+
+
+def flag_disagreements(labels: np.ndarray, pred_probs: np.ndarray, rows: np.ndarray) -> Detection:
+    """Flag the ``rows`` whose top class differs from their given label (no cleanlab filter).
+
+    The policy of the end-to-end trainers (VRI, RST): their final model (or corrected label)
+    is the estimate of the true class. Returns one entry per row of ``labels``: flags (only
+    ``rows`` can be flagged), self-confidence quality, and the flagged share of ``rows``.
+    """
+    y = np.asarray(labels, dtype=np.int64)
+    p = np.asarray(pred_probs)
+    rows = np.asarray(rows, dtype=np.int64)
+    is_issue = np.zeros(len(y), dtype=bool)
+    is_issue[rows] = p[rows].argmax(1) != y[rows]
+    est = float(is_issue[rows].mean()) if len(rows) else 0.0
+    return Detection(is_issue, quality_scores(y, p), est)

@@ -18,6 +18,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from ops.hashing import sha256_file, sha256_hex
+
 GREY_MODES = frozenset({"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F"})
 
 
@@ -71,7 +73,8 @@ def scan_channels(paths: Sequence[str | os.PathLike]) -> int:
 def scan_native_size(
     paths: Sequence[str | os.PathLike], max_size: int = 32, sample: int = 256
 ) -> int:
-    """Median larger side of up to ``sample`` evenly spaced images (headers only), clamped to [8, max_size]."""
+    """Median larger side of up to ``sample`` evenly spaced images (headers only), clamped to
+    [8, max_size]."""
     from PIL import Image
 
     if not paths:
@@ -167,8 +170,7 @@ class ImageFileDataset(Dataset):
         """sha256 over the file contents (in row order) and the spec: identifies the pixels."""
         h = hashlib.sha256(f"files|{self.size}|{self.channels}".encode())
         for p in self.paths:
-            with open(p, "rb") as f:
-                h.update(hashlib.sha256(f.read()).digest())
+            h.update(bytes.fromhex(sha256_file(p)))  # the file's digest, read in blocks
         return h.hexdigest()
 
 
@@ -224,14 +226,34 @@ class ArrayImageDataset(Dataset):
         return self.data[int(i)], int(i)
 
     def get_batch(self, idx: np.ndarray) -> torch.Tensor:
-        return self.data[torch.as_tensor(np.asarray(idx), dtype=torch.long)]
+        """Rows ``idx`` as a ``(B, C, H, W)`` uint8 tensor on the dataset's device."""
+        return self.data[torch.as_tensor(np.asarray(idx), dtype=torch.long, device=self.device)]
+
+    def to(self, device: str | torch.device) -> ArrayImageDataset:
+        """Keep the images on ``device`` (e.g. the GPU: batches are then gathered there)."""
+        self.data = self.data.to(device)
+        return self
+
+    @property
+    def device(self) -> torch.device:
+        return self.data.device
 
     def fingerprint(self) -> str:
-        h = hashlib.sha256(f"array|{tuple(self.data.shape)}".encode())
-        h.update(self.data.numpy().tobytes())
-        return h.hexdigest()
+        return sha256_hex(f"array|{tuple(self.data.shape)}", self.data.cpu().numpy().tobytes())
 
 
-def to_float(batch: torch.Tensor) -> torch.Tensor:
-    """uint8 ``(B, C, H, W)`` -> float32 roughly zero-mean, unit-scale (``(x/255 - 0.5) / 0.25``)."""
-    return (batch.float() / 255.0 - 0.5) / 0.25
+def to_float(
+    batch: torch.Tensor, mean: Sequence[float] = (0.5,), std: Sequence[float] = (0.25,)
+) -> torch.Tensor:
+    """uint8 ``(B, C, H, W)`` -> float32 ``(x/255 - mean) / std``.
+
+    The default ``(x/255 - 0.5) / 0.25`` is roughly zero-mean and unit-scale for any image;
+    per-channel ``mean``/``std`` (three values) are dataset statistics such as CIFAR's.
+    """
+    x = batch.float() / 255.0
+    if len(mean) == 1:
+        return (x - float(mean[0])) / float(std[0])
+    shape = (1, len(mean), 1, 1)
+    m = torch.tensor(mean, dtype=x.dtype, device=x.device).view(shape)
+    s = torch.tensor(std, dtype=x.dtype, device=x.device).view(shape)
+    return (x - m) / s

@@ -1,4 +1,5 @@
-"""MW-Net-style scalar meta-weighting with the same one-step look-ahead as VRI (METHODS §6.6).
+"""MW-Net-style scalar meta-weighting with the same one-step look-ahead as VRI
+(docs/labels.md §7).
 
 The "vector vs scalar" ablation: a weight net ``w = sigmoid(MLP(loss_i))`` (MW-Net's input is the
 per-sample loss, 1-100-1) weights each noisy sample's CE; its parameters are learned on the trusted
@@ -9,7 +10,6 @@ Experimental; benchmark baseline only (not a registered cleaning method).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,8 +18,17 @@ from torch import nn
 from torch.func import functional_call
 from torch.nn import functional as F
 
-from ops.labels.backbones import BackboneConfig, Progress, Source, make_sgd
-from ops.labels.vri import FeatNet, lookahead, meta_training, set_meta_grads
+from ops.labels.backbones import BackboneConfig, FeatNet, Progress, Source
+from ops.labels.training import (
+    Batch,
+    EpochCallback,
+    lookahead,
+    make_sgd,
+    meta_training,
+    set_lr,
+    set_meta_grads,
+    sgd_step,
+)
 
 
 @dataclass(frozen=True)
@@ -56,7 +65,9 @@ def mwnet_meta_step(
     ym: torch.Tensor,
     lr: float,
 ) -> float:
-    """Virtual step + meta loss; writes the meta-gradient into ``wnet``'s ``.grad``. Returns meta CE."""
+    """Virtual step + meta loss; writes the meta-gradient into ``wnet``'s ``.grad``.
+
+    Returns the meta CE."""
     params = dict(net.named_parameters())
     _, logits = functional_call(net, params, (xb,))
     ce = F.cross_entropy(logits, yb, reduction="none")
@@ -80,9 +91,10 @@ def train_mwnet(
     *,
     seed: int = 0,
     progress: Progress | None = None,
-    epoch_callback: Callable[[int, nn.Module], None] | None = None,
+    epoch_callback: EpochCallback | None = None,
 ) -> tuple[FeatNet, WeightNet]:
-    """Same signature and recipe as :func:`ops.labels.vri.train_vri`, scalar weights instead of v."""
+    """Same signature and recipe as :func:`ops.labels.vri.train_vri`, scalar weights instead of
+    the rectifying vector v."""
     mcfg = mcfg or MWNetConfig()
     with meta_training(
         source,
@@ -100,31 +112,22 @@ def train_mwnet(
         meta_opt = torch.optim.Adam(
             wnet.parameters(), lr=mcfg.meta_lr, weight_decay=mcfg.meta_weight_decay
         )
-        for ep in range(loop.epochs):
-            net.train()
-            run_ce, run_meta = 0.0, 0.0
-            for xb, yb, xm, ym, lr in loop.batches():
+
+        def step(b: Batch) -> dict[str, float | torch.Tensor]:
+            with loop.autocast():
                 meta_opt.zero_grad(set_to_none=True)
-                run_meta += mwnet_meta_step(net, wnet, xb, yb, xm, ym, lr)
+                meta = mwnet_meta_step(net, wnet, b.x, b.y, b.xm, b.ym, b.lr)
                 meta_opt.step()
-                loop.set_lr(opt, lr)
-                _, logits = net(xb)
-                ce = F.cross_entropy(logits, yb, reduction="none")
+                set_lr(opt, b.lr)
+                _, logits = net(b.x)
+                ce = F.cross_entropy(logits.float(), b.y, reduction="none")
                 with torch.no_grad():
                     w = wnet(ce.detach())
                     w = w / w.sum().clamp_min(1e-8)
                 loss = (w * ce).sum()
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                run_ce += float(ce.mean().detach())
-            loop.end_epoch(
-                net,
-                ep,
-                f"mwnet epoch {ep + 1}/{loop.epochs} ce {run_ce / loop.spe:.3f} "
-                f"meta_ce {run_meta / loop.spe:.3f}",
-                progress,
-                epoch_callback,
-            )
+            sgd_step(opt, loss)
+            return {"ce": ce.mean().detach(), "meta_ce": meta}
+
+        loop.fit([net], step, name="mwnet ", progress=progress, epoch_callback=epoch_callback)
     net.eval()
     return net, wnet

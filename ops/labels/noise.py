@@ -1,4 +1,4 @@
-"""Seeded label-noise injection and class-balanced trusted-set draws (METHODS §2).
+"""Seeded label-noise injection and class-balanced trusted-set draws (docs/labels.md §3).
 
 Every generator takes integer labels in ``0..n_classes-1`` and returns a
 :class:`NoiseResult` holding the noisy labels and the *actual* injected rate
@@ -60,7 +60,8 @@ def _result(clean: np.ndarray, noisy: np.ndarray, kind: str, rate: float) -> Noi
 
 
 def symmetric_noise(labels: np.ndarray, rate: float, n_classes: int, seed: int = 0) -> NoiseResult:
-    """Symmetric noise, *true rate*: with probability ``rate`` relabel uniformly among the other C-1 classes.
+    """Symmetric noise, *true rate*: with probability ``rate`` relabel uniformly among the other
+    C-1 classes.
 
     Parameters
     ----------
@@ -121,7 +122,7 @@ def instance_noise(
     seed: int = 0,
     spread: float = 0.1,
 ) -> NoiseResult:
-    """Instance-dependent noise (PDN, Xia et al. 2020), as in METHODS §2.2.
+    """Instance-dependent noise (PDN, Xia et al. 2020), docs/labels.md §3.
 
     Per sample draw ``q ~ TruncNormal(rate, spread, [0, 1])``; per class a random projection
     ``W_y`` of shape ``(d, C)``; scores ``x @ W_y`` with the true class masked, softmax,
@@ -175,7 +176,7 @@ def inject_noise(
     features: np.ndarray | None = None,
     class_map: Mapping[int, int] | None = None,
 ) -> NoiseResult:
-    """Dispatch to one generator by name (``symmetric``, ``pair``/``asym``, ``instance``/``inst``)."""
+    """One generator by name: ``symmetric``, ``pair``/``asym``, ``instance``/``inst``."""
     k = {"sym": "symmetric", "asym": "pair", "asymmetric": "pair", "inst": "instance"}.get(
         kind, kind
     )

@@ -7,10 +7,6 @@ models; they never take part in training.
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
-import tempfile
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,7 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ops.labels.backbones import BackboneConfig, Progress, Source, predict_proba, train_model
+from ops.fileio import atomic_write
+from ops.hashing import stable_hash
+from ops.labels.backbones import BackboneConfig, Progress, Source
+from ops.labels.training import predict_proba, train_model
 
 OOF_CODE_VERSION = "oof-v1"
 """Bump when the training or fold code changes in a way that changes the probabilities."""
@@ -80,38 +79,6 @@ def make_folds(labels: np.ndarray, k: int, seed: int) -> tuple[np.ndarray, int]:
     return fold, k_eff
 
 
-def fingerprint(parts: dict) -> str:
-    """sha256 of a JSON dump of ``parts`` (numpy arrays hashed by dtype, shape and bytes)."""
-
-    def enc(v: object) -> object:
-        if isinstance(v, np.ndarray):
-            return {
-                "dtype": str(v.dtype),
-                "shape": list(v.shape),
-                "sha": hashlib.sha256(np.ascontiguousarray(v).tobytes()).hexdigest(),
-            }
-        if isinstance(v, dict):
-            return {str(k): enc(x) for k, x in sorted(v.items())}
-        if isinstance(v, (list, tuple)):
-            return [enc(x) for x in v]
-        return v if isinstance(v, (str, int, float, bool, type(None))) else repr(v)
-
-    return hashlib.sha256(json.dumps(enc(parts), sort_keys=True).encode()).hexdigest()
-
-
-def _save_npz(path: Path, **arrays: np.ndarray) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        with open(tmp, "wb") as f:
-            np.savez(f, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def oof_pred_probs(
     source: Source,
     idx: np.ndarray,
@@ -156,7 +123,7 @@ def oof_pred_probs(
     fold, k_eff = make_folds(y, k, seed)
     say = progress or (lambda _m: None)
 
-    key = fingerprint(
+    key = stable_hash(
         {
             "version": OOF_CODE_VERSION,
             "source": source_fingerprint or source.fingerprint(),
@@ -216,8 +183,7 @@ def oof_pred_probs(
             extra_probs += p_extra / k_eff
         say(f"fold {f + 1}/{k_eff} done")
     if path is not None:
-        _save_npz(
-            path, pred_probs=probs, fold=fold, extra_probs=extra_probs, n_splits=np.asarray(k_eff)
-        )
+        arrays = dict(pred_probs=probs, fold=fold, extra_probs=extra_probs, n_splits=k_eff)
+        atomic_write(path, lambda fh: np.savez(fh, **arrays))
         say(f"OOF cached: {path.name}")
     return OOFResult(probs, fold, extra_probs if len(extra) else None, False, key, k_eff)

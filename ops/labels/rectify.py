@@ -6,9 +6,9 @@
 - flagged otherwise -> ``dropped`` (clean label = given label; the row leaves the training set)
 - protected rows (trusted set, test split) -> always ``kept``.
 
-``max_drop_fraction`` caps removals (lowest label quality first), as STACK §8 advises
-against auto-dropping everything when the model is weak; rows over the cap are ``kept``
-but stay ``is_label_issue``.
+``max_drop_fraction`` caps removals (lowest label quality first), for data where the model is
+too weak to be trusted with wholesale removal (docs/labels.md §4); rows over the cap are
+``kept`` but stay ``is_label_issue``.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
-"""RST: robust self-training with closed-loop label correction (METHODS §4; Lin, Liu, Zhou 2026).
+"""RST: robust self-training with closed-loop label correction (docs/labels.md §6; Lin, Liu,
+Zhou 2026).
 
-Experimental (STYLE §1.4): benchmarked in benchmarks/README_labels.md, not the default method.
+Experimental: benchmarked in benchmarks/README_labels.md, not the default method.
 
 - Network: shared extractor ``z = e(x)``, clean head ``g_c`` (used at test) and noisy head
   ``g_n`` (models p(noisy label | x)). Loss ``CE(g_c(z), y_hat soft) + lam * CE(g_n(z), y_noisy)``;
@@ -13,20 +14,19 @@ Experimental (STYLE §1.4): benchmarked in benchmarks/README_labels.md, not the 
   ``y_bar_t`` on the pool -> simplex weights over the history ``(y_noisy, y_bar_1..y_bar_t)``
   fitted with SLSQP to minimise CE on the 20 % -> ``y_hat``.
 
-Choices the paper leaves open (documented, METHODS §4.2): the weight loss is CE; on the
+Choices the paper leaves open (docs/labels.md §6): the weight loss is CE; on the
 validation split component 0 is the *current* simulated posterior, components k >= 1 are the
 frozen validation predictions of each ``r_k``; the corrector input feature is standardised with
 the statistics of its training split; the corrector is trained full-batch with **Adam** (lr 1e-3,
 divided by 10 at the first validation-loss rise, stopped after ``corrector_patience`` checks
 without improvement, best validation state kept) -- SGD at 1e-3 barely moves in the few hundred
 steps our CPU budget allows. The lr schedule is the shared backbone recipe (cosine), so RST,
-CE and cleanlab train under the same optimiser (METHODS §6.2). Trusted rows are corrector data
+CE and cleanlab train under the same optimiser (docs/labels.md §8). Trusted rows are corrector data
 only; the network trains on the noisy pool.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -35,15 +35,20 @@ from scipy.optimize import minimize
 from torch import nn
 from torch.nn import functional as F
 
-from ops.labels.backbones import (
-    BackboneConfig,
-    Progress,
-    Source,
-    _Threads,
+from ops.labels.backbones import BackboneConfig, Progress, Source, build_featnet
+from ops.labels.detection import flag_disagreements
+from ops.labels.registry import MethodContext, MethodResult, register
+from ops.labels.training import (
+    Batch,
+    EpochCallback,
+    TrainLoop,
     make_sgd,
-    resolve_device,
+    place,
+    predict_featnet,
+    seeded,
+    set_lr,
+    sgd_step,
 )
-from ops.labels.vri import Loader, build_featnet, cosine_lr, predict_featnet, schedule
 
 
 @dataclass(frozen=True)
@@ -253,8 +258,9 @@ def correction_round(
 ) -> np.ndarray:
     """One closed-loop round; appends to ``state`` and returns the new soft labels ``(n_pool, C)``.
 
-    ``z_pool`` pool features, ``given_pool`` noisy labels; ``z_m``/``sim_m``/``y_m`` trusted features,
-    simulated noisy posteriors and true labels; ``tr``/``va`` positions of the 80/20 trusted split.
+    ``z_pool`` pool features, ``given_pool`` noisy labels; ``z_m``/``sim_m``/``y_m`` trusted
+    features, simulated noisy posteriors and true labels; ``tr``/``va`` positions of the 80/20
+    trusted split.
     """
     n_classes = sim_m.shape[1]
     r = train_corrector(sim_m[tr], z_m[tr], y_m[tr], sim_m[va], z_m[va], y_m[va], cfg, seed=seed)
@@ -310,10 +316,11 @@ def train_rst(
     *,
     seed: int = 0,
     progress: Progress | None = None,
-    epoch_callback: Callable[[int, nn.Module], None] | None = None,
+    epoch_callback: EpochCallback | None = None,
 ) -> tuple[RSTNet, np.ndarray, CorrectionState]:
     """Train with closed-loop label correction. Returns ``(net, y_hat (n_noisy, C), state)``;
-    ``net(x) -> (z, clean logits)`` in eval mode; ``epoch_callback(epoch, net)`` as in ``train_model``."""
+    ``net(x) -> (z, clean logits)`` in eval mode; ``epoch_callback(epoch, net)`` as in
+    :func:`ops.labels.training.train_model`."""
     rcfg = rcfg or RSTConfig()
     noisy_idx, trusted_idx = np.asarray(noisy_idx, np.int64), np.asarray(trusted_idx, np.int64)
     given = np.asarray(noisy_labels, np.int64)
@@ -326,66 +333,61 @@ def train_rst(
     if len(noisy_idx) < 2 or len(trusted_idx) < 2:
         raise ValueError("need at least 2 noisy and 2 trusted rows")
     tr, va = split_trusted(y_m, rcfg.val_frac, seed)
-    device = resolve_device(cfg.device)
-    with _Threads(cfg.num_threads), torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        gen = torch.Generator().manual_seed(seed + 1)
+    with seeded(cfg, seed) as (gen, device):
         fn = build_featnet(cfg, source, noisy_idx, n_classes)
-        net = RSTNet(fn.features, fn.head, n_classes).to(device)  # type: ignore[arg-type]
-        load = Loader(source, cfg, gen, device)
+        net = RSTNet(fn.features, fn.head, n_classes)  # type: ignore[arg-type]
+        net = place(net, cfg, device)
+        loop = TrainLoop(source, cfg, noisy_idx, given, gen, device)
         opt = make_sgd(net.parameters(), cfg)
-        bs, spe, epochs = schedule(cfg, len(noisy_idx))
-        total, step = epochs * spe, 0
-        y_noisy_t = torch.as_tensor(given)
         y_hat = np.eye(n_classes)[given]
-        y_hat_t = torch.as_tensor(y_hat, dtype=torch.float32)
+        soft = [torch.as_tensor(y_hat, dtype=torch.float32, device=device)]  # current y_hat
         state = CorrectionState(pool=[y_hat.copy()])
-        rounds = set(correction_epochs(epochs, rcfg))
-        for ep in range(epochs):
-            net.train()
-            perm = torch.randperm(len(noisy_idx), generator=gen).numpy()
-            run = 0.0
-            for s in range(spe):
-                sel = perm[s * bs : (s + 1) * bs]
-                xb = load(noisy_idx[sel])
-                z, logits = net(xb)
-                soft = y_hat_t[sel].to(device)
-                loss = -(soft * F.log_softmax(logits, 1)).sum(
-                    1
-                ).mean() + rcfg.lam * F.cross_entropy(net.noisy_head(z), y_noisy_t[sel].to(device))
-                for g in opt.param_groups:
-                    g["lr"] = cosine_lr(cfg, step, total)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                step += 1
-                run += float(loss.detach())
-            msg = f"rst epoch {ep + 1}/{epochs} loss {run / spe:.3f}"
-            if ep + 1 in rounds:
-                _, z_pool = predict_featnet(net, source, noisy_idx, cfg)
-                sim_m, z_m = predict_featnet(net, source, trusted_idx, cfg, head=net.noisy_head)
-                y_hat = correction_round(
-                    state, z_pool, given, z_m, sim_m, y_m, tr, va, rcfg, seed=seed + 7919 * (ep + 1)
-                )
-                y_hat_t = torch.as_tensor(y_hat, dtype=torch.float32)
-                msg += (
-                    f"; correction {len(state.weights)}: {np.mean(y_hat.argmax(1) != given):.3f} of labels "
-                    f"changed, weights {np.round(state.weights[-1], 2).tolist()}"
-                )
-            if progress is not None:
-                progress(msg)
-            if epoch_callback is not None:
-                net.eval()
-                epoch_callback(ep, net)
+        rounds = set(correction_epochs(loop.epochs, rcfg))
+
+        def step(b: Batch) -> dict[str, torch.Tensor]:
+            with loop.autocast():
+                z, logits = net(b.x)
+                target = soft[0][torch.as_tensor(b.sel, device=device)]
+                clean_ce = -(target * F.log_softmax(logits.float(), 1)).sum(1).mean()
+                loss = clean_ce + rcfg.lam * F.cross_entropy(net.noisy_head(z).float(), b.y)
+            set_lr(opt, b.lr)
+            sgd_step(opt, loss)
+            return {"loss": loss.detach()}
+
+        def correct(ep: int) -> str:
+            nonlocal y_hat
+            if ep + 1 not in rounds:
+                return ""
+            _, z_pool = predict_featnet(net, source, noisy_idx, cfg)
+            sim_m, z_m = predict_featnet(net, source, trusted_idx, cfg, head=net.noisy_head)
+            y_hat = correction_round(
+                state, z_pool, given, z_m, sim_m, y_m, tr, va, rcfg, seed=seed + 7919 * (ep + 1)
+            )
+            soft[0] = torch.as_tensor(y_hat, dtype=torch.float32, device=device)
+            changed = np.mean(y_hat.argmax(1) != given)
+            return (
+                f"; correction {len(state.weights)}: {changed:.3f} of labels changed, "
+                f"weights {np.round(state.weights[-1], 2).tolist()}"
+            )
+
+        loop.fit(
+            [net],
+            step,
+            name="rst ",
+            progress=progress,
+            epoch_callback=epoch_callback,
+            after_epoch=correct,
+        )
     net.eval()
     return net, y_hat, state
 
 
+@register("rst")
 def rst_method(ctx: MethodContext) -> MethodResult:
     """Registered as ``rst``: pool rows get the final corrected soft label ``y_hat`` as their
-    probabilities; trusted and test rows the clean head's prediction."""
-    from ops.labels.vri import model_result
-
+    probabilities; trusted and test rows the clean head's prediction. Flags = pool rows whose
+    corrected top class differs from the given label (``rectify`` then relabels or drops them);
+    quality = probability of the given label."""
     rcfg = ctx.options.get("rst") or RSTConfig()
     net, y_hat, state = train_rst(
         ctx.source,
@@ -402,11 +404,9 @@ def rst_method(ctx: MethodContext) -> MethodResult:
     probs, _ = predict_featnet(net, ctx.source, np.arange(len(ctx.labels)), ctx.backbone)
     probs[ctx.pool_idx] = y_hat / y_hat.sum(1, keepdims=True)
     w = np.round(state.weights[-1], 3).tolist() if state.weights else []
-    return model_result(
-        ctx,
-        probs,
-        [
-            f"rst: {len(state.weights)} correction rounds, last weights {w}; "
-            f"pool probabilities = corrected soft labels"
-        ],
+    note = (
+        f"rst: {len(state.weights)} correction rounds, last weights {w}; "
+        f"pool probabilities = corrected soft labels"
     )
+    det = flag_disagreements(ctx.labels, probs, ctx.pool_idx)
+    return MethodResult(probs, det.is_issue, det.quality, det.estimated_noise_rate, None, [note])

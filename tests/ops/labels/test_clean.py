@@ -107,12 +107,10 @@ def test_oof_flags_injected_noise_and_caches(digits):
     _check_frame(frame, digits)
     prec, rec = _precision_recall(frame, digits)
     assert rec >= 0.7 and prec >= 0.7, (prec, rec)
-    assert s["method"] == "cleanlab_oof" and s["oof_cache_hit"] is False
-    assert s["n_issues"] == s["n_relabeled"] + s["n_dropped"] and s["n_issues"] > 0
-    assert 0.05 < s["estimated_noise_rate"] < 0.35
-    assert (
-        sum(r["count"] for r in s["confusion"]) == frame.filter(pl.col("split") == "train").height
-    )
+    assert s.method == "cleanlab_oof" and s.oof_cache_hit is False
+    assert s.n_issues == s.n_relabeled + s.n_dropped and s.n_issues > 0
+    assert 0.05 < s.estimated_noise_rate < 0.35
+    assert sum(r["count"] for r in s.confusion) == frame.filter(pl.col("split") == "train").height
     assert any("fold 3/3 epoch" in m for m in msgs)
     assert (frame["method"] == "cleanlab_oof").all()
     # relabels are mostly right
@@ -128,7 +126,7 @@ def test_oof_flags_injected_noise_and_caches(digits):
         config=_cfg(method="cleanlab_oof"),
         cache_dir=digits["cache"],
     )
-    assert s2["oof_cache_hit"] is True
+    assert s2.oof_cache_hit is True
     assert frame2.equals(frame)
 
 
@@ -139,7 +137,7 @@ def test_trusted_model_flags_injected_noise(digits):
     _check_frame(frame, digits)
     prec, rec = _precision_recall(frame, digits)
     assert rec >= 0.7 and prec >= 0.6, (prec, rec)
-    assert s["method"] == "cleanlab_trusted" and s["trusted_per_class"]["d3"] == 10
+    assert s.method == "cleanlab_trusted" and s.trusted_per_class["d3"] == 10
     assert (frame["method"] == "cleanlab_trusted").all()
 
 
@@ -151,8 +149,8 @@ def test_small_trusted_set_falls_back_to_oof(digits):
         config=_cfg(method="cleanlab_trusted", min_trusted_per_class=11),
         cache_dir=digits["cache"],
     )
-    assert s["method"] == "cleanlab_oof" and s["requested_method"] == "cleanlab_trusted"
-    assert any("fell back" in n for n in s["notes"])
+    assert s.method == "cleanlab_oof" and s.requested_method == "cleanlab_trusted"
+    assert any("fell back" in n for n in s.notes)
     assert frame.height == digits["manifest"].height
 
 

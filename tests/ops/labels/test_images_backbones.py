@@ -4,16 +4,10 @@ import pytest
 import torch
 from PIL import Image
 
-from ops.labels.backbones import (
-    BackboneConfig,
-    SmallCNN,
-    augment_batch,
-    load_embeddings,
-    predict_proba,
-    resolve_device,
-    train_model,
-)
+from ops.device import resolve_device
+from ops.labels.backbones import BackboneConfig, SmallCNN, load_embeddings
 from ops.labels.images import ArrayImageDataset, ImageFileDataset, ImageSpec, scan_channels
+from ops.labels.training import augment_batch, predict_proba, train_model
 
 
 def _write(tmp_path, arrs, mode):

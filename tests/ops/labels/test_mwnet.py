@@ -3,8 +3,8 @@
 import torch
 from torch import nn
 
+from ops.labels.backbones import FeatNet
 from ops.labels.mwnet import WeightNet, mwnet_meta_step
-from ops.labels.vri import FeatNet
 
 
 def test_lookahead_step_changes_meta_params():

@@ -19,7 +19,7 @@ class Memorizer:
 
     def __call__(self, train_idx, train_labels, score, prefix):
         self.calls.append((set(train_idx.tolist()), prefix))
-        seen = dict(zip(train_idx.tolist(), train_labels.tolist()))
+        seen = dict(zip(train_idx.tolist(), train_labels.tolist(), strict=True))
         out = []
         for rows in score:
             p = np.full((len(rows), self.c), 1.0 / self.c)

@@ -1,4 +1,5 @@
-"""RST pieces (SLSQP simplex weights, corrector, one correction round) and its ``clean_labels`` contract."""
+"""RST pieces (SLSQP simplex weights, corrector, one correction round) and its
+``clean_labels`` contract."""
 
 import importlib.util
 from pathlib import Path

@@ -1,4 +1,4 @@
-"""VRI (METHODS §3.3 required tests) and its ``clean_labels`` contract."""
+"""VRI (the KL and look-ahead tests of docs/labels.md §5, §9) and its ``clean_labels`` contract."""
 
 import numpy as np
 import polars as pl
@@ -10,15 +10,14 @@ from torch.func import functional_call
 from torch.nn import functional as F
 
 from ops.labels import ImageSpec, LabelCleaningConfig, clean_labels, draw_trusted, pair_noise
-from ops.labels.backbones import BackboneConfig
+from ops.labels.backbones import BackboneConfig, FeatNet
 from ops.labels.images import ArrayImageDataset
+from ops.labels.training import lookahead
 from ops.labels.vri import (
     KL_MODES,
-    FeatNet,
     VRIConfig,
     VRINets,
     kl_diag_gauss,
-    lookahead,
     train_vri,
     vri_inner_loss,
     vri_meta_step,
@@ -226,7 +225,7 @@ def check_contract(frame, summary, d, method):
         "action",
         "method",
     ] + [f"prob_{c}" for c in CLASSES] + ["trusted", "split"]
-    assert (frame["method"] == method).all() and summary["method"] == method
+    assert (frame["method"] == method).all() and summary.method == method
     prot = frame.filter(pl.col("trusted") | (pl.col("split") == "test"))
     assert (prot["clean_label"] == prot["given_label"]).all() and (prot["action"] == "kept").all()
     assert not prot["is_label_issue"].any()
@@ -259,4 +258,4 @@ def test_clean_labels_vri_contract(digits_pngs):
     assert (
         flag.sum() > 0 and (flag & err).sum() / err.sum() > 0.3
     )  # finds a good share of the flips
-    assert any("kl_mode=outer" in n for n in s["notes"])
+    assert any("kl_mode=outer" in n for n in s.notes)

@@ -1,0 +1,77 @@
+"""The cleanlab methods (docs/labels.md §4): confident learning on out-of-sample probabilities.
+
+- ``cleanlab_oof`` (the default of ``clean_labels``): K-fold out-of-fold probabilities of the
+  backbone on every non-test row, cleanlab flags on the pool.
+- ``cleanlab_trusted``: a model trained on the trusted set only scores the pool (out-of-sample
+  by construction), cleanlab flags on the pool.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ops.labels.detection import detect_label_issues, quality_scores
+from ops.labels.oof import oof_pred_probs
+from ops.labels.registry import MethodContext, MethodResult, register
+from ops.labels.training import predict_proba, train_model
+
+
+def _finish(ctx: MethodContext, probs: np.ndarray, cache_hit: bool | None) -> MethodResult:
+    n = len(ctx.labels)
+    det = detect_label_issues(ctx.labels[ctx.pool_idx], probs[ctx.pool_idx], ctx.filter_by)
+    is_issue = np.zeros(n, dtype=bool)
+    is_issue[ctx.pool_idx] = det.is_issue
+    quality = quality_scores(ctx.labels, probs)
+    return MethodResult(probs, is_issue, quality, det.estimated_noise_rate, cache_hit)
+
+
+@register("cleanlab_oof")
+def cleanlab_oof(ctx: MethodContext) -> MethodResult:
+    """Out-of-fold probabilities on every non-test row (pool + trusted), cleanlab flags on the
+    pool. Test rows get the mean prediction of the K fold models."""
+    train_rows = np.sort(np.concatenate([ctx.pool_idx, ctx.trusted_idx]))
+    res = oof_pred_probs(
+        ctx.source,
+        train_rows,
+        ctx.labels[train_rows],
+        ctx.n_classes,
+        ctx.backbone,
+        k=ctx.k_folds,
+        seed=ctx.seed,
+        extra_idx=ctx.test_idx,
+        cache_dir=ctx.cache_dir,
+        progress=ctx.progress,
+        source_fingerprint=ctx.source_fingerprint,
+    )
+    probs = np.zeros((len(ctx.labels), ctx.n_classes))
+    probs[train_rows] = res.pred_probs
+    if res.extra_probs is not None:
+        probs[ctx.test_idx] = res.extra_probs
+    out = _finish(ctx, probs, res.cache_hit)
+    if res.n_splits != ctx.k_folds:
+        out.notes.append(f"K lowered from {ctx.k_folds} to {res.n_splits} (too few rows)")
+    return out
+
+
+@register("cleanlab_trusted")
+def cleanlab_trusted(ctx: MethodContext) -> MethodResult:
+    """A model trained on the trusted set only scores the pool (out-of-sample by construction);
+    cleanlab flags on the pool. Probabilities of trusted rows are in-sample (they are never
+    flagged)."""
+    if len(ctx.trusted_idx) < 2:
+        raise ValueError("cleanlab_trusted needs at least 2 trusted rows")
+    prefix = "trusted model "
+    model = train_model(
+        ctx.source,
+        ctx.trusted_idx,
+        ctx.labels[ctx.trusted_idx],
+        ctx.n_classes,
+        ctx.backbone,
+        seed=ctx.seed,
+        progress=ctx.progress,
+        prefix=prefix,
+    )
+    probs = predict_proba(model, ctx.source, np.arange(len(ctx.labels)), ctx.backbone)
+    out = _finish(ctx, probs, None)
+    out.notes.append("trusted rows' probabilities are in-sample (trusted model trained on them)")
+    return out
