@@ -303,7 +303,7 @@ def fit_rater(
         "config": asdict(config) | {"device": None},
         "init": init_version,
         "pairs": {c: report[c]["n_confident"] for c in report},
-        "pairs_sha": _pairs_fingerprint(pairs),
+        "pairs_sha": pairs_fingerprint(pairs),
     }
     return Rater(
         dim=dim,
@@ -315,7 +315,7 @@ def fit_rater(
     ), report
 
 
-def _pairs_fingerprint(pairs: Mapping[str, Pairs]) -> str:
+def pairs_fingerprint(pairs: Mapping[str, Pairs]) -> str:
     h = hashlib.sha256()
     for c in sorted(pairs):
         h.update(c.encode())
