@@ -38,7 +38,8 @@ def test_dagster_cli_validates_definitions(tmp_path):
 
 def test_ops_never_imports_dagster():
     code = (
-        "import sys, ops.ingest.timeseries, ops.ingest.images, ops.tsrating.windows, ops.parquet_io; "
+        "import sys, ops.ingest.timeseries, ops.ingest.images, ops.tsrating.windows, ops.fileio, "
+        "ops.contracts, ops.tables, ops.checks, ops.publish, ops.report; "
         "print('dagster' in sys.modules)"
     )
     out = subprocess.run(

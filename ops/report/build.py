@@ -8,13 +8,12 @@ returns a ``ReportResult`` with the paths, a short Markdown summary and numeric 
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+from ops.fileio import write_text_atomic
 from ops.paths import DatasetPaths, reports_dir
 from ops.report import plots
 from ops.report.collect import load_dataset, summarize
@@ -38,20 +37,6 @@ class ReportResult:
     diff: dict
     previous_night: str | None = None
     warnings: list[str] = field(default_factory=list)
-
-
-def write_text_atomic(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; a report is meant to be read by others
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def find_previous_report(directory: str | Path, night: date) -> dict | None:

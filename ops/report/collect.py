@@ -14,28 +14,32 @@ from pathlib import Path
 
 import polars as pl
 
-# window columns written by the TSRating rater (absent until the rater runs)
-SCORE_COLUMNS = (
-    "trend_score",
-    "frequency_score",
-    "amplitude_score",
-    "pattern_score",
-    "quality_score",
+from ops.contracts import (
+    CRITERIA,
+    IMAGES,
+    IMAGES_QUARANTINE,
+    JUDGMENTS,
+    KINDS,
+    LABELS,
+    MANIFEST,
+    POINTS,
+    SCORES,
+    SELECTED,
+    SERIES,
+    TIMESERIES,
+    TIMESERIES_QUARANTINE,
+    WINDOWS,
 )
-QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
-MAX_STORED_IDS = (
-    20_000  # ids kept per set in the summary JSON; beyond this the set is marked truncated
-)
+from ops.tables import join_scores
 
-TS_FILES = (
-    "windows.parquet",
-    "points.parquet",
-    "series.parquet",
-    "quarantine.parquet",
-    "judgments.parquet",
-    "selected.parquet",
-)
-IMAGE_FILES = ("labels.parquet", "manifest.parquet", "quarantine.parquet")
+QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
+MAX_STORED_IDS = 20_000  # ids kept per set in the summary JSON; beyond it the set is truncated
+
+#: the tables the report reads per kind; ``scores`` is joined onto ``windows`` once loaded
+REPORT_TABLES = {
+    TIMESERIES: (WINDOWS, SCORES, POINTS, SERIES, TIMESERIES_QUARANTINE, JUDGMENTS, SELECTED),
+    IMAGES: (LABELS, MANIFEST, IMAGES_QUARANTINE),
+}
 
 
 @dataclass
@@ -64,20 +68,25 @@ def _default_raw_dir(kind: str, name: str, clean_dir: Path) -> Path | None:
 def load_dataset(
     kind: str, name: str, clean_dir: str | Path, raw_dir: str | Path | None = None
 ) -> DatasetData:
-    """Read every known Parquet file present in ``clean_dir``; unreadable files are recorded, not raised."""
+    """Read every known Parquet file present in ``clean_dir``; unreadable files are recorded,
+    not raised. The window scores are joined onto ``windows`` (the frame the summaries and
+    plots use), and also kept as ``scores``."""
     clean_dir = Path(clean_dir)
-    if kind not in ("timeseries", "images"):
+    if kind not in KINDS:
         raise ValueError(f"unknown dataset kind {kind!r}")
     raw = Path(raw_dir) if raw_dir is not None else _default_raw_dir(kind, name, clean_dir)
     data = DatasetData(kind, name, clean_dir, raw)
-    for fname in TS_FILES if kind == "timeseries" else IMAGE_FILES:
-        path = clean_dir / fname
+    for table in REPORT_TABLES[kind]:
+        path = clean_dir / table.file
         if not path.is_file():
             continue
         try:
             data.frames[path.stem] = pl.read_parquet(path)
         except Exception as exc:  # a corrupt file is a finding for the report, not a crash
-            data.errors[fname] = f"{type(exc).__name__}: {exc}"
+            data.errors[table.file] = f"{type(exc).__name__}: {exc}"
+    windows, scores = data.frames.get(WINDOWS.stem), data.frames.get(SCORES.stem)
+    if windows is not None and scores is not None and "window_id" in windows.columns:
+        data.frames[WINDOWS.stem] = join_scores(windows, scores)
     return data
 
 
@@ -204,7 +213,11 @@ def _summarize_timeseries(d: DatasetData) -> dict:
         )
         out["rating"] = {
             "quality_score": score_stats(w["quality_score"]),
-            "criteria": {c: score_stats(w[c]) for c in SCORE_COLUMNS[:4] if c in w.columns},
+            "criteria": {
+                f"{c}_score": score_stats(w[f"{c}_score"])
+                for c in CRITERIA
+                if f"{c}_score" in w.columns
+            },
             "n_low_quality": low.height,
             "low_quality_share": low.height / w.height if w.height else 0.0,
             "has_issue_flag": "is_low_quality_issue" in w.columns,

@@ -9,7 +9,6 @@ hashes). Value = the :class:`~ops.tsrating.judge_base.Answer` as JSON. Only fina
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import sqlite3
@@ -18,6 +17,8 @@ import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
+
+from ops.hashing import sha256_hex
 
 SCHEMA_VERSION = 1
 
@@ -36,7 +37,7 @@ def judgment_key(
         "option_b": hash_shown_b,
     }
     blob = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+    return sha256_hex(blob)
 
 
 class JudgmentCache:

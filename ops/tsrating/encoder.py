@@ -45,12 +45,13 @@ and its output is concatenated with the scale features.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
 import numpy as np
+
+from ops.hashing import sha256_hex
 
 ACF_LAGS = (1, 2, 4, 8, 16, 32)
 _EPS = 1e-12
@@ -254,4 +255,4 @@ def default_encoder() -> FeatureEncoder:
 
 def encoder_fingerprint(enc: Encoder) -> str:
     cfg = enc.config() if hasattr(enc, "config") else {"name": enc.name, "dim": enc.dim}
-    return hashlib.sha256(json.dumps(cfg, sort_keys=True).encode()).hexdigest()[:12]
+    return sha256_hex(json.dumps(cfg, sort_keys=True))[:12]

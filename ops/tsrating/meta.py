@@ -16,7 +16,6 @@ Defaults differ from the reference's (7 meta-iterations, β = 2.5e-4: θ barely 
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -26,6 +25,8 @@ import numpy as np
 import torch
 from torch.func import functional_call
 
+from ops.device import resolve_device
+from ops.hashing import sha256_hex
 from ops.tsrating.prompts import CRITERIA
 from ops.tsrating.rater import (
     Pairs,
@@ -33,14 +34,14 @@ from ops.tsrating.rater import (
     bt_loss,
     head_scores,
     pairwise_accuracy,
-    resolve_device,
     save_heads,
+    train_head,
 )
 
 META_VERSION = "fomaml-signsgd-v1"
 
 
-@dataclass
+@dataclass(frozen=True)
 class MetaConfig:
     meta_iters: int = 100
     meta_batch: int = 10
@@ -206,8 +207,6 @@ def few_shot_adapt(
     device: str = "cpu",
 ) -> RaterHead:
     """Adam fine-tune of a copy of ``head`` on a few pairs (METHODS §1.4: batch 1, 10 passes)."""
-    from ops.tsrating.rater import train_head
-
     dev = resolve_device(device)
     new = RaterHead(head.inp.in_features, head.inp.out_features).to(dev)
     new.load_state_dict(head.state_dict())
@@ -221,14 +220,15 @@ def evaluate(head: RaterHead, features: np.ndarray, pairs: Pairs) -> float | Non
 
 
 def data_fingerprint(domains: Sequence[Domain]) -> str:
-    h = hashlib.sha256()
+    """16 hex digits identifying the meta-training data (names, features, pairs)."""
+    chunks: list[bytes | str] = []
     for d in sorted(domains, key=lambda d: d.name):
-        h.update(d.name.encode())
-        h.update(np.ascontiguousarray(np.asarray(d.features, dtype=np.float32)).tobytes())
+        chunks.append(d.name)
+        chunks.append(np.ascontiguousarray(np.asarray(d.features, dtype=np.float32)).tobytes())
         for c in sorted(d.pairs):
-            for arr in (d.pairs[c].a, d.pairs[c].b, d.pairs[c].p):
-                h.update(np.ascontiguousarray(arr).tobytes())
-    return h.hexdigest()[:16]
+            arrays = (d.pairs[c].a, d.pairs[c].b, d.pairs[c].p)
+            chunks += [np.ascontiguousarray(arr).tobytes() for arr in arrays]
+    return sha256_hex(*chunks)[:16]
 
 
 def save_meta_checkpoint(
@@ -242,7 +242,8 @@ def save_meta_checkpoint(
     and a version string; returns the version string."""
     fp = data_fingerprint(domains)
     cfg_d = asdict(cfg) | {"device": None}
-    version = f"{META_VERSION}-{hashlib.sha256(json.dumps([cfg_d, fp, dict(encoder)], sort_keys=True).encode()).hexdigest()[:12]}"
+    blob = json.dumps([cfg_d, fp, dict(encoder)], sort_keys=True)
+    version = f"{META_VERSION}-{sha256_hex(blob)[:12]}"
     dim = next(iter(heads.values())).inp.in_features
     save_heads(
         path,

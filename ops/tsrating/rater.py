@@ -21,7 +21,6 @@ rule in meta-training, so a head sees comparable inputs in every domain).
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 from collections.abc import Mapping, Sequence
@@ -33,20 +32,13 @@ import polars as pl
 import torch
 from torch import nn
 
+from ops.device import resolve_device
+from ops.fileio import write_bytes_atomic
+from ops.hashing import sha256_hex
 from ops.tsrating.prompts import CRITERIA
 
 RATER_FORMAT = "sieve-bt-rater"
 RATER_SCHEMA_VERSION = 1
-
-
-def resolve_device(device: str | torch.device = "cpu") -> torch.device:
-    """``"cpu"``, ``"cuda"``/``"cuda:N"`` or ``"auto"`` (CUDA when available). Never defaults to CUDA."""
-    d = str(device)
-    if d == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if d.startswith("cuda") and not torch.cuda.is_available():
-        raise RuntimeError(f"device {d!r} requested but CUDA is not available")
-    return torch.device(d)
 
 
 class RaterHead(nn.Module):
@@ -134,7 +126,7 @@ def pairwise_accuracy(scores: np.ndarray, pairs: Pairs) -> float | None:
     return float(hit.mean())
 
 
-@dataclass
+@dataclass(frozen=True)
 class RaterConfig:
     hidden: int = 256
     lr: float = 5e-3
@@ -225,7 +217,7 @@ class Rater:
             sort_keys=True,
             default=str,
         )
-        return f"bt-rater-v{RATER_SCHEMA_VERSION}-{hashlib.sha256(blob.encode()).hexdigest()[:12]}"
+        return f"bt-rater-v{RATER_SCHEMA_VERSION}-{sha256_hex(blob)[:12]}"
 
 
 def mix_scores(raw: Mapping[str, np.ndarray], trained: Sequence[str]) -> dict[str, np.ndarray]:
@@ -316,12 +308,14 @@ def fit_rater(
 
 
 def pairs_fingerprint(pairs: Mapping[str, Pairs]) -> str:
-    h = hashlib.sha256()
+    """16 hex digits identifying the training pairs (criterion names and the three arrays)."""
+    chunks: list[bytes | str] = []
     for c in sorted(pairs):
-        h.update(c.encode())
-        for arr in (pairs[c].a, pairs[c].b, pairs[c].p):
-            h.update(np.ascontiguousarray(arr).tobytes())
-    return h.hexdigest()[:16]
+        chunks.append(c)
+        chunks += [
+            np.ascontiguousarray(arr).tobytes() for arr in (pairs[c].a, pairs[c].b, pairs[c].p)
+        ]
+    return sha256_hex(*chunks)[:16]
 
 
 # --- checkpoints (one format for single-dataset and meta heads) -------------------------------
@@ -344,13 +338,7 @@ def save_heads(
     }
     buf = io.BytesIO()
     torch.save(payload, buf)
-    from pathlib import Path
-
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_name(f".{p.name}.tmp")
-    tmp.write_bytes(buf.getvalue())
-    tmp.replace(p)
+    write_bytes_atomic(path, buf.getvalue())
 
 
 def load_heads(path) -> tuple[dict[str, dict[str, torch.Tensor]], dict[str, Any]]:

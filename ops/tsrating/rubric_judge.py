@@ -36,7 +36,6 @@ A constant window scores 0 on trend/frequency/amplitude and 1 on pattern.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from collections.abc import Sequence
@@ -45,6 +44,7 @@ from typing import Any
 
 import numpy as np
 
+from ops.hashing import sha256_hex
 from ops.tsrating.judge_base import OK, Answer, Query
 from ops.tsrating.prompts import CRITERIA
 from ops.tsrating.serialize import content_hash
@@ -195,9 +195,7 @@ class RubricJudge:
 
     def identity(self, criterion: str) -> dict[str, Any]:
         params = asdict(self.config)
-        h = hashlib.sha256(
-            json.dumps({"v": RUBRIC_VERSION, **params}, sort_keys=True).encode()
-        ).hexdigest()
+        h = sha256_hex(json.dumps({"v": RUBRIC_VERSION, **params}, sort_keys=True))
         return {
             "template_version": RUBRIC_VERSION,
             "template_sha256": h,

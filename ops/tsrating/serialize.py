@@ -8,10 +8,11 @@ Values are **raw**, never normalised: the judge sees the data's own scale.
 
 from __future__ import annotations
 
-import hashlib
 import math
 
 import numpy as np
+
+from ops.hashing import sha256_hex
 
 NAN_TOKEN = "NaN"
 SEPARATOR = ", "
@@ -49,7 +50,4 @@ def content_hash(values) -> str:
     arr = np.ascontiguousarray(np.asarray(values, dtype="<f8").ravel()).copy()
     arr[np.isnan(arr)] = np.nan  # one NaN bit pattern
     arr[arr == 0.0] = 0.0  # -0.0 == 0.0
-    h = hashlib.sha256()
-    h.update(str(arr.size).encode())
-    h.update(arr.tobytes())
-    return h.hexdigest()
+    return sha256_hex(str(arr.size), arr.tobytes())

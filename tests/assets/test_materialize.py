@@ -8,9 +8,9 @@ import dagster as dg
 import polars as pl
 import pytest
 
+from assets.partitions import image_datasets, timeseries_datasets
+from assets.resources import QualityThresholds, SieveSettings
 from pipelines.definitions import defs
-from pipelines.partitions import image_datasets, timeseries_datasets
-from pipelines.settings import QualityThresholds, SieveSettings
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "data" / "samples"

@@ -6,9 +6,9 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 import pytest
 
+from assets.partitions import image_datasets, timeseries_datasets
 from assets.report import ReportConfig, quality_report
-from pipelines.partitions import image_datasets, timeseries_datasets
-from pipelines.settings import SieveSettings
+from assets.resources import SieveSettings
 from tests.ops.report.sample_data import IMAGES, NEW_FLAGGED_IMAGE, TS_RATED, TS_RAW, write_night
 
 
