@@ -1,5 +1,7 @@
 """Time-series assets: ingest a dataset folder, cut it into windows, judge pairs of windows."""
 
+from dataclasses import replace
+
 import dagster as dg
 import polars as pl
 
@@ -147,24 +149,25 @@ def timeseries_judgments(
     )
     frame = frame.with_columns(run_id=pl.lit(run_id(context)))
     write_table(frame, paths.clean, JUDGMENTS)
-    summary = summary | {
-        "call_budget": judge.call_budget,
-        "judge_kind": judge.kind,
-        "model": getattr(ops_judge, "model", judge.kind),
-    }
-    write_json_atomic(paths.clean / JUDGMENTS_SUMMARY.file, summary, indent=1)
+    summary = replace(
+        summary,
+        call_budget=judge.call_budget,
+        judge_kind=judge.kind,
+        model=getattr(ops_judge, "model", judge.kind),
+    )
+    write_json_atomic(paths.clean / JUDGMENTS_SUMMARY.file, summary.to_json(), indent=1)
     return dg.MaterializeResult(
         metadata={
-            "judge": str(summary["model"]),
-            "pairs": int(summary["n_pairs"]),
-            "confident_share": float(summary["confident_share"]),
-            "llm_calls": int(summary["calls"]),
-            "cache_hits": int(summary["cache_hits"]),
-            "cache_hit_rate": float(summary["cache_hit_rate"]),
-            "llm_tokens": int(summary["tokens"]),
-            "llm_cost_usd": float(summary["cost_usd"]),
-            "unparseable": int(summary["unparseable"]),
-            "budget_exhausted": bool(summary["budget_exhausted"]),
+            "judge": str(summary.model),
+            "pairs": summary.n_pairs,
+            "confident_share": summary.confident_share,
+            "llm_calls": summary.calls,
+            "cache_hits": summary.cache_hits,
+            "cache_hit_rate": float(summary.cache_hit_rate),
+            "llm_tokens": summary.tokens,
+            "llm_cost_usd": float(summary.cost_usd),
+            "unparseable": summary.unparseable,
+            "budget_exhausted": summary.budget_exhausted,
             "dagster/row_count": frame.height,
             "path": dg.MetadataValue.path(str(paths.table(JUDGMENTS))),
         }

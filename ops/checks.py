@@ -218,19 +218,21 @@ def check_ts_low_quality(raw: Path, clean: Path, t: Thresholds) -> CheckOutcome:
     "max_judge_budget_share) and answered parseably",
 )
 def check_judge_budget(raw: Path, clean: Path, t: Thresholds) -> CheckOutcome:
-    summary = json.loads((clean / JUDGMENTS_SUMMARY.file).read_text())
-    budget = summary.get("call_budget")
-    share = summary["calls"] / budget if budget else 0.0
-    ok = share <= t.max_judge_budget_share and not summary.get("budget_exhausted")
+    from ops.tsrating.judging import JudgingSummary
+
+    summary = JudgingSummary.from_json(json.loads((clean / JUDGMENTS_SUMMARY.file).read_text()))
+    budget = summary.call_budget
+    share = summary.calls / budget if budget else 0.0
+    ok = share <= t.max_judge_budget_share and not summary.budget_exhausted
     return CheckOutcome(
         ok,
         {
-            "calls": summary["calls"],
+            "calls": summary.calls,
             "call_budget": budget,
             "budget_share": share,
-            "budget_exhausted": bool(summary.get("budget_exhausted")),
-            "unparseable": summary.get("unparseable", 0),
-            "cache_hits": summary.get("cache_hits", 0),
+            "budget_exhausted": bool(summary.budget_exhausted),
+            "unparseable": summary.unparseable,
+            "cache_hits": summary.cache_hits,
         },
     )
 

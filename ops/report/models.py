@@ -687,4 +687,3 @@ class Report:
             previous_night=d.get("previous_night"),
             schema=d.get("schema") or SCHEMA_VERSION,
         )
-
