@@ -8,7 +8,7 @@ the judgment cache and calibrated; we report the share of pairs where the calibr
 p(clean better) > 0.5, per criterion, per degradation and overall, plus calls/s and the
 cache effect (a second pass over the same pairs).
 
-    .venv/bin/python benchmarks/judge_bench.py --pairs-rubric 200 --pairs-llm 10
+    .venv/bin/python -m benchmarks.judge_bench --pairs-rubric 200 --pairs-llm 10
 
 Not every degradation must lose on every criterion (drift can add a trend, quantisation
 hardly changes a smooth window): the table is a description, not a pass/fail test.
@@ -30,8 +30,6 @@ os.environ.setdefault("LITELLM_OFFLINE_MODE", "true")
 
 import numpy as np  # noqa: E402
 import polars as pl  # noqa: E402
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.shared_data import shared_data_dir  # noqa: E402
 from ops.tsrating.cache import JudgmentCache, judgment_key  # noqa: E402

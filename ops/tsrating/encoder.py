@@ -1,4 +1,4 @@
-"""Window encoders for the TSRating rater (METHODS §1.3): ``(n, L)`` windows -> ``(n, d)`` features.
+"""Window encoders for the TSRating rater (docs/tsrating.md §6): ``(n, L)`` windows -> ``(n, d)`` features.
 
 One interface (:class:`Encoder`): ``name``, ``dim``, ``normalises`` and
 ``encode(windows) -> (n, dim) float32``. Windows may hold NaN (missing values, or the NaN
@@ -9,8 +9,8 @@ train and at score time, so a window always gets the same embedding): NaNs are l
 interpolated (edges take the nearest observed value; an all-NaN window becomes zeros), then
 each window is z-normalised on its own (offset and scale removed). Because the shape features
 are therefore invariant to ``x -> a*x + c``, the scale is appended as separate inputs:
-``log10(std)`` and ``log10(range / std)`` of the raw window (METHODS: "if it normalises,
-append scale features").
+``log10(std)`` and ``log10(range / std)`` of the raw window (docs/tsrating.md §6: an encoder
+that normalises gets the scale back as features).
 
 :class:`FeatureEncoder` (default, offline, no model) — on the z-normalised window:
 

@@ -1,4 +1,5 @@
-"""First-order MAML with a signSGD inner loop across domains (METHODS §1.4), and few-shot adaptation.
+"""First-order MAML with a signSGD inner loop across domains (docs/tsrating.md §7), and few-shot
+adaptation.
 
 A task is (domain, criterion); one meta-head per criterion. Each meta-iteration samples
 ``min(meta_batch, n_tasks)`` tasks; per task it draws a fresh support/query split of the
@@ -7,7 +8,7 @@ of signSGD (``φ ← φ − α·sign(∇L_support)``, no graph kept) and takes t
 query loss at φ. Because ``d sign/dx = 0`` almost everywhere, the inner update's Jacobian is the
 identity and that query gradient *is* the (first-order) meta-gradient: the averaged query
 gradients are written into ``θ.grad`` and a plain SGD step (lr β) is taken. This fixes the
-public code's no-op meta-update (METHODS §1.7 D1: grads landed on a deep copy, θ.grad stayed
+public code's no-op meta-update (docs/tsrating.md §9 D1: grads landed on a deep copy, θ.grad stayed
 None). Fast weights are evaluated with ``torch.func.functional_call``.
 
 Defaults differ from the reference's (7 meta-iterations, β = 2.5e-4: θ barely moves) — see
@@ -206,7 +207,7 @@ def few_shot_adapt(
     seed: int = 0,
     device: str = "cpu",
 ) -> RaterHead:
-    """Adam fine-tune of a copy of ``head`` on a few pairs (METHODS §1.4: batch 1, 10 passes)."""
+    """Adam fine-tune of a copy of ``head`` on a few pairs (docs/tsrating.md §7: batch 1, 10 passes)."""
     dev = resolve_device(device)
     new = RaterHead(head.inp.in_features, head.inp.out_features).to(dev)
     new.load_state_dict(head.state_dict())

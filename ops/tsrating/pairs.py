@@ -1,4 +1,4 @@
-"""Seeded pair sampling over a dataset's windows (METHODS §1.2).
+"""Seeded pair sampling over a dataset's windows (docs/tsrating.md §4).
 
 All unordered pairs are visited in a seeded random order (lazily: for large N the full list is
 never built). :func:`~ops.tsrating.judging.judge_windows` walks this sequence per criterion

@@ -1,4 +1,4 @@
-"""Versioned prompt templates, one per criterion (METHODS §1.2).
+"""Versioned prompt templates, one per criterion (docs/tsrating.md §3).
 
 Templates live in ``ops/tsrating/prompts/<version>/<criterion>.txt`` and contain the two
 placeholders ``{{series_a}}`` and ``{{series_b}}``. A template is identified by its version

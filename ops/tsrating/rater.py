@@ -1,4 +1,4 @@
-"""Bradley–Terry rater: one head per criterion trained on soft pairwise judgments (METHODS §1.3).
+"""Bradley–Terry rater: one head per criterion trained on soft pairwise judgments (docs/tsrating.md §6).
 
 Inputs are encoder features (:mod:`ops.tsrating.encoder`) standardised **per dataset**
 (:func:`standardize`: mean/std over the dataset's own windows, no labels used; the same
@@ -42,7 +42,7 @@ RATER_SCHEMA_VERSION = 1
 
 
 class RaterHead(nn.Module):
-    """METHODS §1.3 head (hidden 256 by default). The last layer has no bias: the BT loss only sees
+    """docs/tsrating.md §6 head (hidden 256 by default). The last layer has no bias: the BT loss only sees
     score differences, so a bias would get an exactly-zero gradient and never train."""
 
     def __init__(self, dim: int, hidden: int = 256):

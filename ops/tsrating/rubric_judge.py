@@ -9,7 +9,7 @@ labelled as such.
 
 Statistics (all computed on the window after linear interpolation of NaNs; each score is
 in [0, 1] and multiplied by ``1 - missing_share``). **Circularity warning:** a rater trained
-on these judgments must not take these statistics as input features (METHODS §1.3);
+on these judgments must not take these statistics as input features (docs/tsrating.md §6);
 :data:`RUBRIC_STATISTICS` lists them by name.
 
 - ``trend``: R^2 of an ordinary least-squares line fit (share of variance explained by a

@@ -1,4 +1,4 @@
-"""Selection policy (METHODS §1.5): keep the top-k % of windows by ``quality_score`` and
+"""Selection policy (docs/tsrating.md §8): keep the top-k % of windows by ``quality_score`` and
 return the points those windows cover.
 
 Top-k: ``ceil(top_percent / 100 * n)`` windows with the best ``quality_rank`` (so ties follow

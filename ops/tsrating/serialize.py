@@ -1,4 +1,4 @@
-"""LLMTime-style serialisation of a window for a prompt (METHODS §1.1), and content hashes.
+"""LLMTime-style serialisation of a window for a prompt (docs/tsrating.md §2), and content hashes.
 
 Each value is written as a fixed-precision integer without a decimal point: ``x`` becomes
 ``round(x * 10**prec)`` (so with ``prec=4``, ``1.2345 -> 12345``, ``-0.5 -> -5000``), values

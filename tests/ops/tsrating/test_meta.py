@@ -1,4 +1,4 @@
-"""Meta-learning (METHODS §1.4, §1.7 D1): the meta step really updates θ with the query gradient,
+"""Meta-learning (docs/tsrating.md §7, §9 D1): the meta step really updates θ with the query gradient,
 and meta-training helps few-shot adaptation on domains sharing a quality direction."""
 
 import numpy as np

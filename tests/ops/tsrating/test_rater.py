@@ -1,4 +1,4 @@
-"""Encoder, Bradley–Terry rater and scoring (METHODS §1.3)."""
+"""Encoder, Bradley–Terry rater and scoring (docs/tsrating.md §6)."""
 
 import numpy as np
 import polars as pl
