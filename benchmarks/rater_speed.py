@@ -60,11 +60,13 @@ def main() -> None:
         t2 = time.perf_counter()
         assert q.shape == (n,)
         print(
-            f"| {n} | {t1 - t0:.2f} | {t2 - t1:.2f} | {t2 - t0:.2f} | {n / (t2 - t0):,.0f} | {rss_mb():.0f} |",
+            f"| {n} | {t1 - t0:.2f} | {t2 - t1:.2f} | {t2 - t0:.2f} | {n / (t2 - t0):,.0f} "
+            f"| {rss_mb():.0f} |",
             flush=True,
         )
     print(
-        f"\ntracemalloc peak of encode at {max(args.sizes)} windows (input array excluded): {peak / 2**20:.0f} MB"
+        f"\ntracemalloc peak of encode at {max(args.sizes)} windows (input array excluded): "
+        f"{peak / 2**20:.0f} MB"
     )
 
 

@@ -151,7 +151,7 @@ def ingest_images(folder: Path, progress=None) -> ImageIngest:
         trusted = (row["trusted"] or "").strip().lower()
         split = (row["split"] or "train").strip().lower() or "train"
 
-        def quarantine(reason: str, detail: str | None = None) -> None:
+        def quarantine(reason: str, detail: str | None = None, *, i=i, image=image) -> None:
             bad.append(
                 {
                     "source_file": manifest_name or image,

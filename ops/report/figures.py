@@ -116,7 +116,10 @@ def timeseries_figures(d: DatasetData, summary: TimeseriesSummary) -> list[Figur
                 f"{d.name}: missing values per window (not rated yet)",
                 "n_missing per window",
             )
-            cap = "Not rated yet: this is the distribution of missing values per window, not a quality score."
+            cap = (
+                "Not rated yet: this is the distribution of missing values per window, "
+                "not a quality score."
+            )
         if png:
             figs.append(
                 Figure(
@@ -204,8 +207,9 @@ def image_figures(d: DatasetData, summary: ImagesSummary) -> list[Figure]:
                     "confusion",
                     "Label issues by class",
                     png,
-                    f"Rows: label as given; columns: label after cleaning, plus a '{DROPPED_COLUMN}' column. "
-                    "Off-diagonal counts (red) are relabeled or dropped images; quarantined rows are excluded.",
+                    "Rows: label as given; columns: label after cleaning, plus a "
+                    f"'{DROPPED_COLUMN}' column. Off-diagonal counts (red) are relabeled or "
+                    "dropped images; quarantined rows are excluded.",
                 )
             )
         flag = (
@@ -216,7 +220,8 @@ def image_figures(d: DatasetData, summary: ImagesSummary) -> list[Figure]:
         if "action" in live.columns:
             flag = flag | pl.col("action").is_in([RELABELED, DROPPED])
         flagged = live.filter(flag)
-        # relabeled rows first (they show given→clean), then dropped, then the other flagged; lowest quality first
+        # relabeled rows first (they show given→clean), then dropped, then the other flagged;
+        # lowest quality first
         order = (
             pl.when(pl.col("action") == RELABELED)
             .then(0)
@@ -255,8 +260,9 @@ def image_figures(d: DatasetData, summary: ImagesSummary) -> list[Figure]:
                         "flagged_images",
                         "Example flagged images",
                         png,
-                        f"{len(items)} of {flagged.height} flagged images (relabeled first, then dropped; lowest label_quality first), "
-                        "captioned given→clean label and label_quality.",
+                        f"{len(items)} of {flagged.height} flagged images (relabeled first, "
+                        "then dropped; lowest label_quality first), captioned given→clean "
+                        "label and label_quality.",
                     )
                 )
     q = d.get("quarantine")

@@ -81,7 +81,8 @@ def histogram(
 
 
 def window_grid(panels: list[dict], title: str, ncols: int = 4) -> bytes | None:
-    """Small multiples of windows. Each panel: ``{"t": timestamps, "v": values, "title": str, "row": label}``.
+    """Small multiples of windows. Each panel:
+    ``{"t": timestamps, "v": values, "title": str, "row": label}``.
 
     Panels are laid out in rows by their ``row`` label (e.g. "worst" / "typical") so worst
     windows sit beside typical ones.
@@ -191,7 +192,8 @@ def _load_image(path: Path) -> np.ndarray | None:
 
 
 def thumbnail_grid(items: list[dict], title: str, ncols: int = 8) -> bytes | None:
-    """Thumbnails; each item ``{"path": Path, "caption": str}``. Unreadable files show a placeholder."""
+    """Thumbnails; each item ``{"path": Path, "caption": str}``. Unreadable files show a
+    placeholder."""
     if not items:
         return None
     ncols = max(1, min(ncols, len(items)))

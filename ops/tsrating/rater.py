@@ -1,4 +1,5 @@
-"""Bradley–Terry rater: one head per criterion trained on soft pairwise judgments (docs/tsrating.md §6).
+"""Bradley–Terry rater: one head per criterion trained on soft pairwise judgments
+(docs/tsrating.md §6).
 
 Inputs are encoder features (:mod:`ops.tsrating.encoder`) standardised **per dataset**
 (:func:`standardize`: mean/std over the dataset's own windows, no labels used; the same
@@ -42,8 +43,9 @@ RATER_SCHEMA_VERSION = 1
 
 
 class RaterHead(nn.Module):
-    """docs/tsrating.md §6 head (hidden 256 by default). The last layer has no bias: the BT loss only sees
-    score differences, so a bias would get an exactly-zero gradient and never train."""
+    """The head of docs/tsrating.md §6 (hidden 256 by default). The last layer has no bias: the
+    BT loss only sees score differences, so a bias would get an exactly-zero gradient and never
+    train."""
 
     def __init__(self, dim: int, hidden: int = 256):
         super().__init__()
@@ -117,7 +119,8 @@ def bt_loss(s_a: torch.Tensor, s_b: torch.Tensor, p: torch.Tensor) -> torch.Tens
 
 
 def pairwise_accuracy(scores: np.ndarray, pairs: Pairs) -> float | None:
-    """Share of pairs where ``sign(s_b − s_a)`` agrees with ``p > 0.5`` (ties = 1/2); None if no pairs."""
+    """Share of pairs where ``sign(s_b − s_a)`` agrees with ``p > 0.5`` (ties = 1/2); None if
+    no pairs."""
     if len(pairs) == 0:
         return None
     d = scores[pairs.b] - scores[pairs.a]
@@ -221,8 +224,8 @@ class Rater:
 
 
 def mix_scores(raw: Mapping[str, np.ndarray], trained: Sequence[str]) -> dict[str, np.ndarray]:
-    """Per-criterion min–max scores in [0, 1] (0.5 for untrained or constant) and ``quality`` = their mean
-    over the trained criteria (0.5 everywhere when none is trained)."""
+    """Per-criterion min–max scores in [0, 1] (0.5 for untrained or constant) and ``quality`` =
+    their mean over the trained criteria (0.5 everywhere when none is trained)."""
     out: dict[str, np.ndarray] = {}
     n = len(next(iter(raw.values()))) if raw else 0
     for c, s in raw.items():
@@ -324,7 +327,8 @@ def pairs_fingerprint(pairs: Mapping[str, Pairs]) -> str:
 def save_heads(
     path, heads: Mapping[str, nn.Module], *, dim: int, hidden: int, meta: Mapping[str, Any]
 ) -> None:
-    """``torch.save`` of {format, schema, dim, hidden, heads: {criterion: state_dict}, meta (JSON)}."""
+    """``torch.save`` of {format, schema, dim, hidden, heads: {criterion: state_dict},
+    meta (JSON)}, written atomically."""
     payload = {
         "format": RATER_FORMAT,
         "schema": RATER_SCHEMA_VERSION,

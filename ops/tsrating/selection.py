@@ -35,7 +35,10 @@ def points_of_windows(points: pl.DataFrame, windows: pl.DataFrame) -> pl.DataFra
         ends = starts + g["n_points"].to_numpy()
         keep_parts.append(
             pl.DataFrame(
-                {"series_id": [sid], "__ranges": [list(zip(starts.tolist(), ends.tolist()))]}
+                {
+                    "series_id": [sid],
+                    "__ranges": [list(zip(starts.tolist(), ends.tolist(), strict=True))],
+                }
             )
         )
     if not keep_parts:

@@ -1,4 +1,5 @@
-"""timeseries_scores / timeseries_selected through Dagster on a temporary instance and a tiny dataset."""
+"""timeseries_scores / timeseries_selected through Dagster on a temporary instance and a tiny
+dataset."""
 
 from datetime import datetime, timedelta
 
@@ -33,7 +34,7 @@ def _write_dataset(root, name="tiny"):
                 "timestamp": (t0 + timedelta(hours=int(i))).isoformat(),
                 "value": float(x),
             }
-            for i, x in zip(t, v)
+            for i, x in zip(t, v, strict=True)
         ]
     folder = root / "raw" / "timeseries" / name
     folder.mkdir(parents=True)

@@ -29,7 +29,8 @@ def two_runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("sieve_report")
     write_night(root, 1)
     with dg.instance_for_test() as instance:
-        # "unregistered" has a clean folder but no partition; "never_run" a partition but no clean folder
+        # "unregistered" has a clean folder but no partition;
+        # "never_run" a partition but no clean folder
         (root / "clean" / "images" / "unregistered").mkdir(parents=True)
         instance.add_dynamic_partitions(timeseries_datasets.name, [TS_RATED, TS_RAW, "never_run"])
         instance.add_dynamic_partitions(image_datasets.name, [IMAGES])

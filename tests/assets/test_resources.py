@@ -1,4 +1,5 @@
 import pytest
+from pydantic import ValidationError
 
 from assets.resources import JudgeResource
 from ops.tsrating.llm_judge import LLMJudge
@@ -31,9 +32,9 @@ def test_paths_follow_config(tmp_path, monkeypatch):
 
 
 def test_litellm_kind_requires_model():
-    with pytest.raises(Exception, match="explicit `model`"):
+    with pytest.raises(ValidationError, match="explicit `model`"):
         JudgeResource(kind="litellm")
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError, match="bogus"):
         JudgeResource(kind="litellm", model="openai/x", bogus=1)
 
 

@@ -75,7 +75,9 @@ def test_max_pairs_caps_and_seed_changes_pairs(tmp_path):
     df2, _ = judge_windows(
         X, ids, RubricJudge(), criteria=("trend",), pairs=PairConfig(max_pairs=5, seed=2), cache=c
     )
-    assert set(zip(df["block_a"], df["block_b"])) != set(zip(df2["block_a"], df2["block_b"]))
+    assert set(zip(df["block_a"], df["block_b"], strict=True)) != set(
+        zip(df2["block_a"], df2["block_b"], strict=True)
+    )
 
 
 def test_pairs_exhausted_when_target_unreachable(tmp_path):
@@ -109,7 +111,7 @@ class FlakyJudge(RubricJudge):
 
     def judge(self, queries):
         out = super().judge(queries)
-        for k, a in enumerate(out):
+        for k in range(len(out)):
             if k % 3 == 0:
                 out[k] = Answer(
                     prob_second=None,
