@@ -39,7 +39,7 @@ ACTIONS = (KEPT, RELABELED, DROPPED, QUARANTINED)
 CLEANING_ACTIONS = (KEPT, RELABELED, DROPPED)  # decided by the cleaning policy (not quarantine)
 #: values of ``split`` (test rows are never cleaned nor trained on)
 SPLITS = ("train", "test")
-TRAIN, TEST = SPLITS
+TEST = SPLITS[1]
 PROB_PREFIX = "prob_"  # labels.parquet has one ``prob_<class>`` column per class
 
 # --- specs ----------------------------------------------------------------------------------
@@ -139,8 +139,13 @@ class Table:
         return out
 
     def validate(self, frame: Any) -> Any:
-        """Raise ``ValueError`` when ``frame`` does not meet the contract; return it unchanged."""
+        """Raise ``ValueError`` when ``frame`` (a polars DataFrame) does not meet the contract:
+        a column missing or of another type, or a repeated key. Returns it unchanged."""
         problems = self.problems(frame.schema)
+        if not problems and self.key_columns:
+            n_keys = frame.select(self.key_columns).n_unique()
+            if n_keys != frame.height:
+                problems.append(f"{frame.height - n_keys} repeated {'/'.join(self.key_columns)}")
         if problems:
             raise ValueError(f"{self.file} does not meet its contract: {'; '.join(problems)}")
         return frame
@@ -374,7 +379,6 @@ LABELS = Table(
     dynamic_prefix=PROB_PREFIX,
     dynamic="prob_<class> (Float64): the model's probability of each class, in class order",
     dynamic_after="split",
-    key_columns=("image",),
 )
 #: the label columns every cleaning method fills (then prob_<class>, quarantine_reason, run_id)
 LABEL_BASE_COLUMNS = LABELS.names[: LABELS.names.index("split") + 1]
@@ -429,26 +433,3 @@ PUBLISHED: dict[str, tuple[Table, ...]] = {
     TIMESERIES: (PUBLISHED_WINDOWS, SELECTED, JUDGMENTS, SERIES),
     IMAGES: (LABELS,),
 }
-
-
-def tables_of(kind: str) -> tuple[Table, ...]:
-    """The clean tables of one dataset kind, in write order."""
-    if kind not in KINDS:
-        raise ValueError(f"dataset kind must be one of {KINDS}, got {kind!r}")
-    return tuple(t for t in TABLES if t.kind == kind)
-
-
-def prob_column(class_name: str) -> str:
-    return f"{PROB_PREFIX}{class_name}"
-
-
-def describe() -> str:
-    """The contract as Markdown: one section per table with its columns."""
-    lines = []
-    for t in (*TABLES, PUBLISHED_WINDOWS):
-        lines += [f"### `{t.kind}/{t.file}` ({t.key}, written by `{t.writer}`)", t.description, ""]
-        lines += [f"- `{c.name}` ({c.dtype}): {c.description}" for c in t.columns]
-        if t.dynamic:
-            lines.append(f"- after `{t.dynamic_after}`: {t.dynamic}")
-        lines.append("")
-    return "\n".join(lines)

@@ -42,9 +42,6 @@ class DatasetPaths:
     def published(self) -> Path:
         return self.root / "published" / self.kind / self.name
 
-    def out(self, filename: str) -> Path:
-        return self.clean / filename
-
     def table(self, table: Table) -> Path:
         """Where ``table`` of this dataset lives under ``clean/``."""
         return self.clean / table.file

@@ -233,10 +233,6 @@ class DatasetSummary:
     flagged_ids: IdSet | None = None
 
     @property
-    def key(self) -> str:
-        return dataset_key(self.kind, self.name)
-
-    @property
     def n_quarantined(self) -> int | None:
         return self.quarantine.n if self.quarantine else None
 
