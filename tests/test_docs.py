@@ -9,10 +9,10 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 CITE = re.compile(r"docs/(\w+)\.md(?: (§\d+(?:, §\d+)*))?")
-OUTSIDE = re.compile(r"\bMETHODS\b|\bSTACK(?:\.md| §)|\bSTYLE\b")
-# docs/labels.md is written on the label-methods branch; once merged it is checked like the rest
+OUTSIDE = re.compile(r"\b(?:METHODS|STACK|STYLE)(?:\.md| §)")
+# The label-methods branch writes docs/labels.md and moves the label files' citations there.
+# After merging it, empty PENDING and NOT_YET: then those files are checked like the rest.
 PENDING = {"labels"}
-# the label-method files are the other branch's; it moves their citations to docs/labels.md
 NOT_YET = ("ops/labels/", "benchmarks/labels_", "benchmarks/README_labels", "tests/ops/labels/")
 
 
