@@ -39,7 +39,10 @@ run: $(STAMP)
 report: $(STAMP)
 	$(BIN)/python -m pipelines.cli report
 
+# lint and format first (seconds), then the suite
 test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
 
 test-slow: $(STAMP)
@@ -47,6 +50,16 @@ test-slow: $(STAMP)
 
 ui: $(STAMP)
 	$(BIN)/dagster dev -m pipelines.definitions
+
+# The fast benchmarks (about a minute): rater scoring speed on synthetic windows, then the rubric
+# judge on real windows when the shared datasets are there ($$SIEVE_SHARED_DATA, ../shared/data or
+# .bench_data). The long ones are in benchmarks/README_*.md.
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks.rater_speed --sizes 1000 10000
+	@if $(BIN)/python -c "import sys; from benchmarks.shared_data import shared_data_dir; \
+		sys.exit(0 if (shared_data_dir() / 'timeseries').is_dir() else 1)"; then \
+		$(BIN)/python -m benchmarks.judge_bench --pairs-rubric 50 --pairs-llm 0; \
+	else echo "[sieve] no shared datasets (set SIEVE_SHARED_DATA): judge benchmark skipped"; fi
 
 clean:
 	rm -rf data/clean data/published data/raw data/reports data/cache .dagster/storage .dagster/artifacts .dagster/logs

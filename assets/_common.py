@@ -5,6 +5,8 @@ from __future__ import annotations
 import dagster as dg
 import polars as pl
 
+from ops.contracts import Table
+
 
 def table_metadata(frame: pl.DataFrame, limit: int = 20) -> dg.TableMetadataValue:
     """A Dagster table preview of the first ``limit`` rows (values as strings)."""
@@ -17,8 +19,27 @@ def table_metadata(frame: pl.DataFrame, limit: int = 20) -> dg.TableMetadataValu
     return dg.MetadataValue.table(records=records, schema=schema)
 
 
-def column_schema(frame: pl.DataFrame) -> dg.TableSchema:
-    return dg.TableSchema(columns=[dg.TableColumn(c, str(t)) for c, t in frame.schema.items()])
+def table_schema(table: Table) -> dg.TableSchema:
+    """The contract's column schema of ``table``, with each column's description (for
+    ``dagster/column_schema`` on asset definitions). Data-dependent columns (``prob_<class>``)
+    are described in the table's description, not listed."""
+    columns = [
+        dg.TableColumn(c.name, str(c.polars_dtype()), description=c.description)
+        for c in table.columns
+    ]
+    return dg.TableSchema(columns=columns)
+
+
+def column_schema(frame: pl.DataFrame, table: Table | None = None) -> dg.TableSchema:
+    """The column schema of a written frame; descriptions from ``table``'s contract."""
+    described = {c.name: c.description for c in table.columns} if table else {}
+    if table is not None and table.dynamic:
+        described |= {c: table.dynamic for c in table.dynamic_columns(frame.columns)}
+    return dg.TableSchema(
+        columns=[
+            dg.TableColumn(c, str(t), description=described.get(c)) for c, t in frame.schema.items()
+        ]
+    )
 
 
 def run_id(context: dg.AssetExecutionContext) -> str:

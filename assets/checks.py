@@ -2,18 +2,20 @@
 
 Checks attach to the last clean asset of each kind (``timeseries_scores``,
 ``image_labels_clean``) and read the dataset's files for their partition. Blocking checks
-fail with ERROR severity and so stop the ``published_*`` assets downstream; the others warn.
+fail with ERROR severity and so stop the ``published_*`` assets downstream; the others warn
+(docs/stack.md §5, §6).
 """
 
 import dagster as dg
 
 from assets.images import image_labels_clean
+from assets.partitions import PARTITIONS_BY_KIND
 from assets.rating import timeseries_scores
+from assets.resources import QualityThresholds, SieveSettings
 from ops.checks import CHECKS, CheckDef, run_check
-from pipelines.partitions import PARTITIONS_BY_KIND
-from pipelines.settings import QualityThresholds, SieveSettings
+from ops.contracts import IMAGES, TIMESERIES
 
-CHECKED_ASSET = {"timeseries": timeseries_scores, "images": image_labels_clean}
+CHECKED_ASSET = {TIMESERIES: timeseries_scores, IMAGES: image_labels_clean}
 
 
 def build_check(check: CheckDef) -> dg.AssetChecksDefinition:

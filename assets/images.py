@@ -2,17 +2,21 @@
 
 import json
 from dataclasses import replace
+from typing import Literal
 
 import dagster as dg
 import polars as pl
+from pydantic import Field
 
 from assets._common import column_schema, run_id, table_metadata
+from assets.partitions import image_datasets
+from assets.resources import SieveSettings
+from ops.contracts import ACTIONS, CLASSES, IMAGES, IMAGES_QUARANTINE, LABELS, MANIFEST
+from ops.fileio import write_json_atomic
 from ops.ingest.images import ingest_images
 from ops.labels.clean import LabelCleaningConfig, clean_labels
 from ops.labels.labels_table import assemble_labels_table
-from ops.parquet_io import write_parquet_atomic
-from pipelines.partitions import image_datasets
-from pipelines.settings import SieveSettings
+from ops.tables import read_table, write_table
 
 GROUP = "images"
 
@@ -28,16 +32,12 @@ GROUP = "images"
 def image_manifest(
     context: dg.AssetExecutionContext, settings: SieveSettings
 ) -> dg.MaterializeResult:
-    paths = settings.dataset("images", context.partition_key)
+    paths = settings.dataset(IMAGES, context.partition_key)
     result = ingest_images(paths.raw, progress=context.log.info)
     rid = run_id(context)
-    write_parquet_atomic(
-        result.manifest.with_columns(run_id=pl.lit(rid)), paths.out("manifest.parquet")
-    )
-    write_parquet_atomic(
-        result.quarantine.with_columns(run_id=pl.lit(rid)), paths.out("quarantine.parquet")
-    )
-    paths.out("classes.json").write_text(json.dumps(result.classes))
+    write_table(result.manifest.with_columns(run_id=pl.lit(rid)), paths.clean, MANIFEST)
+    write_table(result.quarantine.with_columns(run_id=pl.lit(rid)), paths.clean, IMAGES_QUARANTINE)
+    write_json_atomic(paths.clean / CLASSES.file, result.classes)
     summary = result.summary()
     context.log.info(f"{context.partition_key}: {summary}")
     return dg.MaterializeResult(
@@ -45,49 +45,55 @@ def image_manifest(
             **summary,
             "dagster/row_count": result.manifest.height,
             "class_names": result.classes,
-            "path": dg.MetadataValue.path(str(paths.out("manifest.parquet"))),
+            "path": dg.MetadataValue.path(str(paths.table(MANIFEST))),
             "quarantine": table_metadata(result.quarantine),
         }
     )
 
 
 class LabelCleaningRunConfig(dg.Config):
-    """Run config of ``image_labels_clean`` (see ops/labels/clean.py for the meaning)."""
+    """Run config of ``image_labels_clean``: a preset of ``LabelCleaningConfig`` (ops/labels/
+    clean.py, where the meaning of each field is documented) and the fields of it a run may
+    override. :data:`RUN_CONFIG_TARGETS` says where each field lands; an unset field keeps the
+    preset's value."""
 
-    method: str = ""  # "" = the library default (ops/labels/clean.py LabelCleaningConfig.method)
-    preset: str = "default"  # "default" or "tiny" (fast, for tests and smoke runs)
-    epochs: int | None = None
-    image_size: int | None = None
-    k_folds: int | None = None
+    method: str = ""  # "" = the library default (LabelCleaningConfig.method)
+    preset: Literal["default", "tiny"] = "default"  # "tiny": fast, for tests and smoke runs
+    epochs: int | None = Field(None, ge=1)
+    image_size: int | None = Field(None, ge=1)
+    k_folds: int | None = Field(None, ge=2)
     relabel_threshold: float | None = None
     seed: int = 0
 
 
+#: run-config field -> the (possibly nested) ``LabelCleaningConfig`` field it sets
+RUN_CONFIG_TARGETS = {
+    "method": "method",
+    "seed": "seed",
+    "epochs": "backbone.epochs",
+    "image_size": "image.size",
+    "k_folds": "k_folds",
+    "relabel_threshold": "rectify.relabel_threshold",
+}
+PRESETS = {"default": LabelCleaningConfig, "tiny": LabelCleaningConfig.tiny}
+
+
+def _set(config, dotted: str, value):
+    """``dataclasses.replace`` through nested frozen configs (``"backbone.epochs"``)."""
+    head, _, rest = dotted.partition(".")
+    if not rest:
+        return replace(config, **{head: value})
+    return replace(config, **{head: _set(getattr(config, head), rest, value)})
+
+
 def build_cleaning_config(cfg: LabelCleaningRunConfig, device: str) -> LabelCleaningConfig:
-    if cfg.preset not in ("default", "tiny"):
-        raise ValueError(f"preset must be 'default' or 'tiny', got {cfg.preset!r}")
-    base = LabelCleaningConfig.tiny() if cfg.preset == "tiny" else LabelCleaningConfig()
-    backbone = replace(
-        base.backbone, device=device, **({"epochs": cfg.epochs} if cfg.epochs else {})
-    )
-    image = replace(base.image, **({"size": cfg.image_size} if cfg.image_size else {}))
-    rectify = replace(
-        base.rectify,
-        **(
-            {"relabel_threshold": cfg.relabel_threshold}
-            if cfg.relabel_threshold is not None
-            else {}
-        ),
-    )
-    return replace(
-        base,
-        method=cfg.method or base.method,
-        seed=cfg.seed,
-        backbone=backbone,
-        image=image,
-        rectify=rectify,
-        **({"k_folds": cfg.k_folds} if cfg.k_folds else {}),
-    )
+    """The preset with every set run-config field applied, training on ``device``."""
+    out = _set(PRESETS[cfg.preset](), "backbone.device", device)
+    for name, target in RUN_CONFIG_TARGETS.items():
+        value = getattr(cfg, name)
+        if value is not None and value != "":
+            out = _set(out, target, value)
+    return out
 
 
 @dg.asset(
@@ -96,15 +102,16 @@ def build_cleaning_config(cfg: LabelCleaningRunConfig, device: str) -> LabelClea
     kinds={"polars", "parquet"},
     deps=[image_manifest],
     code_version="1",
-    description="labels.parquet: one row per input image with given and clean label, quality, action.",
+    description="labels.parquet: one row per input image with given and clean label, quality, "
+    "action.",
 )
 def image_labels_clean(
     context: dg.AssetExecutionContext, config: LabelCleaningRunConfig, settings: SieveSettings
 ) -> dg.MaterializeResult:
-    paths = settings.dataset("images", context.partition_key)
-    manifest = pl.read_parquet(paths.out("manifest.parquet"))
-    quarantine = pl.read_parquet(paths.out("quarantine.parquet"))
-    classes = json.loads(paths.out("classes.json").read_text())
+    paths = settings.dataset(IMAGES, context.partition_key)
+    manifest = read_table(paths.clean, MANIFEST)
+    quarantine = read_table(paths.clean, IMAGES_QUARANTINE)
+    classes = json.loads((paths.clean / CLASSES.file).read_text())
     cleaned, summary = clean_labels(
         manifest,
         paths.raw,
@@ -114,7 +121,7 @@ def image_labels_clean(
         progress=context.log.info,
     )
     table = assemble_labels_table(cleaned, quarantine, classes, run_id(context))
-    write_parquet_atomic(table, paths.out("labels.parquet"))
+    write_table(table, paths.clean, LABELS)
     counts = dict(table.group_by("action").len().iter_rows())
     confusion = pl.DataFrame(summary.confusion) if summary.confusion else pl.DataFrame()
     return dg.MaterializeResult(
@@ -131,12 +138,9 @@ def image_labels_clean(
             "confusion_given_vs_clean": table_metadata(
                 confusion.sort("count", descending=True) if confusion.height else confusion, 30
             ),
-            **{
-                f"n_{a}": int(counts.get(a, 0))
-                for a in ("kept", "relabeled", "dropped", "quarantined")
-            },
+            **{f"n_{a}": int(counts.get(a, 0)) for a in ACTIONS},
             "dagster/row_count": table.height,
-            "dagster/column_schema": column_schema(table),
-            "path": dg.MetadataValue.path(str(paths.out("labels.parquet"))),
+            "dagster/column_schema": column_schema(table, LABELS),
+            "path": dg.MetadataValue.path(str(paths.table(LABELS))),
         }
     )

@@ -3,20 +3,18 @@
 import dagster as dg
 
 from assets.images import image_labels_clean
+from assets.partitions import image_datasets, timeseries_datasets
 from assets.rating import timeseries_selected
-from ops.publish import publish_files
-from pipelines.partitions import image_datasets, timeseries_datasets
-from pipelines.settings import SieveSettings
-
-PUBLISHED_TS_FILES = ["windows.parquet", "selected.parquet", "judgments.parquet", "series.parquet"]
-PUBLISHED_IMAGE_FILES = ["labels.parquet"]
+from assets.resources import SieveSettings
+from ops.contracts import IMAGES, TIMESERIES
+from ops.publish import publish_dataset
 
 
 def _publish(
-    context: dg.AssetExecutionContext, settings: SieveSettings, kind: str, names: list[str]
+    context: dg.AssetExecutionContext, settings: SieveSettings, kind: str
 ) -> dg.MaterializeResult:
     paths = settings.dataset(kind, context.partition_key)
-    written = publish_files(paths.clean, paths.published, names)
+    written = publish_dataset(kind, paths.clean, paths.published)
     return dg.MaterializeResult(
         metadata={
             "files": [p.name for p in written],
@@ -30,13 +28,14 @@ def _publish(
     group_name="timeseries",
     deps=[timeseries_selected],
     kinds={"parquet"},
-    description="published/timeseries/<dataset>/: the rated windows (and selection, judgments) once every "
-    "blocking check on the time-series tables passed. Point consumers here.",
+    description="published/timeseries/<dataset>/: the rated windows (windows joined with their "
+    "scores), the selection, judgments and series, once every blocking check on the "
+    "time-series tables passed. Point consumers here.",
 )
 def published_timeseries(
     context: dg.AssetExecutionContext, settings: SieveSettings
 ) -> dg.MaterializeResult:
-    return _publish(context, settings, "timeseries", PUBLISHED_TS_FILES)
+    return _publish(context, settings, TIMESERIES)
 
 
 @dg.asset(
@@ -44,10 +43,10 @@ def published_timeseries(
     group_name="images",
     deps=[image_labels_clean],
     kinds={"parquet"},
-    description="published/images/<dataset>/labels.parquet once every blocking check on image_labels_clean "
-    "passed. Point consumers here.",
+    description="published/images/<dataset>/labels.parquet once every blocking check on "
+    "image_labels_clean passed. Point consumers here.",
 )
 def published_image_labels(
     context: dg.AssetExecutionContext, settings: SieveSettings
 ) -> dg.MaterializeResult:
-    return _publish(context, settings, "images", PUBLISHED_IMAGE_FILES)
+    return _publish(context, settings, IMAGES)

@@ -1,26 +1,29 @@
 """TSRating rater assets: score every window from the judgments, then select the top windows."""
 
-import json
-
 import dagster as dg
 import polars as pl
 
-from assets._common import column_schema, table_metadata
+from assets._common import column_schema, run_id, table_metadata
+from assets._config import ops_config
+from assets.partitions import timeseries_datasets
+from assets.resources import SieveSettings
 from assets.timeseries import timeseries_judgments
-from ops.parquet_io import write_parquet_atomic
+from ops.contracts import JUDGMENTS, POINTS, RATER_REPORT, SCORES, SELECTED, TIMESERIES, WINDOWS
+from ops.fileio import write_json_atomic
+from ops.tables import read_rated_windows, read_table, write_table
 from ops.tsrating.rater import RaterConfig
-from ops.tsrating.scoring import SCORE_COLUMNS, score_windows
+from ops.tsrating.scoring import score_windows
 from ops.tsrating.selection import select_points
 from ops.tsrating.windows import window_values
-from pipelines.partitions import timeseries_datasets
-from pipelines.settings import SieveSettings
 
 GROUP = "timeseries"
 
 
 class ScoresConfig(dg.Config):
-    """Rater training (METHODS §1.3). ``meta_checkpoint``: path to a meta-trained checkpoint
-    (ops.tsrating.meta.save_meta_checkpoint) to start from; empty = random init."""
+    """Rater training (docs/tsrating.md §6): the fields of ops ``RaterConfig`` it shares (same
+    defaults), plus ``meta_checkpoint`` (a meta-trained checkpoint written by
+    ``ops.tsrating.meta.save_meta_checkpoint`` to start from; empty = random init) and
+    ``low_quality_share`` (the share of windows flagged)."""
 
     meta_checkpoint: str = ""
     low_quality_share: float = 0.1
@@ -43,59 +46,31 @@ class SelectedConfig(dg.Config):
     kinds={"pytorch", "parquet"},
     deps=[timeseries_judgments],
     code_version="1",
-    description="Bradley–Terry rater per criterion trained on the dataset's confident judgments; rewrites "
-    "windows.parquet with trend/frequency/amplitude/pattern/quality scores in [0, 1], quality_rank (1 = best), "
-    "is_low_quality_issue (bottom low_quality_share), rater_version and judge_model.",
+    description="Bradley–Terry rater per criterion trained on the dataset's confident "
+    "judgments: scores.parquet, one row per window_id with trend/frequency/amplitude/pattern/"
+    "quality scores in [0, 1], quality_rank (1 = best), is_low_quality_issue (bottom "
+    "low_quality_share), rater_version and judge_model.",
 )
 def timeseries_scores(
     context: dg.AssetExecutionContext, config: ScoresConfig, settings: SieveSettings
 ) -> dg.MaterializeResult:
-    paths = settings.dataset("timeseries", context.partition_key)
-    points = pl.read_parquet(paths.out("points.parquet"))
-    windows = pl.read_parquet(paths.out("windows.parquet")).drop(
-        [
-            c
-            for c in [
-                *SCORE_COLUMNS,
-                "quality_rank",
-                "is_low_quality_issue",
-                "rater_version",
-                "judge_model",
-            ]
-        ],
-        strict=False,
-    )
-    judgments = pl.read_parquet(paths.out("judgments.parquet"))
+    paths = settings.dataset(TIMESERIES, context.partition_key)
+    points = read_table(paths.clean, POINTS)
+    windows = read_table(paths.clean, WINDOWS)
+    judgments = read_table(paths.clean, JUDGMENTS)
     values = window_values(points, windows, int(windows["n_points"].max() or 0))
-    rater_cfg = RaterConfig(
-        hidden=config.hidden,
-        lr=config.lr,
-        epochs=config.epochs,
-        batch_size=config.batch_size,
-        seed=config.seed,
-        min_pairs=config.min_pairs,
-        finetune_lr=config.finetune_lr,
-        device=settings.device,
-    )
     result = score_windows(
         windows,
         values,
         judgments,
-        config=rater_cfg,
+        config=ops_config(RaterConfig, config, device=settings.device),
         meta_checkpoint=config.meta_checkpoint or None,
         low_quality_share=config.low_quality_share,
     )
-    judge_model = (
-        ",".join(sorted(set(judgments["model"].drop_nulls().to_list()))) if judgments.height else ""
-    )
-    out = result.windows.with_columns(
-        pl.lit(judge_model or None, dtype=pl.String).alias("judge_model")
-    )
-    write_parquet_atomic(out, paths.out("windows.parquet"))
+    scores = result.scores.with_columns(run_id=pl.lit(run_id(context)))
+    write_table(scores, paths.clean, SCORES)
     report = result.report
-    paths.out("rater_report.json").write_text(
-        json.dumps(report | {"notes": result.notes}, default=str, indent=1)
-    )
+    write_json_atomic(paths.clean / RATER_REPORT.file, report | {"notes": result.notes}, indent=1)
     for note in result.notes:
         context.log.warning(note) if "fallback" in note or "<" in note else context.log.info(note)
     crit = report["criteria"]
@@ -108,11 +83,11 @@ def timeseries_scores(
             "mean_quality_score": report["mean_quality_score"],
             "low_quality_share": float(report["low_quality_share"]),
             "rater_version": report["rater_version"],
-            "judge_model": judge_model,
+            "judge_model": result.judge_model,
             "device": settings.device,
-            "dagster/row_count": out.height,
-            "dagster/column_schema": column_schema(out),
-            "path": dg.MetadataValue.path(str(paths.out("windows.parquet"))),
+            "dagster/row_count": scores.height,
+            "dagster/column_schema": column_schema(scores, SCORES),
+            "path": dg.MetadataValue.path(str(paths.table(SCORES))),
         }
     )
 
@@ -123,17 +98,17 @@ def timeseries_scores(
     kinds={"polars", "parquet"},
     deps=[timeseries_scores],
     code_version="1",
-    description="selected.parquet: the points (columns of points.parquet) of the windows in the top "
-    "top_percent % by quality_score.",
+    description="selected.parquet: the points (columns of points.parquet) of the windows in "
+    "the top top_percent % by quality_score.",
 )
 def timeseries_selected(
     context: dg.AssetExecutionContext, config: SelectedConfig, settings: SieveSettings
 ) -> dg.MaterializeResult:
-    paths = settings.dataset("timeseries", context.partition_key)
-    points = pl.read_parquet(paths.out("points.parquet"))
-    windows = pl.read_parquet(paths.out("windows.parquet"))
+    paths = settings.dataset(TIMESERIES, context.partition_key)
+    points = read_table(paths.clean, POINTS)
+    windows = read_rated_windows(paths.clean)
     selected, chosen = select_points(points, windows, config.top_percent)
-    write_parquet_atomic(selected, paths.out("selected.parquet"))
+    write_table(selected, paths.clean, SELECTED)
     return dg.MaterializeResult(
         metadata={
             "top_percent": config.top_percent,
@@ -142,7 +117,7 @@ def timeseries_selected(
             "points_selected": selected.height,
             "points_total": points.height,
             "dagster/row_count": selected.height,
-            "path": dg.MetadataValue.path(str(paths.out("selected.parquet"))),
+            "path": dg.MetadataValue.path(str(paths.table(SELECTED))),
             "selected_windows": table_metadata(
                 chosen.select("window_id", "series_id", "quality_score", "quality_rank"), 10
             ),

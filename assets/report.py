@@ -10,10 +10,10 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 from pydantic import Field
 
+from assets.partitions import PARTITIONS_BY_KIND
+from assets.resources import SieveSettings
 from ops.paths import DatasetPaths, reports_dir
 from ops.report import build_report, find_previous_report
-from pipelines.partitions import PARTITIONS_BY_KIND
-from pipelines.settings import SieveSettings
 
 GROUP = "report"
 
@@ -52,8 +52,8 @@ def report_datasets(instance: dg.DagsterInstance, settings: SieveSettings) -> li
     group_name=GROUP,
     kinds={"html", "matplotlib"},
     code_version="1",
-    description="Nightly quality report: data/reports/<night>.html (self-contained) and <night>.json, "
-    "diffed against the previous night's JSON.",
+    description="Nightly quality report: data/reports/<night>.html (self-contained) and "
+    "<night>.json, diffed against the previous night's JSON.",
 )
 def quality_report(
     context: dg.AssetExecutionContext, config: ReportConfig, settings: SieveSettings

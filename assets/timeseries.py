@@ -1,25 +1,38 @@
-"""Time-series assets: ingest a dataset folder, then cut it into windows."""
+"""Time-series assets: ingest a dataset folder, cut it into windows, judge pairs of windows."""
 
-import json
+from dataclasses import replace
 
 import dagster as dg
 import polars as pl
 
 from assets._common import column_schema, run_id, table_metadata
+from assets._config import ops_config
+from assets.partitions import timeseries_datasets
+from assets.resources import JudgeResource, SieveSettings
+from ops.contracts import (
+    FILES,
+    JUDGMENTS,
+    JUDGMENTS_SUMMARY,
+    POINTS,
+    SERIES,
+    TIMESERIES,
+    TIMESERIES_QUARANTINE,
+    WINDOWS,
+)
+from ops.fileio import write_json_atomic
 from ops.ingest.timeseries import ingest_timeseries
-from ops.parquet_io import write_parquet_atomic
+from ops.tables import read_table, write_table
 from ops.tsrating.judging import judge_windows
 from ops.tsrating.pairs import PairConfig
 from ops.tsrating.prompts import CRITERIA
 from ops.tsrating.windows import WindowConfig, make_windows, window_values
-from pipelines.judge_resource import JudgeResource
-from pipelines.partitions import timeseries_datasets
-from pipelines.settings import SieveSettings
 
 GROUP = "timeseries"
 
 
 class WindowsConfig(dg.Config):
+    """Window size of ``timeseries_windows`` (ops ``WindowConfig``, same fields and defaults)."""
+
     length: int = 128
     stride: int = 64
 
@@ -30,31 +43,30 @@ class WindowsConfig(dg.Config):
     kinds={"polars", "parquet"},
     code_version="1",
     description="Every record of raw/timeseries/{dataset}/ parsed into points.parquet "
-    "(series_id, timestamp, value, source_file, source_row), with quarantine.parquet, series.parquet "
-    "and files.parquet (per-file record counts).",
+    "(series_id, timestamp, value, source_file, source_row), with quarantine.parquet, "
+    "series.parquet and files.parquet (per-file record counts).",
 )
 def timeseries_points(
     context: dg.AssetExecutionContext, settings: SieveSettings
 ) -> dg.MaterializeResult:
-    paths = settings.dataset("timeseries", context.partition_key)
+    paths = settings.dataset(TIMESERIES, context.partition_key)
     result = ingest_timeseries(paths.raw)
     rid = run_id(context)
     points = result.points.with_columns(run_id=pl.lit(rid))
-    write_parquet_atomic(points, paths.out("points.parquet"))
-    write_parquet_atomic(
-        result.quarantine.with_columns(run_id=pl.lit(rid)), paths.out("quarantine.parquet")
-    )
-    write_parquet_atomic(result.series, paths.out("series.parquet"))
+    write_table(points, paths.clean, POINTS)
+    quarantine = result.quarantine.with_columns(run_id=pl.lit(rid))
+    write_table(quarantine, paths.clean, TIMESERIES_QUARANTINE)
+    write_table(result.series, paths.clean, SERIES)
     files = result.files_frame()
-    write_parquet_atomic(files, paths.out("files.parquet"))
+    write_table(files, paths.clean, FILES)
     summary = result.summary()
     context.log.info(f"{context.partition_key}: {summary}")
     return dg.MaterializeResult(
         metadata={
             **summary,
             "dagster/row_count": points.height,
-            "dagster/column_schema": column_schema(points),
-            "path": dg.MetadataValue.path(str(paths.out("points.parquet"))),
+            "dagster/column_schema": column_schema(points, POINTS),
+            "path": dg.MetadataValue.path(str(paths.table(POINTS))),
             "files_report": table_metadata(files),
             "series_report": table_metadata(result.series),
             "quarantine_reasons": table_metadata(
@@ -75,27 +87,28 @@ def timeseries_points(
 def timeseries_windows(
     context: dg.AssetExecutionContext, config: WindowsConfig, settings: SieveSettings
 ) -> dg.MaterializeResult:
-    paths = settings.dataset("timeseries", context.partition_key)
-    points = pl.read_parquet(paths.out("points.parquet"))
-    windows = make_windows(points, WindowConfig(config.length, config.stride)).with_columns(
+    paths = settings.dataset(TIMESERIES, context.partition_key)
+    points = read_table(paths.clean, POINTS)
+    windows = make_windows(points, ops_config(WindowConfig, config)).with_columns(
         run_id=pl.lit(run_id(context))
     )
-    write_parquet_atomic(windows, paths.out("windows.parquet"))
+    write_table(windows, paths.clean, WINDOWS)
     return dg.MaterializeResult(
         metadata={
             "windows": windows.height,
             "series": windows["series_id"].n_unique(),
             "windows_with_missing": int((windows["n_missing"] > 0).sum()),
             "dagster/row_count": windows.height,
-            "dagster/column_schema": column_schema(windows),
-            "path": dg.MetadataValue.path(str(paths.out("windows.parquet"))),
+            "dagster/column_schema": column_schema(windows, WINDOWS),
+            "path": dg.MetadataValue.path(str(paths.table(WINDOWS))),
             "preview": table_metadata(windows, 10),
         }
     )
 
 
 class JudgmentsConfig(dg.Config):
-    """Pair budget of ``timeseries_judgments`` (see ops/tsrating/pairs.py)."""
+    """Pair budget of ``timeseries_judgments``: the fields of ops ``PairConfig`` it shares
+    (``max_pairs`` capped at 5000 by default here, uncapped in ops) plus the criteria."""
 
     pairs_per_window: float = 1.0
     max_pairs: int | None = 5000
@@ -110,9 +123,9 @@ class JudgmentsConfig(dg.Config):
     deps=[timeseries_windows],
     pool="llm",
     code_version="1",
-    description="Pairwise window judgments (judgments.parquet) on trend, frequency, amplitude and pattern, "
-    "both orders, from the configured judge (rubric surrogate by default, or an LLM through litellm), "
-    "cached on disk so unchanged data costs no calls.",
+    description="Pairwise window judgments (judgments.parquet) on trend, frequency, amplitude "
+    "and pattern, both orders, from the configured judge (rubric surrogate by default, or an "
+    "LLM through litellm), cached on disk so unchanged data costs no calls.",
 )
 def timeseries_judgments(
     context: dg.AssetExecutionContext,
@@ -120,44 +133,42 @@ def timeseries_judgments(
     settings: SieveSettings,
     judge: JudgeResource,
 ) -> dg.MaterializeResult:
-    paths = settings.dataset("timeseries", context.partition_key)
-    points = pl.read_parquet(paths.out("points.parquet"))
-    windows = pl.read_parquet(paths.out("windows.parquet"))
+    paths = settings.dataset(TIMESERIES, context.partition_key)
+    points = read_table(paths.clean, POINTS)
+    windows = read_table(paths.clean, WINDOWS)
     values = window_values(points, windows, int(windows["n_points"].max() or 0))
     ops_judge, cache = judge.build(settings.root())
-    pair_cfg = PairConfig(
-        pairs_per_window=config.pairs_per_window, max_pairs=config.max_pairs, seed=config.seed
-    )
     frame, summary = judge_windows(
         values,
         windows["window_id"].to_list(),
         ops_judge,
         criteria=config.criteria,
-        pairs=pair_cfg,
+        pairs=ops_config(PairConfig, config),
         cache=cache,
         progress=lambda p: context.log.info(f"judging: {p}"),
     )
     frame = frame.with_columns(run_id=pl.lit(run_id(context)))
-    write_parquet_atomic(frame, paths.out("judgments.parquet"))
-    summary = summary | {
-        "call_budget": judge.call_budget,
-        "judge_kind": judge.kind,
-        "model": getattr(ops_judge, "model", judge.kind),
-    }
-    paths.out("judgments_summary.json").write_text(json.dumps(summary, default=str, indent=1))
+    write_table(frame, paths.clean, JUDGMENTS)
+    summary = replace(
+        summary,
+        call_budget=judge.call_budget,
+        judge_kind=judge.kind,
+        model=getattr(ops_judge, "model", judge.kind),
+    )
+    write_json_atomic(paths.clean / JUDGMENTS_SUMMARY.file, summary.to_json(), indent=1)
     return dg.MaterializeResult(
         metadata={
-            "judge": str(summary["model"]),
-            "pairs": int(summary["n_pairs"]),
-            "confident_share": float(summary["confident_share"]),
-            "llm_calls": int(summary["calls"]),
-            "cache_hits": int(summary["cache_hits"]),
-            "cache_hit_rate": float(summary["cache_hit_rate"]),
-            "llm_tokens": int(summary["tokens"]),
-            "llm_cost_usd": float(summary["cost_usd"]),
-            "unparseable": int(summary["unparseable"]),
-            "budget_exhausted": bool(summary["budget_exhausted"]),
+            "judge": str(summary.model),
+            "pairs": summary.n_pairs,
+            "confident_share": summary.confident_share,
+            "llm_calls": summary.calls,
+            "cache_hits": summary.cache_hits,
+            "cache_hit_rate": float(summary.cache_hit_rate),
+            "llm_tokens": summary.tokens,
+            "llm_cost_usd": float(summary.cost_usd),
+            "unparseable": summary.unparseable,
+            "budget_exhausted": summary.budget_exhausted,
             "dagster/row_count": frame.height,
-            "path": dg.MetadataValue.path(str(paths.out("judgments.parquet"))),
+            "path": dg.MetadataValue.path(str(paths.table(JUDGMENTS))),
         }
     )

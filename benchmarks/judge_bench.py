@@ -8,7 +8,7 @@ the judgment cache and calibrated; we report the share of pairs where the calibr
 p(clean better) > 0.5, per criterion, per degradation and overall, plus calls/s and the
 cache effect (a second pass over the same pairs).
 
-    .venv/bin/python benchmarks/judge_bench.py --pairs-rubric 200 --pairs-llm 10
+    .venv/bin/python -m benchmarks.judge_bench --pairs-rubric 200 --pairs-llm 10
 
 Not every degradation must lose on every criterion (drift can add a trend, quantisation
 hardly changes a smooth window): the table is a description, not a pass/fail test.
@@ -30,8 +30,6 @@ os.environ.setdefault("LITELLM_OFFLINE_MODE", "true")
 
 import numpy as np  # noqa: E402
 import polars as pl  # noqa: E402
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.shared_data import shared_data_dir  # noqa: E402
 from ops.tsrating.cache import JudgmentCache, judgment_key  # noqa: E402
@@ -142,9 +140,13 @@ def ask(judge, cache: JudgmentCache, pairs: list[tuple[np.ndarray, np.ndarray]],
         fresh = judge.judge([qs[k] for k in miss])
         calls = sum(a.calls for a in fresh)
         cache.put_many(
-            {k: a.to_json() for k, a in zip(miss, fresh) if a.status in ("ok", "unparseable")}
+            {
+                k: a.to_json()
+                for k, a in zip(miss, fresh, strict=True)
+                if a.status in ("ok", "unparseable")
+            }
         )
-        answers.update(zip(miss, fresh))
+        answers.update(zip(miss, fresh, strict=True))
     ps, unparse = [], 0
     for kf, kb in keys:
         f, b = answers[kf], answers[kb]
@@ -223,8 +225,9 @@ def table(r) -> str:
     qps = r["queries"] / r["t1"] if r["t1"] > 0 else float("inf")
     lines += [
         "",
-        f"first pass: {r['queries']} ordered queries, {r['calls']} judge calls, {r['unparseable']} unparseable/failed, "
-        f"{r['t1']:.1f} s ({qps:.2f} queries/s); second pass (cache): {r['calls2']} calls, {r['t2']:.2f} s",
+        f"first pass: {r['queries']} ordered queries, {r['calls']} judge calls, "
+        f"{r['unparseable']} unparseable/failed, {r['t1']:.1f} s ({qps:.2f} queries/s); "
+        f"second pass (cache): {r['calls2']} calls, {r['t2']:.2f} s",
         "",
     ]
     return "\n".join(lines)
@@ -283,7 +286,8 @@ def main(argv=None):
             table(
                 run(
                     j,
-                    f"SmolLM2-135M-Instruct via litellm ({model}, path={a.llm_path}, prec={a.llm_prec})",
+                    f"SmolLM2-135M-Instruct via litellm ({model}, path={a.llm_path}, "
+                    f"prec={a.llm_prec})",
                     lw,
                     a.seed + 1,
                     cache,

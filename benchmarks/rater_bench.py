@@ -15,15 +15,14 @@ rater is trained on rubric judgments of a random subset of training windows and 
 train on top 50 % / random 50 % / bottom 50 % / all; test RMSE on the untouched test span. Then
 the same with a share of the train span degraded (noise bursts, spikes, flat-lines).
 
-    .venv/bin/python benchmarks/rater_bench.py            # both parts
-    .venv/bin/python benchmarks/rater_bench.py --part agreement --meta-iters 30
+    .venv/bin/python -m benchmarks.rater_bench            # both parts
+    .venv/bin/python -m benchmarks.rater_bench --part agreement --meta-iters 30
 """
 
 from __future__ import annotations
 
 import argparse
 import gzip
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -32,15 +31,13 @@ import numpy as np
 import polars as pl
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from benchmarks.shared_data import shared_data_dir  # noqa: E402
-from ops.tsrating.cache import JudgmentCache  # noqa: E402
-from ops.tsrating.encoder import FeatureEncoder  # noqa: E402
-from ops.tsrating.judging import judge_windows  # noqa: E402
-from ops.tsrating.meta import Domain, MetaConfig, evaluate, few_shot_adapt, meta_train  # noqa: E402
-from ops.tsrating.pairs import PairConfig  # noqa: E402
-from ops.tsrating.prompts import CRITERIA  # noqa: E402
+from benchmarks.shared_data import shared_data_dir
+from ops.tsrating.cache import JudgmentCache
+from ops.tsrating.encoder import FeatureEncoder
+from ops.tsrating.judging import judge_windows
+from ops.tsrating.meta import Domain, MetaConfig, evaluate, few_shot_adapt, meta_train
+from ops.tsrating.pairs import PairConfig
+from ops.tsrating.prompts import CRITERIA
 from ops.tsrating.rater import (
     RaterConfig,
     RaterHead,
@@ -49,7 +46,7 @@ from ops.tsrating.rater import (
     pairs_from_judgments,
     split_pairs,
     standardize,
-)  # noqa: E402
+)
 
 DATA = shared_data_dir() / "timeseries"
 

@@ -1,6 +1,6 @@
 """Rater scoring throughput on CPU: encode + standardise + 4 heads + mix, for 10^3..10^5 windows.
 
-    .venv/bin/python benchmarks/rater_speed.py [--sizes 1000 10000 100000] [--threads 2]
+    .venv/bin/python -m benchmarks.rater_speed [--sizes 1000 10000 100000] [--threads 2]
 
 Peak memory: ``ru_maxrss`` of the process (includes the Python/torch baseline, printed first) and
 the tracemalloc peak of the numpy part (encode) at the largest size.
@@ -10,19 +10,15 @@ from __future__ import annotations
 
 import argparse
 import resource
-import sys
 import time
 import tracemalloc
-from pathlib import Path
 
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from ops.tsrating.encoder import FeatureEncoder  # noqa: E402
-from ops.tsrating.prompts import CRITERIA  # noqa: E402
-from ops.tsrating.rater import Rater, RaterHead, mix_scores, standardize  # noqa: E402
+from ops.tsrating.encoder import FeatureEncoder
+from ops.tsrating.prompts import CRITERIA
+from ops.tsrating.rater import Rater, RaterHead, mix_scores, standardize
 
 
 def rss_mb() -> float:
@@ -64,11 +60,13 @@ def main() -> None:
         t2 = time.perf_counter()
         assert q.shape == (n,)
         print(
-            f"| {n} | {t1 - t0:.2f} | {t2 - t1:.2f} | {t2 - t0:.2f} | {n / (t2 - t0):,.0f} | {rss_mb():.0f} |",
+            f"| {n} | {t1 - t0:.2f} | {t2 - t1:.2f} | {t2 - t0:.2f} | {n / (t2 - t0):,.0f} "
+            f"| {rss_mb():.0f} |",
             flush=True,
         )
     print(
-        f"\ntracemalloc peak of encode at {max(args.sizes)} windows (input array excluded): {peak / 2**20:.0f} MB"
+        f"\ntracemalloc peak of encode at {max(args.sizes)} windows (input array excluded): "
+        f"{peak / 2**20:.0f} MB"
     )
 
 

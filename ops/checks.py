@@ -8,11 +8,29 @@ Thresholds live in :class:`Thresholds`.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
+
+from ops.contracts import (
+    FILES,
+    IMAGES,
+    IMAGES_QUARANTINE,
+    JUDGMENTS_SUMMARY,
+    KEPT,
+    LABELS,
+    POINTS,
+    QUARANTINED,
+    SCORE_COLUMNS,
+    SCORES,
+    TEST,
+    TIMESERIES,
+    TIMESERIES_QUARANTINE,
+    WINDOWS,
+)
 
 
 @dataclass(frozen=True)
@@ -57,45 +75,6 @@ def register(name: str, kind: str, *, blocking: bool, description: str):
     return deco
 
 
-WINDOWS_COLUMNS = {
-    "series_id": pl.String,
-    "window_start": pl.Datetime,
-    "window_end": pl.Datetime,
-    "n_points": pl.Int64,
-    "n_missing": pl.Int64,
-    "run_id": pl.String,
-}
-LABELS_COLUMNS = {
-    "image": pl.String,
-    "given_label": pl.String,
-    "clean_label": pl.String,
-    "label_quality": pl.Float64,
-    "is_label_issue": pl.Boolean,
-    "action": pl.String,
-    "method": pl.String,
-    "trusted": pl.Boolean,
-    "split": pl.String,
-    "run_id": pl.String,
-}
-SCORE_COLUMNS_TS = (
-    "trend_score",
-    "frequency_score",
-    "amplitude_score",
-    "pattern_score",
-    "quality_score",
-)
-
-
-def schema_problems(frame_schema: pl.Schema, required: dict) -> list[str]:
-    problems = []
-    for col, dtype in required.items():
-        if col not in frame_schema:
-            problems.append(f"missing column {col}")
-        elif not frame_schema[col].is_(dtype) and frame_schema[col].base_type() != dtype:
-            problems.append(f"{col} is {frame_schema[col]}, expected {dtype}")
-    return problems
-
-
 def _range_problems(frame: pl.DataFrame, cols: list[str]) -> dict[str, int]:
     return {
         c: int(frame.filter((pl.col(c) < 0) | (pl.col(c) > 1) | pl.col(c).is_nan()).height)
@@ -108,31 +87,45 @@ def _range_problems(frame: pl.DataFrame, cols: list[str]) -> dict[str, int]:
 
 @register(
     "windows_schema",
-    "timeseries",
+    TIMESERIES,
     blocking=True,
-    description="windows.parquet has the contract's columns and types",
+    description="windows.parquet and scores.parquet have the contract's columns and types, "
+    "and every window has exactly one score row",
 )
 def check_windows_schema(raw: Path, clean: Path, t: Thresholds) -> CheckOutcome:
-    schema = pl.read_parquet_schema(clean / "windows.parquet")
-    problems = schema_problems(schema, WINDOWS_COLUMNS)
-    return CheckOutcome(not problems, {"problems": problems, "columns": list(schema)})
+    schema = pl.read_parquet_schema(clean / WINDOWS.file)
+    problems = WINDOWS.problems(schema)
+    meta: dict = {"columns": list(schema)}
+    if (clean / SCORES.file).is_file():
+        scores_schema = pl.read_parquet_schema(clean / SCORES.file)
+        problems += [f"{SCORES.file}: {p}" for p in SCORES.problems(scores_schema)]
+        meta["score_columns"] = list(scores_schema)
+        ids = pl.read_parquet(clean / WINDOWS.file, columns=["window_id"])["window_id"]
+        scored = pl.read_parquet(clean / SCORES.file, columns=["window_id"])["window_id"]
+        if scored.n_unique() != scored.len() or set(scored) != set(ids):
+            problems.append(
+                f"{SCORES.file} scores {scored.n_unique()} distinct of {ids.len()} windows"
+                f" ({scored.len()} rows)"
+            )
+    return CheckOutcome(not problems, {"problems": problems, **meta})
 
 
 @register(
     "row_accounting",
-    "timeseries",
+    TIMESERIES,
     blocking=True,
-    description="per input file: records in = points out + records quarantined; every raw file was read",
+    description="per input file: records in = points out + records quarantined; "
+    "every raw file was read",
 )
 def check_ts_accounting(raw: Path, clean: Path, t: Thresholds) -> CheckOutcome:
-    files = pl.read_parquet(clean / "files.parquet")
+    files = pl.read_parquet(clean / FILES.file)
     points = (
-        pl.read_parquet(clean / "points.parquet", columns=["source_file"])
+        pl.read_parquet(clean / POINTS.file, columns=["source_file"])
         .group_by("source_file")
         .len("out")
     )
     quarantine = (
-        pl.read_parquet(clean / "quarantine.parquet", columns=["source_file"])
+        pl.read_parquet(clean / TIMESERIES_QUARANTINE.file, columns=["source_file"])
         .group_by("source_file")
         .len("q")
     )
@@ -162,14 +155,14 @@ def check_ts_accounting(raw: Path, clean: Path, t: Thresholds) -> CheckOutcome:
 
 @register(
     "quarantine_share",
-    "timeseries",
+    TIMESERIES,
     blocking=True,
-    description="share of input records quarantined for a defect ≤ max_quarantine_share (NOAA LCD report types "
-    "filtered by design do not count)",
+    description="share of input records quarantined for a defect ≤ max_quarantine_share "
+    "(NOAA LCD report types filtered by design do not count)",
 )
 def check_ts_quarantine(raw: Path, clean: Path, t: Thresholds) -> CheckOutcome:
-    files = pl.read_parquet(clean / "files.parquet")
-    reasons = pl.read_parquet(clean / "quarantine.parquet", columns=["reason"])["reason"]
+    files = pl.read_parquet(clean / FILES.file)
+    reasons = pl.read_parquet(clean / TIMESERIES_QUARANTINE.file, columns=["reason"])["reason"]
     by_design = int(reasons.str.starts_with("report_type:").sum())
     n_in = int(files["records_in"].sum()) - by_design
     n_q = reasons.len() - by_design
@@ -188,30 +181,29 @@ def check_ts_quarantine(raw: Path, clean: Path, t: Thresholds) -> CheckOutcome:
 
 @register(
     "score_ranges",
-    "timeseries",
+    TIMESERIES,
     blocking=True,
     description="every *_score in [0, 1] (passes, noted, before rating exists)",
 )
 def check_ts_scores(raw: Path, clean: Path, t: Thresholds) -> CheckOutcome:
-    windows = pl.read_parquet(clean / "windows.parquet")
-    cols = [c for c in SCORE_COLUMNS_TS if c in windows.columns]
-    if not cols:
+    if not (clean / SCORES.file).is_file():
         return CheckOutcome(True, {"note": "windows not rated yet"})
-    bad = _range_problems(windows, cols)
+    scores = pl.read_parquet(clean / SCORES.file)
+    bad = _range_problems(scores, [c for c in SCORE_COLUMNS if c in scores.columns])
     return CheckOutcome(not any(bad.values()), {"out_of_range": bad})
 
 
 @register(
     "low_quality_share",
-    "timeseries",
+    TIMESERIES,
     blocking=False,
     description="share of low-quality windows ≤ max_low_quality_share",
 )
 def check_ts_low_quality(raw: Path, clean: Path, t: Thresholds) -> CheckOutcome:
-    windows = pl.read_parquet(clean / "windows.parquet")
-    if "is_low_quality_issue" not in windows.columns:
+    if not (clean / SCORES.file).is_file():
         return CheckOutcome(True, {"note": "windows not rated yet"})
-    share = float(windows["is_low_quality_issue"].mean() or 0.0)
+    flags = pl.read_parquet(clean / SCORES.file, columns=["is_low_quality_issue"])
+    share = float(flags["is_low_quality_issue"].mean() or 0.0)
     return CheckOutcome(
         share <= t.max_low_quality_share,
         {"low_quality_share": share, "threshold": t.max_low_quality_share},
@@ -220,26 +212,27 @@ def check_ts_low_quality(raw: Path, clean: Path, t: Thresholds) -> CheckOutcome:
 
 @register(
     "judge_budget",
-    "timeseries",
+    TIMESERIES,
     blocking=False,
-    description="the judge stayed within its call budget (calls / budget ≤ max_judge_budget_share) and answered parseably",
+    description="the judge stayed within its call budget (calls / budget ≤ "
+    "max_judge_budget_share) and answered parseably",
 )
 def check_judge_budget(raw: Path, clean: Path, t: Thresholds) -> CheckOutcome:
-    import json
+    from ops.tsrating.judging import JudgingSummary
 
-    summary = json.loads((clean / "judgments_summary.json").read_text())
-    budget = summary.get("call_budget")
-    share = summary["calls"] / budget if budget else 0.0
-    ok = share <= t.max_judge_budget_share and not summary.get("budget_exhausted")
+    summary = JudgingSummary.from_json(json.loads((clean / JUDGMENTS_SUMMARY.file).read_text()))
+    budget = summary.call_budget
+    share = summary.calls / budget if budget else 0.0
+    ok = share <= t.max_judge_budget_share and not summary.budget_exhausted
     return CheckOutcome(
         ok,
         {
-            "calls": summary["calls"],
+            "calls": summary.calls,
             "call_budget": budget,
             "budget_share": share,
-            "budget_exhausted": bool(summary.get("budget_exhausted")),
-            "unparseable": summary.get("unparseable", 0),
-            "cache_hits": summary.get("cache_hits", 0),
+            "budget_exhausted": bool(summary.budget_exhausted),
+            "unparseable": summary.unparseable,
+            "cache_hits": summary.cache_hits,
         },
     )
 
@@ -249,14 +242,17 @@ def check_judge_budget(raw: Path, clean: Path, t: Thresholds) -> CheckOutcome:
 
 @register(
     "labels_schema",
-    "images",
+    IMAGES,
     blocking=True,
     description="labels.parquet has the contract's columns and types",
 )
 def check_labels_schema(raw: Path, clean: Path, t: Thresholds) -> CheckOutcome:
-    schema = pl.read_parquet_schema(clean / "labels.parquet")
-    classes = [c for c in schema if c.startswith("prob_")]
-    problems = schema_problems(schema, LABELS_COLUMNS)
+    schema = pl.read_parquet_schema(clean / LABELS.file)
+    classes = LABELS.dynamic_columns(schema)
+    problems = LABELS.problems(schema)
+    problems += [
+        f"{c} is {schema[c]}, expected Float64" for c in classes if schema[c] != pl.Float64
+    ]
     if not classes:
         problems.append("no prob_<class> columns")
     return CheckOutcome(not problems, {"problems": problems, "n_classes": len(classes)})
@@ -264,7 +260,7 @@ def check_labels_schema(raw: Path, clean: Path, t: Thresholds) -> CheckOutcome:
 
 @register(
     "row_accounting",
-    "images",
+    IMAGES,
     blocking=True,
     description="raw rows = labels.parquet rows = rows written + rows quarantined; no image twice",
 )
@@ -272,9 +268,9 @@ def check_images_accounting(raw: Path, clean: Path, t: Thresholds) -> CheckOutco
     from ops.ingest.images import read_raw_manifest
 
     raw_rows = read_raw_manifest(raw)[0].height
-    labels = pl.read_parquet(clean / "labels.parquet", columns=["image", "action"])
-    quarantine = pl.read_parquet(clean / "quarantine.parquet", columns=["reason"])
-    written = labels.filter(pl.col("action") != "quarantined")
+    labels = pl.read_parquet(clean / LABELS.file, columns=["image", "action"])
+    quarantine = pl.read_parquet(clean / IMAGES_QUARANTINE.file, columns=["reason"])
+    written = labels.filter(pl.col("action") != QUARANTINED)
     dupes = int(written.height - written["image"].n_unique())
     ok = raw_rows == labels.height == written.height + quarantine.height and dupes == 0
     return CheckOutcome(
@@ -291,13 +287,13 @@ def check_images_accounting(raw: Path, clean: Path, t: Thresholds) -> CheckOutco
 
 @register(
     "quarantine_share",
-    "images",
+    IMAGES,
     blocking=True,
     description="share of input rows quarantined ≤ max_quarantine_share",
 )
 def check_images_quarantine(raw: Path, clean: Path, t: Thresholds) -> CheckOutcome:
-    labels = pl.read_parquet(clean / "labels.parquet", columns=["action"])
-    share = float((labels["action"] == "quarantined").mean()) if labels.height else 1.0
+    labels = pl.read_parquet(clean / LABELS.file, columns=["action"])
+    share = float((labels["action"] == QUARANTINED).mean()) if labels.height else 1.0
     return CheckOutcome(
         share <= t.max_quarantine_share,
         {"quarantine_share": share, "rows": labels.height, "threshold": t.max_quarantine_share},
@@ -306,13 +302,13 @@ def check_images_quarantine(raw: Path, clean: Path, t: Thresholds) -> CheckOutco
 
 @register(
     "score_ranges",
-    "images",
+    IMAGES,
     blocking=True,
     description="label_quality and prob_<class> in [0, 1]; probabilities sum to 1",
 )
 def check_images_scores(raw: Path, clean: Path, t: Thresholds) -> CheckOutcome:
-    labels = pl.read_parquet(clean / "labels.parquet").filter(pl.col("action") != "quarantined")
-    probs = [c for c in labels.columns if c.startswith("prob_")]
+    labels = pl.read_parquet(clean / LABELS.file).filter(pl.col("action") != QUARANTINED)
+    probs = LABELS.dynamic_columns(labels.columns)
     bad = _range_problems(labels, ["label_quality", *probs])
     scored = labels.drop_nulls(probs)
     sums = (
@@ -333,17 +329,17 @@ def check_images_scores(raw: Path, clean: Path, t: Thresholds) -> CheckOutcome:
 
 @register(
     "protected_rows_unchanged",
-    "images",
+    IMAGES,
     blocking=True,
     description="trusted rows and the test split keep their given label and action 'kept'",
 )
 def check_protected(raw: Path, clean: Path, t: Thresholds) -> CheckOutcome:
-    labels = pl.read_parquet(clean / "labels.parquet")
+    labels = pl.read_parquet(clean / LABELS.file)
     protected = labels.filter(
-        (pl.col("trusted") | (pl.col("split") == "test")) & (pl.col("action") != "quarantined")
+        (pl.col("trusted") | (pl.col("split") == TEST)) & (pl.col("action") != QUARANTINED)
     )
     changed = protected.filter(
-        (pl.col("clean_label") != pl.col("given_label")) | (pl.col("action") != "kept")
+        (pl.col("clean_label") != pl.col("given_label")) | (pl.col("action") != KEPT)
     )
     return CheckOutcome(
         changed.height == 0,
@@ -357,12 +353,12 @@ def check_protected(raw: Path, clean: Path, t: Thresholds) -> CheckOutcome:
 
 @register(
     "label_issue_share",
-    "images",
+    IMAGES,
     blocking=False,
     description="share of rows flagged as label issues ≤ max_label_issue_share",
 )
 def check_label_issue_share(raw: Path, clean: Path, t: Thresholds) -> CheckOutcome:
-    labels = pl.read_parquet(clean / "labels.parquet").filter(pl.col("action") != "quarantined")
+    labels = pl.read_parquet(clean / LABELS.file).filter(pl.col("action") != QUARANTINED)
     share = float(labels["is_label_issue"].mean() or 0.0) if labels.height else 0.0
     return CheckOutcome(
         share <= t.max_label_issue_share,
@@ -375,7 +371,8 @@ def check_label_issue_share(raw: Path, clean: Path, t: Thresholds) -> CheckOutco
 
 
 def run_check(check: CheckDef, raw: Path, clean: Path, thresholds: Thresholds) -> CheckOutcome:
-    """Run one check; a missing or unreadable table is a failed check with the error, never a crash."""
+    """Run one check; a missing or unreadable table is a failed check with the error, never a
+    crash."""
     try:
         return check.fn(raw, clean, thresholds)
     except Exception as exc:  # noqa: BLE001 - a check reports, it does not raise

@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-KINDS = ("timeseries", "images")
+from ops.contracts import KINDS, Table
 
 
 def data_root(root: str | os.PathLike | None = None) -> Path:
@@ -42,8 +42,9 @@ class DatasetPaths:
     def published(self) -> Path:
         return self.root / "published" / self.kind / self.name
 
-    def out(self, filename: str) -> Path:
-        return self.clean / filename
+    def table(self, table: Table) -> Path:
+        """Where ``table`` of this dataset lives under ``clean/``."""
+        return self.clean / table.file
 
 
 def dataset_paths(kind: str, name: str, root: str | os.PathLike | None = None) -> DatasetPaths:

@@ -30,10 +30,10 @@ def _instance():
 
 def run_dataset(name: str, instance=None, kind: str | None = None) -> bool:
     """Register ``name`` and materialize all of its assets; returns whether the run succeeded."""
+    from assets.partitions import PARTITIONS_BY_KIND
     from ops.paths import dataset_paths, find_dataset_kind
     from pipelines.definitions import defs
     from pipelines.jobs import JOB_BY_KIND
-    from pipelines.partitions import PARTITIONS_BY_KIND
 
     instance = instance or _instance()
     kind = kind or find_dataset_kind(name)
@@ -46,8 +46,9 @@ def run_dataset(name: str, instance=None, kind: str | None = None) -> bool:
     result = job.execute_in_process(partition_key=name, instance=instance, raise_on_error=False)
     status = "ok" if result.success else "FAILED"
     out = dataset_paths(kind, name).clean
+    elapsed = time.perf_counter() - start
     print(
-        f"[sieve] {kind}/{name}: {status} in {time.perf_counter() - start:.1f}s (run {result.run_id}) -> {out}",
+        f"[sieve] {kind}/{name}: {status} in {elapsed:.1f}s (run {result.run_id}) -> {out}",
         flush=True,
     )
     return result.success

@@ -4,17 +4,19 @@ import warnings
 
 import dagster as dg
 
-warnings.filterwarnings(
-    "ignore", category=dg.PreviewWarning
-)  # partitioned asset checks (1.13 preview)
+# partitioned asset checks are a 1.13 preview (docs/stack.md §6)
+warnings.filterwarnings("ignore", category=dg.PreviewWarning)
 
 from assets import images, publish, rating, report, timeseries  # noqa: E402
 from assets.checks import asset_checks  # noqa: E402
+from assets.resources import (  # noqa: E402
+    QualityThresholds,
+    SieveSettings,
+    judge_resource_from_env,
+)
 from pipelines.jobs import images_job, timeseries_job  # noqa: E402
-from pipelines.judge_resource import judge_resource_from_env  # noqa: E402
 from pipelines.schedules import report_job, schedules  # noqa: E402
 from pipelines.sensors import dataset_folder_sensor  # noqa: E402
-from pipelines.settings import QualityThresholds, SieveSettings  # noqa: E402
 
 defs = dg.Definitions(
     assets=dg.load_assets_from_modules([timeseries, rating, images, publish, report]),

@@ -2,6 +2,8 @@
 
 import dagster as dg
 
+from ops.contracts import IMAGES, TIMESERIES
+
 timeseries_job = dg.define_asset_job(
     "timeseries_job",
     selection=dg.AssetSelection.groups("timeseries"),
@@ -12,4 +14,4 @@ images_job = dg.define_asset_job(
     selection=dg.AssetSelection.groups("images"),
     description="Materialize every image asset for one dataset partition.",
 )
-JOB_BY_KIND = {"timeseries": timeseries_job, "images": images_job}
+JOB_BY_KIND = {TIMESERIES: timeseries_job, IMAGES: images_job}

@@ -10,8 +10,8 @@ import os
 
 import dagster as dg
 
+from assets.partitions import image_datasets, timeseries_datasets
 from pipelines.jobs import images_job, timeseries_job
-from pipelines.partitions import image_datasets, timeseries_datasets
 
 REFRESH_CRON = os.environ.get("SIEVE_REFRESH_CRON", "0 1 * * *")
 REPORT_CRON = os.environ.get("SIEVE_REPORT_CRON", "0 2 * * *")
@@ -53,7 +53,8 @@ nightly_images_refresh = _refresh_schedule(images_job, image_datasets)
     execution_timezone=TIMEZONE,
     job=report_job,
     default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="Build data/reports/<night>.html across all dataset partitions, diffed against the previous night.",
+    description="Build data/reports/<night>.html across all dataset partitions, diffed against "
+    "the previous night.",
 )
 def nightly_quality_report(context: dg.ScheduleEvaluationContext):
     night = context.scheduled_execution_time.date().isoformat()

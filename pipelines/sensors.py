@@ -2,10 +2,11 @@
 
 import dagster as dg
 
-from ops.paths import KINDS, list_datasets
+from assets.partitions import PARTITIONS_BY_KIND
+from assets.resources import SieveSettings
+from ops.contracts import KINDS
+from ops.paths import list_datasets
 from pipelines.jobs import JOB_BY_KIND, images_job, timeseries_job
-from pipelines.partitions import PARTITIONS_BY_KIND
-from pipelines.settings import SieveSettings
 
 
 def new_dataset_requests(
@@ -33,8 +34,8 @@ def new_dataset_requests(
     jobs=[timeseries_job, images_job],
     minimum_interval_seconds=60,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Registers each new folder under raw/timeseries and raw/images as a dataset partition "
-    "and requests a run that materializes all of its assets.",
+    description="Registers each new folder under raw/timeseries and raw/images as a dataset "
+    "partition and requests a run that materializes all of its assets.",
 )
 def dataset_folder_sensor(context: dg.SensorEvaluationContext, settings: SieveSettings):
     return new_dataset_requests(context.instance, settings)

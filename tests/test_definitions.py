@@ -38,10 +38,19 @@ def test_dagster_cli_validates_definitions(tmp_path):
 
 def test_ops_never_imports_dagster():
     code = (
-        "import sys, ops.ingest.timeseries, ops.ingest.images, ops.tsrating.windows, ops.parquet_io; "
+        "import sys, ops.ingest.timeseries, ops.ingest.images, ops.tsrating.windows, ops.fileio, "
+        "ops.contracts, ops.tables, ops.checks, ops.publish, ops.report; "
         "print('dagster' in sys.modules)"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120
     )
     assert out.stdout.strip() == "False", out.stderr
+
+
+def test_every_contract_file_is_written_by_an_asset_of_the_definitions():
+    from ops.contracts import PUBLISHED_WINDOWS, SIDE_FILES, TABLES
+
+    keys = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
+    writers = {t.writer for t in (*TABLES, PUBLISHED_WINDOWS)} | {f.writer for f in SIDE_FILES}
+    assert writers <= keys, writers - keys

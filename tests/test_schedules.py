@@ -2,8 +2,8 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
+from assets.partitions import image_datasets, timeseries_datasets
 from pipelines.definitions import defs
-from pipelines.partitions import image_datasets, timeseries_datasets
 from pipelines.schedules import (
     nightly_images_refresh,
     nightly_quality_report,

@@ -3,9 +3,9 @@ from pathlib import Path
 
 import dagster as dg
 
-from pipelines.partitions import image_datasets, timeseries_datasets
+from assets.partitions import image_datasets, timeseries_datasets
+from assets.resources import SieveSettings
 from pipelines.sensors import dataset_folder_sensor
-from pipelines.settings import SieveSettings
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 

@@ -23,11 +23,11 @@ from pathlib import Path
 import polars as pl
 from PIL import Image, UnidentifiedImageError
 
+from ops.contracts import SPLITS
 from ops.ingest.quarantine import quarantine_frame
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 MANIFEST_NAMES = ("labels.csv", "labels.parquet")
-SPLITS = ("train", "test")
 _TRUE = {"true", "1", "yes", "y", "t"}
 _FALSE = {"false", "0", "no", "n", "f", ""}
 
@@ -151,7 +151,7 @@ def ingest_images(folder: Path, progress=None) -> ImageIngest:
         trusted = (row["trusted"] or "").strip().lower()
         split = (row["split"] or "train").strip().lower() or "train"
 
-        def quarantine(reason: str, detail: str | None = None) -> None:
+        def quarantine(reason: str, detail: str | None = None, *, i=i, image=image) -> None:
             bad.append(
                 {
                     "source_file": manifest_name or image,

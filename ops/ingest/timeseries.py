@@ -217,7 +217,8 @@ def read_timeseries_file(
             ts_col = _find(frame.columns, TIMESTAMP_NAMES)
             if ts_col is None:
                 raise ValueError(
-                    f"no timestamp column (expected one of {TIMESTAMP_NAMES}); columns are {frame.columns[:10]}"
+                    f"no timestamp column (expected one of {TIMESTAMP_NAMES}); "
+                    f"columns are {frame.columns[:10]}"
                 )
             value_col = _find(frame.columns, ("value",))
             if value_col is not None:

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from ops.contracts import MANIFEST, MANIFEST_REQUIRED_COLUMNS, SPLITS
 from ops.labels.backbones import BackboneConfig, Source, load_embeddings
 from ops.labels.detection import FILTER_BY, quality_scores
 from ops.labels.images import ImageFileDataset, ImageSpec
@@ -29,13 +30,7 @@ from ops.labels.rectify import DROPPED, KEPT, RELABELED, RectifyConfig, rectify
 from ops.labels.rst import RSTConfig
 from ops.labels.vri import VRIConfig
 
-REQUIRED_COLUMNS = {
-    "image": pl.String,
-    "label": pl.String,
-    "trusted": pl.Boolean,
-    "split": pl.String,
-}
-SPLITS = ("train", "test")
+REQUIRED_COLUMNS = MANIFEST.polars_schema(MANIFEST_REQUIRED_COLUMNS)
 
 
 @dataclass(frozen=True)

@@ -10,18 +10,9 @@ from __future__ import annotations
 
 import polars as pl
 
-ACTIONS = ("kept", "relabeled", "dropped", "quarantined")
-BASE_COLUMNS: dict[str, pl.DataType] = {
-    "image": pl.String(),
-    "given_label": pl.String(),
-    "clean_label": pl.String(),
-    "label_quality": pl.Float64(),
-    "is_label_issue": pl.Boolean(),
-    "action": pl.String(),
-    "method": pl.String(),
-    "trusted": pl.Boolean(),
-    "split": pl.String(),
-}
+from ops.contracts import ACTIONS, LABEL_BASE_COLUMNS, LABELS
+
+BASE_COLUMNS: dict[str, pl.DataType] = LABELS.polars_schema(LABEL_BASE_COLUMNS)
 
 
 def prob_columns(classes: list[str]) -> list[str]:

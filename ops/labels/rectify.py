@@ -17,8 +17,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-KEPT, RELABELED, DROPPED = "kept", "relabeled", "dropped"
-ACTIONS = (KEPT, RELABELED, DROPPED)
+from ops.contracts import CLEANING_ACTIONS, DROPPED, KEPT, RELABELED
+
+ACTIONS = CLEANING_ACTIONS  # the actions this policy decides (ops/contracts.py)
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
-"""The nightly quality report: collect (what is on disk), figures/plots (matplotlib PNGs),
-diff (night to night), render (HTML/Markdown), build (writes ``data/reports/<night>.{html,json}``)."""
+"""The nightly quality report: collect (what is on disk, typed in ``models``), figures/plots
+(matplotlib PNGs), diff (night to night), render (HTML through jinja2, Markdown), build (writes
+``data/reports/<night>.{html,json}``)."""
 
 from ops.report.build import ReportResult, build_report, find_previous_report
 from ops.report.collect import collect_dataset_summary

@@ -8,21 +8,30 @@ returns a ``ReportResult`` with the paths, a short Markdown summary and numeric 
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+from ops.contracts import TIMESERIES
+from ops.fileio import write_text_atomic
 from ops.paths import DatasetPaths, reports_dir
 from ops.report import plots
 from ops.report.collect import load_dataset, summarize
-from ops.report.diff import dataset_key, diff_reports
-from ops.report.figures import dataset_figures
+from ops.report.diff import diff_reports
+from ops.report.figures import Figure, dataset_figures
+from ops.report.models import (
+    DatasetDiff,
+    DatasetSummary,
+    ImagesSummary,
+    Report,
+    ReportDiff,
+    TimeseriesSummary,
+    Totals,
+    dataset_key,
+)
 from ops.report.render import render_html, render_markdown
 
-SCHEMA_VERSION = 1
 _NIGHT_FILE = re.compile(r"^(\d{4}-\d{2}-\d{2})\.json$")
 
 
@@ -33,28 +42,14 @@ class ReportResult:
     json_path: Path
     markdown: str
     metrics: dict[str, float]  # flat, "<dataset>/<metric>" and "total/<metric>"
-    totals: dict[str, float]
-    summary: dict  # what was written to json_path
-    diff: dict
+    totals: Totals
+    summary: Report  # what was written to json_path
+    diff: ReportDiff
     previous_night: str | None = None
     warnings: list[str] = field(default_factory=list)
 
 
-def write_text_atomic(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; a report is meant to be read by others
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def find_previous_report(directory: str | Path, night: date) -> dict | None:
+def find_previous_report(directory: str | Path, night: date) -> Report | None:
     """The newest readable ``<date>.json`` in ``directory`` strictly before ``night``."""
     directory = Path(directory)
     if not directory.is_dir():
@@ -75,86 +70,75 @@ def find_previous_report(directory: str | Path, night: date) -> dict | None:
         except (OSError, ValueError):
             continue  # a damaged file is skipped; the one before it is the previous report
         if isinstance(data, dict) and "datasets" in data:
-            return data
+            return Report.from_json(data)
     return None
 
 
-def dataset_metrics(s: dict, d: dict | None) -> dict[str, float]:
+def dataset_metrics(s: DatasetSummary, d: DatasetDiff | None) -> dict[str, float]:
     """Numbers Dagster plots across nights, for one dataset (only those that exist tonight)."""
-    name, out = s["name"], {}
+    out: dict[str, float] = {}
 
     def put(key: str, value) -> None:
         if value is not None:
-            out[f"{name}/{key}"] = float(value)
+            out[f"{s.name}/{key}"] = float(value)
 
-    put("n_quarantined", (s.get("quarantine") or {}).get("n"))
-    put("n_flagged", s.get("n_flagged"))
-    if s["kind"] == "images":
-        put("n_rows", s.get("n_rows"))
-        put("label_issue_rate", s.get("label_issue_rate"))
-        put("n_relabeled", (s.get("actions") or {}).get("relabeled"))
-        put("n_dropped", (s.get("actions") or {}).get("dropped"))
-        put("mean_label_quality", (s.get("label_quality") or {}).get("mean"))
-    else:
-        rating = s.get("rating") or {}
-        put("n_windows", s.get("n_windows"))
-        put("windows_missing_share", s.get("windows_missing_share"))
-        put("low_quality_share", rating.get("low_quality_share"))
-        put("mean_quality_score", (rating.get("quality_score") or {}).get("mean"))
-        j = s.get("judgments") or {}
-        put("llm_calls", j.get("calls"))
-        put("llm_cache_hits", j.get("cache_hits"))
-        put("llm_tokens", j.get("tokens"))
-        put("llm_cost_usd", j.get("cost_usd"))
-    if d and d.get("status") == "compared":
-        put("n_new_flagged", (d.get("flagged_ids") or {}).get("n_new"))
-        put("score_drift_mean", ((d.get("drift") or {}).get("delta") or {}).get("mean"))
+    put("n_quarantined", s.n_quarantined)
+    put("n_flagged", s.n_flagged)
+    if isinstance(s, ImagesSummary):
+        labels = s.labels
+        put("n_rows", s.n_rows)
+        put("label_issue_rate", s.label_issue_rate)
+        put("n_relabeled", labels.actions.get("relabeled") if labels else None)
+        put("n_dropped", labels.actions.get("dropped") if labels else None)
+        put("mean_label_quality", s.label_quality.mean if s.label_quality else None)
+    elif isinstance(s, TimeseriesSummary):
+        rating, j = s.rating, s.judgments
+        put("n_windows", s.n_windows)
+        put("windows_missing_share", s.windows_missing_share)
+        put("low_quality_share", rating.low_quality_share if rating else None)
+        quality = rating.quality_score if rating else None
+        put("mean_quality_score", quality.mean if quality else None)
+        put("llm_calls", j.calls if j else None)
+        put("llm_cache_hits", j.cache_hits if j else None)
+        put("llm_tokens", j.tokens if j else None)
+        put("llm_cost_usd", j.cost_usd if j else None)
+    if d is not None and d.compared:
+        put("n_new_flagged", d.flagged_ids.n_new if d.flagged_ids else None)
+        put("score_drift_mean", (d.drift.delta or {}).get("mean") if d.drift else None)
     return out
 
 
-def _share_chart(datasets: dict) -> bytes | None:
-    """A tiny bar chart for the Markdown: the issue share of each dataset, labelled by what it is."""
+def _issue_shares(datasets: dict[str, DatasetSummary]) -> dict[str, float]:
+    """The issue share of each dataset, labelled by what it is (for the Markdown chart)."""
     shares = {}
     for s in datasets.values():
-        if s["kind"] == "images" and s.get("label_issue_rate") is not None:
-            shares[f"{s['name']} (label issues{'' if s.get('scored') else ', unscored'})"] = s[
-                "label_issue_rate"
-            ]
-        elif s["kind"] == "timeseries" and s.get("rating"):
-            shares[f"{s['name']} (low quality)"] = s["rating"]["low_quality_share"]
-        elif s["kind"] == "timeseries" and s.get("windows_missing_share") is not None:
-            shares[f"{s['name']} (windows w/ missing)"] = s["windows_missing_share"]
-    if not shares:
-        return None
-    plt = plots._plt()
-    fig, ax = plt.subplots(figsize=(3.6, 0.28 * len(shares) + 0.5))
-    names = list(shares)[::-1]
-    bars = ax.barh(names, [100 * shares[k] for k in names], color="#4c72b0")
-    ax.bar_label(bars, fmt="%.1f%%", fontsize=6, padding=2)
-    ax.set_xlim(0, max(5.0, 115 * max(shares.values())))
-    ax.tick_params(labelsize=6)
-    ax.set_xlabel("% of items", fontsize=6)
-    ax.spines[["top", "right"]].set_visible(False)
-    return plots._png(fig, dpi=50)
+        if isinstance(s, ImagesSummary) and s.label_issue_rate is not None:
+            unscored = "" if s.scored else ", unscored"
+            shares[f"{s.name} (label issues{unscored})"] = s.label_issue_rate
+        elif isinstance(s, TimeseriesSummary) and s.rating:
+            shares[f"{s.name} (low quality)"] = s.rating.low_quality_share
+        elif isinstance(s, TimeseriesSummary) and s.windows_missing_share is not None:
+            shares[f"{s.name} (windows w/ missing)"] = s.windows_missing_share
+    return shares
 
 
 def build_report(
     root: str | Path,
     datasets: list[tuple[str, str]],
     night: date,
-    previous: dict | None,
+    previous: Report | None,
     generated_at: datetime | None = None,
 ) -> ReportResult:
-    """Build the report of ``night`` over ``datasets`` (``(kind, name)`` pairs) found under ``root``.
+    """Build the report of ``night`` over ``datasets`` (``(kind, name)`` pairs) under ``root``.
 
-    ``previous`` is the previous report's JSON summary (``find_previous_report``) or ``None``.
+    ``previous`` is the previous night's summary (``find_previous_report``) or ``None``.
     """
     root = Path(root)
     out_dir = reports_dir(root)
-    summaries: dict[str, dict] = {}
-    figures = {}
+    summaries: dict[str, DatasetSummary] = {}
+    figures: dict[str, list[Figure]] = {}
     warnings: list[str] = []
-    for kind, name in sorted(set(datasets), key=lambda kn: (kn[0] != "timeseries", kn[1])):
+    for kind, name in sorted(set(datasets), key=lambda kn: (kn[0] != TIMESERIES, kn[1])):
         paths = DatasetPaths(root, kind, name)
         data = load_dataset(kind, name, paths.clean, paths.raw)
         s = summarize(data)
@@ -165,35 +149,34 @@ def build_report(
         except Exception as exc:  # a plot failure must not cost the night's report
             figures[key] = []
             warnings.append(f"{key}: plots failed: {type(exc).__name__}: {exc}")
-            s.setdefault("read_errors", {})["plots"] = f"{type(exc).__name__}: {exc}"
-    report = {
-        "schema": SCHEMA_VERSION,
-        "night": night.isoformat(),
-        "generated_at": (generated_at or datetime.now(UTC)).isoformat(timespec="seconds"),
-        "root": str(root),
-        "datasets": summaries,
-    }
+            s.read_errors["plots"] = f"{type(exc).__name__}: {exc}"
+    report = Report(
+        night=night.isoformat(),
+        generated_at=(generated_at or datetime.now(UTC)).isoformat(timespec="seconds"),
+        root=str(root),
+        datasets=summaries,
+    )
     diff = diff_reports(report, previous)
-    report["totals"] = {
-        "datasets": len(summaries),
-        "flagged": sum(s.get("n_flagged") or 0 for s in summaries.values()),
-        "quarantined": sum((s.get("quarantine") or {}).get("n") or 0 for s in summaries.values()),
-        "new_flagged": diff["n_new_flagged"],
-        "resolved": diff["n_resolved"],
-    }
-    report["previous_night"] = diff["previous_night"]
+    report.totals = Totals(
+        datasets=len(summaries),
+        flagged=sum(s.n_flagged or 0 for s in summaries.values()),
+        quarantined=sum(s.n_quarantined or 0 for s in summaries.values()),
+        new_flagged=diff.n_new_flagged,
+        resolved=diff.n_resolved,
+    )
+    report.previous_night = diff.previous_night
     metrics: dict[str, float] = {}
     for key, s in summaries.items():
-        metrics.update(dataset_metrics(s, diff["datasets"].get(key)))
-    metrics.update({f"total/{k}": float(v) for k, v in report["totals"].items()})
+        metrics.update(dataset_metrics(s, diff.datasets.get(key)))
+    metrics.update({f"total/{k}": float(v) for k, v in report.totals.to_json().items()})
 
     html = render_html(report, diff, figures)
-    markdown = render_markdown(report, diff, _share_chart(summaries))
+    markdown = render_markdown(report, diff, plots.share_bars(_issue_shares(summaries)))
     stem = night.isoformat()
     html_path = write_text_atomic(out_dir / f"{stem}.html", html)
     # the JSON is written last: a night counts as reported once its summary exists
     json_path = write_text_atomic(
-        out_dir / f"{stem}.json", json.dumps(report, indent=1, sort_keys=False, default=str)
+        out_dir / f"{stem}.json", json.dumps(report.to_json(), indent=1, default=str)
     )
     return ReportResult(
         night=night,
@@ -201,9 +184,9 @@ def build_report(
         json_path=json_path,
         markdown=markdown,
         metrics=metrics,
-        totals=dict(report["totals"]),
+        totals=report.totals,
         summary=report,
         diff=diff,
-        previous_night=diff["previous_night"],
+        previous_night=diff.previous_night,
         warnings=warnings,
     )

@@ -11,8 +11,10 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from ops.contracts import CLASSES, DROPPED, LABELS, PROB_PREFIX, QUARANTINED, RELABELED
 from ops.report import plots
 from ops.report.collect import DatasetData
+from ops.report.models import DatasetSummary, ImagesSummary, TimeseriesSummary
 
 N_WINDOWS = 4  # worst and typical windows shown per time-series dataset
 N_THUMBS = 16  # flagged images shown per image dataset
@@ -44,7 +46,7 @@ def _window_panels(
                 "t": pts["timestamp"].to_numpy(),
                 "v": pts["value"],
                 "row": row_label,
-                "title": f"{plots._short(r['series_id'], 22)}@{r['start_index']}\n{label}={shown}",
+                "title": f"{plots.shorten(r['series_id'], 22)}@{r['start_index']}\n{label}={shown}",
             }
         )
     return panels
@@ -87,10 +89,10 @@ def _pick_windows(w: pl.DataFrame, rated: bool) -> tuple[pl.DataFrame, pl.DataFr
     return worst, typical, col, desc
 
 
-def timeseries_figures(d: DatasetData, summary: dict) -> list[Figure]:
+def timeseries_figures(d: DatasetData, summary: TimeseriesSummary) -> list[Figure]:
     figs: list[Figure] = []
     w, p = d.get("windows"), d.get("points")
-    rated = summary.get("rated", False)
+    rated = summary.rated
     if w is not None and w.height:
         if rated:
             thr = None
@@ -114,7 +116,10 @@ def timeseries_figures(d: DatasetData, summary: dict) -> list[Figure]:
                 f"{d.name}: missing values per window (not rated yet)",
                 "n_missing per window",
             )
-            cap = "Not rated yet: this is the distribution of missing values per window, not a quality score."
+            cap = (
+                "Not rated yet: this is the distribution of missing values per window, "
+                "not a quality score."
+            )
         if png:
             figs.append(
                 Figure(
@@ -158,20 +163,20 @@ def timeseries_figures(d: DatasetData, summary: dict) -> list[Figure]:
 
 
 def _classes(d: DatasetData, labels: pl.DataFrame) -> list[str] | None:
-    path = d.clean_dir / "classes.json"
+    path = d.clean_dir / CLASSES.file
     try:
         return [str(c) for c in json.loads(path.read_text())]
     except Exception:
-        probs = [c[len("prob_") :] for c in labels.columns if c.startswith("prob_")]
+        probs = [c[len(PROB_PREFIX) :] for c in LABELS.dynamic_columns(labels.columns)]
         return probs or None
 
 
-def image_figures(d: DatasetData, summary: dict) -> list[Figure]:
+def image_figures(d: DatasetData, summary: ImagesSummary) -> list[Figure]:
     figs: list[Figure] = []
     lab = d.get("labels")
     if lab is not None and lab.height and {"given_label", "clean_label"} <= set(lab.columns):
-        live = lab.filter(pl.col("action") != "quarantined") if "action" in lab.columns else lab
-        if summary.get("scored") and "label_quality" in live.columns:
+        live = lab.filter(pl.col("action") != QUARANTINED) if "action" in lab.columns else lab
+        if summary.scored and "label_quality" in live.columns:
             png = plots.histogram(
                 live["label_quality"], f"{d.name}: label_quality per image", "label_quality (0..1)"
             )
@@ -187,9 +192,7 @@ def image_figures(d: DatasetData, summary: dict) -> list[Figure]:
         target = pl.col("clean_label")
         if "action" in live.columns:
             target = (
-                pl.when(pl.col("action") == "dropped")
-                .then(pl.lit(DROPPED_COLUMN))
-                .otherwise(target)
+                pl.when(pl.col("action") == DROPPED).then(pl.lit(DROPPED_COLUMN)).otherwise(target)
             )
         cells = live.select("given_label", target.alias("target"))
         png = plots.confusion_heatmap(
@@ -204,8 +207,9 @@ def image_figures(d: DatasetData, summary: dict) -> list[Figure]:
                     "confusion",
                     "Label issues by class",
                     png,
-                    f"Rows: label as given; columns: label after cleaning, plus a '{DROPPED_COLUMN}' column. "
-                    "Off-diagonal counts (red) are relabeled or dropped images; quarantined rows are excluded.",
+                    "Rows: label as given; columns: label after cleaning, plus a "
+                    f"'{DROPPED_COLUMN}' column. Off-diagonal counts (red) are relabeled or "
+                    "dropped images; quarantined rows are excluded.",
                 )
             )
         flag = (
@@ -214,13 +218,14 @@ def image_figures(d: DatasetData, summary: dict) -> list[Figure]:
             else pl.lit(False)
         )
         if "action" in live.columns:
-            flag = flag | pl.col("action").is_in(["relabeled", "dropped"])
+            flag = flag | pl.col("action").is_in([RELABELED, DROPPED])
         flagged = live.filter(flag)
-        # relabeled rows first (they show given→clean), then dropped, then the other flagged; lowest quality first
+        # relabeled rows first (they show given→clean), then dropped, then the other flagged;
+        # lowest quality first
         order = (
-            pl.when(pl.col("action") == "relabeled")
+            pl.when(pl.col("action") == RELABELED)
             .then(0)
-            .when(pl.col("action") == "dropped")
+            .when(pl.col("action") == DROPPED)
             .then(1)
             .otherwise(2)
             if "action" in flagged.columns
@@ -239,7 +244,7 @@ def image_figures(d: DatasetData, summary: dict) -> list[Figure]:
         if flagged.height and d.raw_dir is not None:
             items = []
             for r in flagged.head(N_THUMBS).iter_rows(named=True):
-                target = "dropped" if r.get("action") == "dropped" else r.get("clean_label")
+                target = DROPPED if r.get("action") == DROPPED else r.get("clean_label")
                 q = r.get("label_quality")
                 items.append(
                     {
@@ -255,8 +260,9 @@ def image_figures(d: DatasetData, summary: dict) -> list[Figure]:
                         "flagged_images",
                         "Example flagged images",
                         png,
-                        f"{len(items)} of {flagged.height} flagged images (relabeled first, then dropped; lowest label_quality first), "
-                        "captioned given→clean label and label_quality.",
+                        f"{len(items)} of {flagged.height} flagged images (relabeled first, "
+                        "then dropped; lowest label_quality first), captioned given→clean "
+                        "label and label_quality.",
                     )
                 )
     q = d.get("quarantine")
@@ -269,5 +275,7 @@ def image_figures(d: DatasetData, summary: dict) -> list[Figure]:
     return figs
 
 
-def dataset_figures(d: DatasetData, summary: dict) -> list[Figure]:
-    return timeseries_figures(d, summary) if d.kind == "timeseries" else image_figures(d, summary)
+def dataset_figures(d: DatasetData, summary: DatasetSummary) -> list[Figure]:
+    if isinstance(summary, TimeseriesSummary):
+        return timeseries_figures(d, summary)
+    return image_figures(d, summary)

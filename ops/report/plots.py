@@ -16,7 +16,8 @@ import polars as pl
 DPI = 72
 
 
-def _plt():
+def pyplot():
+    """``matplotlib.pyplot`` on the Agg backend (imported on first use)."""
     import matplotlib
 
     matplotlib.use("Agg", force=True)
@@ -25,8 +26,9 @@ def _plt():
     return plt
 
 
-def _png(fig, dpi: int = DPI) -> bytes:
-    plt = _plt()
+def to_png(fig, dpi: int = DPI) -> bytes:
+    """The figure as PNG bytes; the figure is closed."""
+    plt = pyplot()
     buf = io.BytesIO()
     # no "Software" text chunk: keeps the bytes small and free of URLs
     fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight", metadata={"Software": None})
@@ -38,7 +40,8 @@ def data_uri(png: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
-def _short(text: str, n: int = 28) -> str:
+def shorten(text: str, n: int = 28) -> str:
+    """``text`` cut to ``n`` characters from the left (the end of an id says most)."""
     text = str(text)
     return text if len(text) <= n else "…" + text[-(n - 1) :]
 
@@ -57,7 +60,7 @@ def histogram(
     v = v[np.isfinite(v)]
     if v.size == 0:
         return None
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=size)
     ax.hist(v, bins=bins, color="#4c72b0", edgecolor="white", linewidth=0.4)
     if threshold is not None:
@@ -74,11 +77,12 @@ def histogram(
     ax.set_ylabel("count", fontsize=8)
     ax.tick_params(labelsize=7)
     ax.spines[["top", "right"]].set_visible(False)
-    return _png(fig, dpi)
+    return to_png(fig, dpi)
 
 
 def window_grid(panels: list[dict], title: str, ncols: int = 4) -> bytes | None:
-    """Small multiples of windows. Each panel: ``{"t": timestamps, "v": values, "title": str, "row": label}``.
+    """Small multiples of windows. Each panel:
+    ``{"t": timestamps, "v": values, "title": str, "row": label}``.
 
     Panels are laid out in rows by their ``row`` label (e.g. "worst" / "typical") so worst
     windows sit beside typical ones.
@@ -90,7 +94,7 @@ def window_grid(panels: list[dict], title: str, ncols: int = 4) -> bytes | None:
         rows.setdefault(p.get("row", ""), []).append(p)
     nrows = len(rows)
     ncols = max(1, min(ncols, max(len(r) for r in rows.values())))
-    plt = _plt()
+    plt = pyplot()
     fig, axes = plt.subplots(
         nrows, ncols, figsize=(2.3 * ncols, 1.55 * nrows + 0.35), squeeze=False
     )
@@ -119,7 +123,7 @@ def window_grid(panels: list[dict], title: str, ncols: int = 4) -> bytes | None:
                 ax.set_ylabel(label, fontsize=8)
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
-    return _png(fig)
+    return to_png(fig)
 
 
 def confusion_heatmap(
@@ -142,14 +146,14 @@ def confusion_heatmap(
     m = np.zeros((len(rows), len(cols)), dtype=int)
     for g, c, n in frame.group_by(["g", "c"]).len().iter_rows():
         m[ri[g], ci[c]] += n
-    plt = _plt()
+    plt = pyplot()
     side = min(6.0, 1.4 + 0.32 * len(cols))
     fig, ax = plt.subplots(figsize=(side + 0.8, side * len(rows) / len(cols) + 0.3))
     shown = np.log1p(m)
     im = ax.imshow(shown, cmap="Blues", aspect="equal")
     rotate = 90 if len(cols) > 12 or any(len(c) > 3 for c in cols[len(rows) :]) else 0
-    ax.set_xticks(range(len(cols)), [_short(x, 10) for x in cols], fontsize=7, rotation=rotate)
-    ax.set_yticks(range(len(rows)), [_short(x, 10) for x in rows], fontsize=7)
+    ax.set_xticks(range(len(cols)), [shorten(x, 10) for x in cols], fontsize=7, rotation=rotate)
+    ax.set_yticks(range(len(rows)), [shorten(x, 10) for x in rows], fontsize=7)
     ax.set_xlabel("clean label", fontsize=8)
     ax.set_ylabel("given label", fontsize=8)
     ax.set_title(title, fontsize=9)
@@ -173,7 +177,7 @@ def confusion_heatmap(
     cb = fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
     cb.set_label("log(1+count)", fontsize=7)
     cb.ax.tick_params(labelsize=6)
-    return _png(fig)
+    return to_png(fig)
 
 
 def _load_image(path: Path) -> np.ndarray | None:
@@ -188,12 +192,13 @@ def _load_image(path: Path) -> np.ndarray | None:
 
 
 def thumbnail_grid(items: list[dict], title: str, ncols: int = 8) -> bytes | None:
-    """Thumbnails; each item ``{"path": Path, "caption": str}``. Unreadable files show a placeholder."""
+    """Thumbnails; each item ``{"path": Path, "caption": str}``. Unreadable files show a
+    placeholder."""
     if not items:
         return None
     ncols = max(1, min(ncols, len(items)))
     nrows = (len(items) + ncols - 1) // ncols
-    plt = _plt()
+    plt = pyplot()
     fig, axes = plt.subplots(
         nrows, ncols, figsize=(1.05 * ncols, 1.5 * nrows + 0.35), squeeze=False
     )
@@ -211,7 +216,7 @@ def thumbnail_grid(items: list[dict], title: str, ncols: int = 8) -> bytes | Non
         ax.set_title(items[i].get("caption", ""), fontsize=6.5)
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
-    return _png(fig)
+    return to_png(fig)
 
 
 def bar_chart(
@@ -231,9 +236,9 @@ def bar_chart(
     if len(items) > max_bars:
         rest = sum(v for _, v in items[max_bars - 1 :])
         items = items[: max_bars - 1] + [("other", rest)]
-    labels = [_short(k, 32) for k, _ in items][::-1]
+    labels = [shorten(k, 32) for k, _ in items][::-1]
     values = [v for _, v in items][::-1]
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=size or (4.2, 0.3 * len(items) + 0.8))
     bars = ax.barh(labels, values, color="#dd8452")
     ax.bar_label(bars, fontsize=6, padding=2)
@@ -241,4 +246,20 @@ def bar_chart(
     ax.set_xlabel(xlabel, fontsize=8)
     ax.tick_params(labelsize=7)
     ax.spines[["top", "right"]].set_visible(False)
-    return _png(fig, dpi)
+    return to_png(fig, dpi)
+
+
+def share_bars(shares: dict[str, float], dpi: int = 50) -> bytes | None:
+    """A tiny horizontal bar chart of shares in [0, 1] (percent labels), for the Markdown."""
+    if not shares:
+        return None
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(3.6, 0.28 * len(shares) + 0.5))
+    names = list(shares)[::-1]
+    bars = ax.barh(names, [100 * shares[k] for k in names], color="#4c72b0")
+    ax.bar_label(bars, fmt="%.1f%%", fontsize=6, padding=2)
+    ax.set_xlim(0, max(5.0, 115 * max(shares.values())))
+    ax.tick_params(labelsize=6)
+    ax.set_xlabel("% of items", fontsize=6)
+    ax.spines[["top", "right"]].set_visible(False)
+    return to_png(fig, dpi=dpi)

@@ -5,11 +5,14 @@ sha256, model, criterion, decoding params, the content hash of the window shown 
 ``[Option A]`` and of the one shown as ``[Option B]`` (the order is the position of the two
 hashes). Value = the :class:`~ops.tsrating.judge_base.Answer` as JSON. Only final answers
 (``ok`` and ``unparseable``) are stored; transient errors and budget stops are not.
+
+Concurrent writers: SQLite's own busy timeout waits for a lock; beyond it a ``database is
+locked`` / ``busy`` error is retried with exponential backoff (tenacity: 10 ms doubling up to
+0.5 s) until ``busy_timeout_s`` has passed since the first attempt.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import sqlite3
@@ -18,6 +21,10 @@ import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
+
+from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_exponential
+
+from ops.hashing import sha256_hex
 
 SCHEMA_VERSION = 1
 
@@ -36,7 +43,13 @@ def judgment_key(
         "option_b": hash_shown_b,
     }
     blob = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+    return sha256_hex(blob)
+
+
+def _is_lock_error(exc: BaseException) -> bool:
+    return isinstance(exc, sqlite3.OperationalError) and (
+        "locked" in str(exc) or "busy" in str(exc)
+    )
 
 
 class JudgmentCache:
@@ -64,17 +77,15 @@ class JudgmentCache:
             self._local.con, self._local.pid = con, os.getpid()
         return con
 
-    def _retry(self, fn):
-        deadline = time.monotonic() + self.busy_timeout_s
-        delay = 0.01
-        while True:
-            try:
-                return fn()
-            except sqlite3.OperationalError as e:  # pragma: no cover - timing dependent
-                if "locked" not in str(e) and "busy" not in str(e) or time.monotonic() > deadline:
-                    raise
-                time.sleep(delay)
-                delay = min(delay * 2, 0.5)
+    def _retry(self, fn, *args):
+        """``fn(*args)``, retried while SQLite reports a lock (see the module docstring)."""
+        retrying = Retrying(
+            retry=retry_if_exception(_is_lock_error),
+            stop=stop_after_delay(self.busy_timeout_s),
+            wait=wait_exponential(multiplier=0.01, max=0.5),
+            reraise=True,
+        )
+        return retrying(fn, *args)
 
     def get_many(self, keys: Iterable[str]) -> dict[str, dict[str, Any]]:
         keys = list(dict.fromkeys(keys))
@@ -83,7 +94,7 @@ class JudgmentCache:
         for i in range(0, len(keys), 500):
             chunk = keys[i : i + 500]
             q = f"SELECT key, value FROM judgments WHERE key IN ({','.join('?' * len(chunk))})"
-            for k, v in self._retry(lambda: con.execute(q, chunk).fetchall()):
+            for k, v in self._retry(lambda q, chunk: con.execute(q, chunk).fetchall(), q, chunk):
                 out[k] = json.loads(v)
         return out
 

@@ -1,4 +1,5 @@
-"""Window encoders for the TSRating rater (METHODS §1.3): ``(n, L)`` windows -> ``(n, d)`` features.
+"""Window encoders for the TSRating rater (docs/tsrating.md §6): ``(n, L)`` windows ->
+``(n, d)`` features.
 
 One interface (:class:`Encoder`): ``name``, ``dim``, ``normalises`` and
 ``encode(windows) -> (n, dim) float32``. Windows may hold NaN (missing values, or the NaN
@@ -9,8 +10,8 @@ train and at score time, so a window always gets the same embedding): NaNs are l
 interpolated (edges take the nearest observed value; an all-NaN window becomes zeros), then
 each window is z-normalised on its own (offset and scale removed). Because the shape features
 are therefore invariant to ``x -> a*x + c``, the scale is appended as separate inputs:
-``log10(std)`` and ``log10(range / std)`` of the raw window (METHODS: "if it normalises,
-append scale features").
+``log10(std)`` and ``log10(range / std)`` of the raw window (docs/tsrating.md §6: an encoder
+that normalises gets the scale back as features).
 
 :class:`FeatureEncoder` (default, offline, no model) — on the z-normalised window:
 
@@ -45,12 +46,13 @@ and its output is concatenated with the scale features.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
 import numpy as np
+
+from ops.hashing import sha256_hex
 
 ACF_LAGS = (1, 2, 4, 8, 16, 32)
 _EPS = 1e-12
@@ -66,7 +68,8 @@ class Encoder(Protocol):
 
 
 def interpolate_nan(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Row-wise linear interpolation of NaNs; returns (filled float64 array, missing share per row)."""
+    """Row-wise linear interpolation of NaNs; returns (filled float64 array, missing share per
+    row)."""
     x = np.array(x, dtype=np.float64, copy=True)
     if x.ndim != 2:
         raise ValueError(f"windows must be 2-D (n, L), got shape {x.shape}")
@@ -84,7 +87,8 @@ def interpolate_nan(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def scale_features(filled: np.ndarray) -> np.ndarray:
-    """``[log10 std, log10(range / std)]`` of each raw (interpolated) window; 0-variance -> floor."""
+    """``[log10 std, log10(range / std)]`` of each raw (interpolated) window; 0-variance ->
+    floor."""
     std = filled.std(axis=1)
     rng = np.ptp(filled, axis=1)
     log_std = np.log10(np.maximum(std, 1e-8))
@@ -93,7 +97,8 @@ def scale_features(filled: np.ndarray) -> np.ndarray:
 
 
 def prepare(windows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(z-normalised windows, scale features (n, 2), missing share (n,)). Constant windows -> zeros."""
+    """(z-normalised windows, scale features (n, 2), missing share (n,)). Constant windows ->
+    zeros."""
     filled, miss = interpolate_nan(windows)
     mu = filled.mean(axis=1, keepdims=True)
     sd = filled.std(axis=1, keepdims=True)
@@ -242,7 +247,8 @@ class CallableEncoder:
             emb = np.asarray(self.fn(z.astype(np.float32)), dtype=np.float32)
             if emb.shape != (z.shape[0], self.dim - 2):
                 raise ValueError(
-                    f"encoder {self.name} returned {emb.shape}, expected {(z.shape[0], self.dim - 2)}"
+                    f"encoder {self.name} returned {emb.shape}, "
+                    f"expected {(z.shape[0], self.dim - 2)}"
                 )
             out[s : s + self.batch_size] = np.concatenate([emb, scale.astype(np.float32)], axis=1)
         return out
@@ -254,4 +260,4 @@ def default_encoder() -> FeatureEncoder:
 
 def encoder_fingerprint(enc: Encoder) -> str:
     cfg = enc.config() if hasattr(enc, "config") else {"name": enc.name, "dim": enc.dim}
-    return hashlib.sha256(json.dumps(cfg, sort_keys=True).encode()).hexdigest()[:12]
+    return sha256_hex(json.dumps(cfg, sort_keys=True))[:12]

@@ -6,7 +6,7 @@ probability that the **second shown** window is better on the criterion (``None`
 ``reason`` when the answer could not be parsed; never a guess), and per-call information:
 model, path (``"logprobs"``, ``"votes"`` or ``"rubric"``), tokens, cost, calls.
 
-Order calibration (METHODS §1.2): with ``pred[a,b]`` = P(second better) when a is shown
+Order calibration (docs/tsrating.md §4): with ``pred[a,b]`` = P(second better) when a is shown
 first, ``p(b > a) = (pred[a,b] + 1 - pred[b,a]) / 2``.
 """
 
@@ -81,5 +81,5 @@ def calibrate(pred_fwd: float | None, pred_bwd: float | None) -> float | None:
 
 
 def is_confident(p: float | None, low: float = 0.25, high: float = 0.75) -> bool:
-    """Kept for training only when ``p <= low`` or ``p >= high`` (METHODS §1.2)."""
+    """Kept for training only when ``p <= low`` or ``p >= high`` (docs/tsrating.md §5)."""
     return p is not None and (p <= low or p >= high)

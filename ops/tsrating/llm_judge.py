@@ -1,4 +1,4 @@
-"""LLM judge through litellm (METHODS §1.2, STACK.md §7).
+"""LLM judge through litellm (docs/tsrating.md §4, docs/stack.md §3).
 
 One call per *ordered* query. Paths:
 

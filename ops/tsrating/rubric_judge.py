@@ -9,7 +9,7 @@ labelled as such.
 
 Statistics (all computed on the window after linear interpolation of NaNs; each score is
 in [0, 1] and multiplied by ``1 - missing_share``). **Circularity warning:** a rater trained
-on these judgments must not take these statistics as input features (METHODS §1.3);
+on these judgments must not take these statistics as input features (docs/tsrating.md §6);
 :data:`RUBRIC_STATISTICS` lists them by name.
 
 - ``trend``: R^2 of an ordinary least-squares line fit (share of variance explained by a
@@ -36,7 +36,6 @@ A constant window scores 0 on trend/frequency/amplitude and 1 on pattern.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from collections.abc import Sequence
@@ -45,6 +44,7 @@ from typing import Any
 
 import numpy as np
 
+from ops.hashing import sha256_hex
 from ops.tsrating.judge_base import OK, Answer, Query
 from ops.tsrating.prompts import CRITERIA
 from ops.tsrating.serialize import content_hash
@@ -195,9 +195,7 @@ class RubricJudge:
 
     def identity(self, criterion: str) -> dict[str, Any]:
         params = asdict(self.config)
-        h = hashlib.sha256(
-            json.dumps({"v": RUBRIC_VERSION, **params}, sort_keys=True).encode()
-        ).hexdigest()
+        h = sha256_hex(json.dumps({"v": RUBRIC_VERSION, **params}, sort_keys=True))
         return {
             "template_version": RUBRIC_VERSION,
             "template_sha256": h,

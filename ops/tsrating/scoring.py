@@ -1,10 +1,11 @@
 """Score every window of a dataset: encode, train the per-criterion raters on the dataset's
 confident judgments (optionally from a meta-trained checkpoint), mix, rank and flag.
 
-Output columns added to the windows table (DESIGN.md): ``trend_score, frequency_score,
+The result is the scores table (``ops.contracts.SCORES`` without ``run_id``), one row per
+window in window order, keyed by ``window_id``: ``trend_score, frequency_score,
 amplitude_score, pattern_score, quality_score`` (all in [0, 1], see
 :func:`ops.tsrating.rater.mix_scores`), ``quality_rank`` (1 = best; ties broken by window
-order), ``is_low_quality_issue`` and ``rater_version``.
+order), ``is_low_quality_issue``, ``rater_version`` and ``judge_model`` (docs/tsrating.md §6, §8).
 
 ``is_low_quality_issue`` policy: the windows ranked in the bottom ``low_quality_share`` of the
 dataset (``round(share * n)`` windows) — a *relative* flag: the rater's scores are rankings
@@ -21,8 +22,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from ops.contracts import CRITERIA, QUALITY_SCORE
 from ops.tsrating.encoder import Encoder, default_encoder, encoder_fingerprint
-from ops.tsrating.prompts import CRITERIA
 from ops.tsrating.rater import (
     RaterConfig,
     fit_rater,
@@ -32,15 +33,14 @@ from ops.tsrating.rater import (
     standardize,
 )
 
-SCORE_COLUMNS = [f"{c}_score" for c in CRITERIA] + ["quality_score"]
-
 
 @dataclass
 class ScoringResult:
-    windows: pl.DataFrame
+    scores: pl.DataFrame  # one row per window: window_id + the rating columns
     report: dict[str, Any]
     rater: Any = None
     notes: list[str] = field(default_factory=list)
+    judge_model: str = ""  # models whose judgments trained the rater, comma-separated
 
 
 def rank_and_flag(
@@ -64,7 +64,8 @@ def score_windows(
     meta_checkpoint: str | Path | None = None,
     low_quality_share: float = 0.1,
 ) -> ScoringResult:
-    """Rate every row of ``windows`` (values ``(n, L)`` in the same order; judgments by window_id)."""
+    """Rate every row of ``windows`` (values ``(n, L)`` in the same order; judgments by
+    window_id)."""
     if not 0.0 <= low_quality_share <= 1.0:
         raise ValueError(f"low_quality_share must be in [0, 1], got {low_quality_share}")
     enc = encoder or default_encoder()
@@ -105,12 +106,14 @@ def score_windows(
     )
     rank, low = rank_and_flag(mixed["quality"], low_quality_share, bool(trained))
     version = rater.version()
-    out = windows.with_columns(
+    judge_model = judge_models(judgments)
+    out = windows.select("window_id").with_columns(
         *[pl.Series(f"{c}_score", mixed[c], dtype=pl.Float64) for c in CRITERIA],
-        pl.Series("quality_score", mixed["quality"], dtype=pl.Float64),
+        pl.Series(QUALITY_SCORE, mixed["quality"], dtype=pl.Float64),
         pl.Series("quality_rank", rank, dtype=pl.Int64),
         pl.Series("is_low_quality_issue", low, dtype=pl.Boolean),
         pl.lit(version).alias("rater_version"),
+        pl.lit(judge_model or None, dtype=pl.String).alias("judge_model"),
     )
     report = {
         "criteria": report,
@@ -120,4 +123,11 @@ def score_windows(
         "low_quality_share": float(low.mean()) if n else 0.0,
         "mean_quality_score": float(mixed["quality"].mean()) if n else None,
     }
-    return ScoringResult(out, report, rater, notes)
+    return ScoringResult(out, report, rater, notes, judge_model)
+
+
+def judge_models(judgments: pl.DataFrame) -> str:
+    """The judge models of ``judgments``, sorted and comma-separated ("" when there are none)."""
+    if not judgments.height or "model" not in judgments.columns:
+        return ""
+    return ",".join(sorted(set(judgments["model"].drop_nulls().to_list())))

@@ -1,4 +1,4 @@
-"""Selection policy (METHODS §1.5): keep the top-k % of windows by ``quality_score`` and
+"""Selection policy (docs/tsrating.md §8): keep the top-k % of windows by ``quality_score`` and
 return the points those windows cover.
 
 Top-k: ``ceil(top_percent / 100 * n)`` windows with the best ``quality_rank`` (so ties follow
@@ -35,7 +35,10 @@ def points_of_windows(points: pl.DataFrame, windows: pl.DataFrame) -> pl.DataFra
         ends = starts + g["n_points"].to_numpy()
         keep_parts.append(
             pl.DataFrame(
-                {"series_id": [sid], "__ranges": [list(zip(starts.tolist(), ends.tolist()))]}
+                {
+                    "series_id": [sid],
+                    "__ranges": [list(zip(starts.tolist(), ends.tolist(), strict=True))],
+                }
             )
         )
     if not keep_parts:

@@ -1,4 +1,4 @@
-"""LLMTime-style serialisation of a window for a prompt (METHODS §1.1), and content hashes.
+"""LLMTime-style serialisation of a window for a prompt (docs/tsrating.md §2), and content hashes.
 
 Each value is written as a fixed-precision integer without a decimal point: ``x`` becomes
 ``round(x * 10**prec)`` (so with ``prec=4``, ``1.2345 -> 12345``, ``-0.5 -> -5000``), values
@@ -8,10 +8,11 @@ Values are **raw**, never normalised: the judge sees the data's own scale.
 
 from __future__ import annotations
 
-import hashlib
 import math
 
 import numpy as np
+
+from ops.hashing import sha256_hex
 
 NAN_TOKEN = "NaN"
 SEPARATOR = ", "
@@ -49,7 +50,4 @@ def content_hash(values) -> str:
     arr = np.ascontiguousarray(np.asarray(values, dtype="<f8").ravel()).copy()
     arr[np.isnan(arr)] = np.nan  # one NaN bit pattern
     arr[arr == 0.0] = 0.0  # -0.0 == 0.0
-    h = hashlib.sha256()
-    h.update(str(arr.size).encode())
-    h.update(arr.tobytes())
-    return h.hexdigest()
+    return sha256_hex(str(arr.size), arr.tobytes())

@@ -105,7 +105,9 @@ def window_values(points: pl.DataFrame, windows: pl.DataFrame, length: int) -> n
             "series_id", maintain_order=True
         )
     }
-    for i, (sid, start) in enumerate(zip(windows["series_id"], windows["start_index"])):
+    for i, (sid, start) in enumerate(
+        zip(windows["series_id"], windows["start_index"], strict=True)
+    ):
         v = by_series[sid][start : start + length]
         out[i, : len(v)] = v
     return out

@@ -8,9 +8,9 @@ import dagster as dg
 import polars as pl
 import pytest
 
+from assets.partitions import image_datasets, timeseries_datasets
+from assets.resources import QualityThresholds, SieveSettings
 from pipelines.definitions import defs
-from pipelines.partitions import image_datasets, timeseries_datasets
-from pipelines.settings import QualityThresholds, SieveSettings
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "data" / "samples"
@@ -75,7 +75,8 @@ def test_clean_datasets_pass_every_check_and_publish(materialized):
 
 def test_blocking_check_stops_publish_of_corrupted_dataset_only(materialized):
     """bad_images has 8 of 14 rows quarantined (57 % > 50 %): its quarantine_share check fails,
-    so published_image_labels is skipped for it, while digits_noisy (another partition) publishes."""
+    so published_image_labels is skipped for it, while digits_noisy (another partition)
+    publishes."""
     root, results = materialized
     bad = results[("images", "bad_images")]
     assert not bad.success

@@ -1,4 +1,5 @@
-"""timeseries_scores / timeseries_selected through Dagster on a temporary instance and a tiny dataset."""
+"""timeseries_scores / timeseries_selected through Dagster on a temporary instance and a tiny
+dataset."""
 
 from datetime import datetime, timedelta
 
@@ -7,9 +8,11 @@ import numpy as np
 import polars as pl
 import pytest
 
+from assets.partitions import timeseries_datasets
+from assets.resources import QualityThresholds, SieveSettings
+from ops.contracts import PUBLISHED_WINDOWS, SCORES, WINDOWS
+from ops.tables import read_rated_windows
 from pipelines.definitions import defs
-from pipelines.partitions import timeseries_datasets
-from pipelines.settings import QualityThresholds, SieveSettings
 
 
 def _write_dataset(root, name="tiny"):
@@ -31,7 +34,7 @@ def _write_dataset(root, name="tiny"):
                 "timestamp": (t0 + timedelta(hours=int(i))).isoformat(),
                 "value": float(x),
             }
-            for i, x in zip(t, v)
+            for i, x in zip(t, v, strict=True)
         ]
     folder = root / "raw" / "timeseries" / name
     folder.mkdir(parents=True)
@@ -79,7 +82,14 @@ def test_scores_columns_ranges_and_metadata(rated):
     checks = {e.check_name: e.passed for e in res.get_asset_check_evaluations()}
     assert checks and all(checks.values()), checks
     clean = root / "clean" / "timeseries" / "tiny"
-    w = pl.read_parquet(clean / "windows.parquet")
+    # each asset owns its table: windows without scores, scores keyed by window_id
+    assert pl.read_parquet(clean / "windows.parquet").columns == list(WINDOWS.names)
+    scores = pl.read_parquet(clean / "scores.parquet")
+    assert scores.columns == list(SCORES.names)
+    # consumers read the published windows: the two joined, in window order
+    w = pl.read_parquet(root / "published" / "timeseries" / "tiny" / "windows.parquet")
+    assert w.columns == list(PUBLISHED_WINDOWS.names)
+    assert w["window_id"].to_list() == scores["window_id"].to_list()
     for c in (
         "window_id",
         "series_id",
@@ -124,7 +134,7 @@ def test_scores_columns_ranges_and_metadata(rated):
 def test_selected_is_exactly_the_points_of_the_top_windows(rated):
     root, res = rated
     clean = root / "clean" / "timeseries" / "tiny"
-    w = pl.read_parquet(clean / "windows.parquet")
+    w = read_rated_windows(clean)
     pts = pl.read_parquet(clean / "points.parquet")
     sel = pl.read_parquet(clean / "selected.parquet")
     assert sel.columns == pts.columns

@@ -6,9 +6,9 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 import pytest
 
+from assets.partitions import image_datasets, timeseries_datasets
 from assets.report import ReportConfig, quality_report
-from pipelines.partitions import image_datasets, timeseries_datasets
-from pipelines.settings import SieveSettings
+from assets.resources import SieveSettings
 from tests.ops.report.sample_data import IMAGES, NEW_FLAGGED_IMAGE, TS_RATED, TS_RAW, write_night
 
 
@@ -29,7 +29,8 @@ def two_runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("sieve_report")
     write_night(root, 1)
     with dg.instance_for_test() as instance:
-        # "unregistered" has a clean folder but no partition; "never_run" a partition but no clean folder
+        # "unregistered" has a clean folder but no partition;
+        # "never_run" a partition but no clean folder
         (root / "clean" / "images" / "unregistered").mkdir(parents=True)
         instance.add_dynamic_partitions(timeseries_datasets.name, [TS_RATED, TS_RAW, "never_run"])
         instance.add_dynamic_partitions(image_datasets.name, [IMAGES])

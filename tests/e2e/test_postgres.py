@@ -31,8 +31,8 @@ def test_materialize_partition_on_postgres_instance(tmp_path, monkeypatch):
         pytest.skip("no PostgreSQL server (set SIEVE_TEST_PG_HOST/PORT/USER/DB; .ci/run does)")
     import dagster as dg
 
+    from assets.resources import SieveSettings
     from pipelines.definitions import defs
-    from pipelines.settings import SieveSettings
 
     for key in ("HOST", "PORT", "USER", "DB"):
         monkeypatch.setenv(f"SIEVE_PG_{key}", os.environ[f"SIEVE_TEST_PG_{key}"])

@@ -5,7 +5,8 @@ report.png).
 
 Needs Debian's ``chromium`` (``apt-get install chromium``; `.ci/run` installs it) and the
 ``playwright`` Python package (dev extra; it drives the system browser, no browser download).
-Marked ``ui``; `.ci/run` sets SIEVE_REQUIRE_SERVICES=1 so a missing browser fails instead of skipping.
+Marked ``ui``; `.ci/run` sets SIEVE_REQUIRE_SERVICES=1 so a missing browser fails instead of
+skipping.
 """
 
 import os

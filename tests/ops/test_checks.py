@@ -26,6 +26,7 @@ def _labels(**over):
         "split": ["train", "test", "train"],
         "prob_x": [0.9, 0.2, 0.1],
         "prob_y": [0.1, 0.8, 0.9],
+        "quarantine_reason": pl.Series([None] * 3, dtype=pl.String),
         "run_id": ["r"] * 3,
     }
     return pl.DataFrame(base | over)

@@ -13,7 +13,7 @@ def result():
 
 
 def test_bad_rows_are_quarantined_with_reasons(result):
-    reasons = dict(zip(result.quarantine["source_row"], result.quarantine["reason"]))
+    reasons = dict(zip(result.quarantine["source_row"], result.quarantine["reason"], strict=True))
     # a PNG signature followed by junk fails inside a chunk read: Pillow calls it truncated
     assert reasons.pop(7) in {"undecodable", "truncated"}
     assert reasons == {

@@ -74,6 +74,7 @@ def write_timeseries(root: Path, night: int) -> None:
     clean.mkdir(parents=True, exist_ok=True)
     pts = _points(["rated"], 128)
     w = _windows(pts)
+    windows_columns = w.columns
     base = [0.9, 0.7, 0.5, 0.15]  # window rated#96 is low quality on both nights
     shift = 0.0 if night == 1 else -0.1
     scores = [min(1.0, max(0.0, b + shift)) for b in base]
@@ -92,7 +93,10 @@ def write_timeseries(root: Path, night: int) -> None:
         judge_model=pl.lit("rubric"),
     )
     pts.write_parquet(clean / "points.parquet")
-    w.write_parquet(clean / "windows.parquet")
+    # the windows asset writes windows.parquet, the rater its own scores.parquet
+    rating = [c for c in w.columns if c not in windows_columns]
+    w.select(windows_columns).write_parquet(clean / "windows.parquet")
+    w.select("window_id", *rating, run_id=pl.lit("r")).write_parquet(clean / "scores.parquet")
     pl.DataFrame({"series_id": ["rated"], "n_points": [128]}).write_parquet(
         clean / "series.parquet"
     )

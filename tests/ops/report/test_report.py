@@ -10,8 +10,9 @@ import polars as pl
 import pytest
 
 from ops.report import build_report, collect_dataset_summary, find_previous_report
-from ops.report.collect import compact_ids, expand_ids
+from ops.report.collect import compact_ids
 from ops.report.diff import diff_reports
+from ops.report.models import CountChange, IdSet, Report
 
 from .sample_data import (
     DATASETS,
@@ -46,6 +47,7 @@ def test_files_written_with_night_names(two_nights):
         assert r.json_path == root / "reports" / f"{night.isoformat()}.json"
         assert r.html_path.stat().st_size > 1000
         saved = json.loads(r.json_path.read_text())
+        assert saved == r.summary.to_json()
         assert saved["night"] == night.isoformat()
         assert set(saved["datasets"]) == {f"{k}/{n}" for k, n in DATASETS}
     assert not [p for p in (root / "reports").iterdir() if p.name.endswith(".tmp")]
@@ -60,7 +62,8 @@ def test_html_self_contained_with_plots(two_nights):
     for _, name in DATASETS:
         assert name in html
     pngs = PNG_SRC.findall(html)
-    # ts_rated: hist, windows, quarantine; ts_raw: hist, windows; imgs: hist, confusion, thumbnails, quarantine
+    # ts_rated: hist, windows, quarantine; ts_raw: hist, windows;
+    # imgs: hist, confusion, thumbnails, quarantine
     assert len(pngs) >= 9
     for b in pngs:
         assert base64.b64decode(b).startswith(b"\x89PNG\r\n\x1a\n")
@@ -71,15 +74,15 @@ def test_night_one_says_no_previous_report(two_nights):
     assert "no previous report" in first.html_path.read_text().lower()
     assert "no previous report" in first.markdown.lower()
     assert first.previous_night is None
-    assert prev is not None and prev["night"] == NIGHT1.isoformat()
+    assert prev is not None and prev.night == NIGHT1.isoformat()
     assert "no previous report" not in second.html_path.read_text().lower()
 
 
 def test_unrated_timeseries_says_not_rated_and_invents_no_scores(two_nights):
     root, first, _, _ = two_nights
-    s = first.summary["datasets"][f"timeseries/{TS_RAW}"]
-    assert s["rated"] is False and s["rating"] is None and s["n_flagged"] is None
-    assert s["n_windows_with_missing"] > 0
+    s = first.summary.datasets[f"timeseries/{TS_RAW}"]
+    assert s.rated is False and s.rating is None and s.n_flagged is None
+    assert s.n_windows_with_missing > 0
     html = first.html_path.read_text()
     section = html.split(f'id="timeseries/{TS_RAW}"')[1].split("<h2")[0]
     assert "not rated yet" in section
@@ -90,37 +93,35 @@ def test_unrated_timeseries_says_not_rated_and_invents_no_scores(two_nights):
 
 def test_rated_summary_values(two_nights):
     _, first, _, _ = two_nights
-    s = first.summary["datasets"][f"timeseries/{TS_RATED}"]
-    assert s["rated"] and s["rating"]["n_low_quality"] == 1
-    assert s["rating"]["quality_score"]["mean"] == pytest.approx((0.9 + 0.7 + 0.5 + 0.15) / 4)
-    assert expand_ids(s["flagged_ids"]) == {"rated#96"}
-    j = s["judgments"]
-    assert (j["rows"], j["calls"], j["cache_hits"], j["tokens"]) == (3, 4, 2, 220)
-    assert j["cost_usd"] == pytest.approx(0.003)
+    s = first.summary.datasets[f"timeseries/{TS_RATED}"]
+    assert s.rated and s.rating.n_low_quality == 1
+    assert s.rating.quality_score.mean == pytest.approx((0.9 + 0.7 + 0.5 + 0.15) / 4)
+    assert s.flagged_ids.ids() == {"rated#96"}
+    j = s.judgments
+    assert (j.rows, j.calls, j.cache_hits, j.tokens) == (3, 4, 2, 220)
+    assert j.cost_usd == pytest.approx(0.003)
     assert first.metrics[f"{TS_RATED}/llm_cost_usd"] == pytest.approx(0.003)
-    img = first.summary["datasets"][f"images/{IMAGES}"]
-    assert img["n_flagged"] == 1 and img["label_issue_rate"] == pytest.approx(1 / 12)
-    assert img["quarantine"]["n"] == 1 and img["actions"]["quarantined"] == 1
+    img = first.summary.datasets[f"images/{IMAGES}"]
+    assert img.n_flagged == 1 and img.label_issue_rate == pytest.approx(1 / 12)
+    assert img.n_quarantined == 1 and img.labels.actions["quarantined"] == 1
     assert first.metrics[f"{IMAGES}/label_issue_rate"] == pytest.approx(1 / 12)
 
 
 def test_night_two_diff_shows_new_flags_and_drift(two_nights):
     _, _, second, _ = two_nights
     d = second.diff
-    assert d["previous_night"] == NIGHT1.isoformat()
-    img = d["datasets"][f"images/{IMAGES}"]
-    assert (
-        img["flagged_ids"]["new"] == [NEW_FLAGGED_IMAGE] and img["flagged_ids"]["n_resolved"] == 0
-    )
-    assert img["flagged"] == {"now": 2, "before": 1, "delta": 1}
-    assert img["quarantined"]["delta"] == 1 and img["quarantined_ids"]["new"] == ["img/missing.png"]
-    ts = d["datasets"][f"timeseries/{TS_RATED}"]
-    assert ts["flagged_ids"]["new"] == [NEW_LOW_WINDOW]
-    assert ts["drift"]["delta"]["mean"] == pytest.approx(
+    assert d.previous_night == NIGHT1.isoformat()
+    img = d.datasets[f"images/{IMAGES}"]
+    assert img.flagged_ids.new == [NEW_FLAGGED_IMAGE] and img.flagged_ids.n_resolved == 0
+    assert img.flagged == CountChange(now=2, before=1, delta=1)
+    assert img.quarantined.delta == 1 and img.quarantined_ids.new == ["img/missing.png"]
+    ts = d.datasets[f"timeseries/{TS_RATED}"]
+    assert ts.flagged_ids.new == [NEW_LOW_WINDOW]
+    assert ts.drift.delta["mean"] == pytest.approx(
         (0.05 + 0.2 + 0.6 + 0.8) / 4 - (0.9 + 0.7 + 0.5 + 0.15) / 4
     )
-    assert img["drift"]["delta"]["mean"] < 0
-    assert d["n_new_flagged"] == 2 and second.totals["new_flagged"] == 2
+    assert img.drift.delta["mean"] < 0
+    assert d.n_new_flagged == 2 and second.totals.new_flagged == 2
     html = second.html_path.read_text()
     assert NEW_FLAGGED_IMAGE in html and NEW_LOW_WINDOW in html
     assert "Score drift" in html and "-0.15" in html
@@ -141,8 +142,8 @@ def test_previous_report_skips_same_or_later_nights_and_damaged_files(tmp_path):
     (tmp_path / "2026-03-01.json").write_text(json.dumps({"night": "2026-03-01", "datasets": {}}))
     (tmp_path / "2026-03-02.json").write_text("{not json")
     (tmp_path / "2026-03-03.json").write_text(json.dumps({"night": "2026-03-03", "datasets": {}}))
-    assert find_previous_report(tmp_path, date(2026, 3, 3))["night"] == "2026-03-01"
-    assert find_previous_report(tmp_path, date(2026, 3, 4))["night"] == "2026-03-03"
+    assert find_previous_report(tmp_path, date(2026, 3, 3)).night == "2026-03-01"
+    assert find_previous_report(tmp_path, date(2026, 3, 4)).night == "2026-03-03"
     assert find_previous_report(tmp_path, date(2026, 3, 1)) is None
     assert find_previous_report(tmp_path / "absent", date(2026, 3, 1)) is None
 
@@ -150,20 +151,21 @@ def test_previous_report_skips_same_or_later_nights_and_damaged_files(tmp_path):
 def test_compact_ids_round_trip_and_truncation(monkeypatch):
     ids = [f"series:x#{i}" for i in range(0, 640, 64)] + ["img/0001.png", "img/sub/2.png", "plain"]
     c = compact_ids(ids)
-    assert expand_ids(c) == set(ids) and c["n"] == len(ids) and not c["truncated"]
-    assert len(json.dumps(c)) < len(json.dumps(ids))
+    assert c.ids() == set(ids) and c.n == len(ids) and not c.truncated
+    assert len(json.dumps(c.to_json())) < len(json.dumps(ids))
+    assert IdSet.from_json(c.to_json()) == c
     monkeypatch.setattr("ops.report.collect.MAX_STORED_IDS", 3)
     t = compact_ids(ids)
-    assert t["truncated"] and t["n"] == len(ids) and len(expand_ids(t)) == 3
+    assert t.truncated and t.n == len(ids) and len(t.ids()) == 3
 
 
 def test_collect_on_empty_or_missing_folder(tmp_path):
     s = collect_dataset_summary(
         "timeseries", "nothing", tmp_path / "clean" / "timeseries" / "nothing"
     )
-    assert s["present"] is False and s["files"] == [] and s["rated"] is False
+    assert s.present is False and s.files == [] and s.rated is False
     s = collect_dataset_summary("images", "nothing", tmp_path)
-    assert s["n_rows"] is None and s["n_flagged"] is None
+    assert s.n_rows is None and s.n_flagged is None
 
 
 def test_corrupt_file_is_reported_not_raised(tmp_path):
@@ -171,15 +173,15 @@ def test_corrupt_file_is_reported_not_raised(tmp_path):
     clean.mkdir(parents=True)
     (clean / "labels.parquet").write_bytes(b"not parquet")
     r = build_report(tmp_path, [("images", "bad")], NIGHT1, None)
-    assert "labels.parquet" in r.summary["datasets"]["images/bad"]["read_errors"]
+    assert "labels.parquet" in r.summary.datasets["images/bad"].read_errors
     assert "Unreadable files" in r.html_path.read_text()
 
 
 def test_new_and_removed_datasets_in_diff():
     prev = {"night": "2026-03-01", "datasets": {"images/old": {"kind": "images", "name": "old"}}}
     cur = {"datasets": {"images/new": {"kind": "images", "name": "new", "n_flagged": 0}}}
-    d = diff_reports(cur, prev)
-    assert d["datasets"]["images/new"]["status"] == "new" and d["removed"] == ["images/old"]
+    d = diff_reports(Report.from_json(cur), Report.from_json(prev))
+    assert d.datasets["images/new"].status == "new" and d.removed == ["images/old"]
 
 
 def test_unscored_images_say_so(tmp_path):
@@ -198,7 +200,7 @@ def test_unscored_images_say_so(tmp_path):
         schema_overrides={"label_quality": pl.Float64},
     ).write_parquet(clean / "labels.parquet")
     r = build_report(tmp_path, [("images", "plain")], NIGHT1, None)
-    assert r.summary["datasets"]["images/plain"]["scored"] is False
+    assert r.summary.datasets["images/plain"].scored is False
     assert "not scored yet" in r.html_path.read_text()
     assert "plain/mean_label_quality" not in r.metrics
 
@@ -209,7 +211,8 @@ def test_ops_report_imports_neither_dagster_nor_matplotlib():
 
     code = (
         "import sys, ops.report, ops.report.figures, ops.report.render; "
-        "bad = [m for m in ('dagster', 'matplotlib') if m in sys.modules]; print(bad); sys.exit(1 if bad else 0)"
+        "bad = [m for m in ('dagster', 'matplotlib', 'jinja2') if m in sys.modules]; "
+        "print(bad); sys.exit(1 if bad else 0)"
     )
     proc = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=str(REPO)
@@ -233,3 +236,13 @@ def test_figures_per_dataset_are_labelled_honestly(two_nights):
     assert set(keys[TS_RAW]) == {"score_hist", "windows"}  # empty quarantine: no chart
     assert keys[TS_RAW]["score_hist"].title == "Missing values per window"
     assert keys[TS_RAW]["windows"].caption.startswith("not rated yet")
+
+
+def test_html_escapes_what_comes_from_the_data(tmp_path):
+    name = 'odd<b>&"name'
+    clean = tmp_path / "clean" / "images" / name
+    clean.mkdir(parents=True)
+    (clean / "labels.parquet").write_bytes(b"<script>not parquet</script>")
+    html = build_report(tmp_path, [("images", name)], NIGHT1, None).html_path.read_text()
+    assert "<script" not in html and "<b>&" not in html
+    assert "odd&lt;b&gt;&amp;" in html

@@ -1,4 +1,4 @@
-"""Significant vs non-significant window generators (METHODS §1.6, TSRating App. B.2)."""
+"""Significant vs non-significant window generators (docs/tsrating.md §10, TSRating App. B.2)."""
 
 from __future__ import annotations
 

@@ -89,3 +89,27 @@ def test_pair_config_validation_and_roundtrip():
         PairConfig(pairs_per_windw=1.0)
     with pytest.raises(ValidationError):
         PairConfig(confident_low=0.3, confident_high=0.2)
+
+
+def test_locked_database_is_retried_other_errors_are_not(tmp_path):
+    import sqlite3
+
+    cache = JudgmentCache(tmp_path / "c.sqlite", busy_timeout_s=5)
+    attempts = []
+
+    def flaky():
+        attempts.append(1)
+        if len(attempts) < 3:
+            raise sqlite3.OperationalError("database is locked")
+        return "ok"
+
+    assert cache._retry(flaky) == "ok" and len(attempts) == 3
+
+    def broken():
+        attempts.append(1)
+        raise sqlite3.OperationalError("near 'x': syntax error")
+
+    attempts.clear()
+    with pytest.raises(sqlite3.OperationalError, match="syntax"):
+        cache._retry(broken)
+    assert len(attempts) == 1

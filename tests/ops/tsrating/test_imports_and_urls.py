@@ -16,7 +16,7 @@ MODULES = [
     "ops.tsrating.cache",
     "ops.tsrating.pairs",
     "ops.tsrating.prompts",
-    "pipelines.judge_resource",
+    "assets.resources",
 ]
 
 

@@ -1,10 +1,12 @@
+from dataclasses import replace
+
 import numpy as np
 import polars as pl
 import pytest
 
 from ops.tsrating.cache import JudgmentCache
 from ops.tsrating.judge_base import Answer
-from ops.tsrating.judging import JUDGMENT_SCHEMA, judge_windows
+from ops.tsrating.judging import JUDGMENT_SCHEMA, JudgingSummary, judge_windows
 from ops.tsrating.pairs import PairConfig
 from ops.tsrating.rubric_judge import RubricJudge
 
@@ -37,10 +39,10 @@ def test_rubric_end_to_end_then_rerun_makes_zero_calls(tmp_path):
     events = []
     df, s = judge_windows(X, ids, RubricJudge(), pairs=cfg, cache=cache, progress=events.append)
     assert df.schema == pl.Schema(JUDGMENT_SCHEMA)
-    assert s["calls"] > 0 and s["cache_hits"] == 0 and events
+    assert s.calls > 0 and s.cache_hits == 0 and events
     assert set(df["criterion"]) == {"trend", "frequency", "amplitude", "pattern"}
     # stopping rule: each criterion reached its target of confident pairs (N = 24)
-    assert all(v >= 24 for v in s["confident_per_criterion"].values())
+    assert all(v >= 24 for v in s.confident_per_criterion.values())
     # calibration and confidence
     p = (df["comparisons_forward"] + 1 - df["comparisons_backward"]) / 2
     assert np.allclose(p.to_numpy(), df["comparisons_avg"].to_numpy())
@@ -55,8 +57,8 @@ def test_rubric_end_to_end_then_rerun_makes_zero_calls(tmp_path):
 
     judge2 = RubricJudge()
     df2, s2 = judge_windows(X, ids, judge2, pairs=cfg, cache=cache)
-    assert s2["calls"] == 0 and judge2.calls_made == 0
-    assert s2["cache_hit_rate"] == 1.0 and s2["cache_hits"] == 2 * df.height
+    assert s2.calls == 0 and judge2.calls_made == 0
+    assert s2.cache_hit_rate == 1.0 and s2.cache_hits == 2 * df.height
     keep = [c for c in df.columns if c not in ("cached_forward", "cached_backward", "calls")]
     assert df2.select(keep).equals(df.select(keep))
     assert df2["cached_forward"].all() and df2["cached_backward"].all()
@@ -73,7 +75,9 @@ def test_max_pairs_caps_and_seed_changes_pairs(tmp_path):
     df2, _ = judge_windows(
         X, ids, RubricJudge(), criteria=("trend",), pairs=PairConfig(max_pairs=5, seed=2), cache=c
     )
-    assert set(zip(df["block_a"], df["block_b"])) != set(zip(df2["block_a"], df2["block_b"]))
+    assert set(zip(df["block_a"], df["block_b"], strict=True)) != set(
+        zip(df2["block_a"], df2["block_b"], strict=True)
+    )
 
 
 def test_pairs_exhausted_when_target_unreachable(tmp_path):
@@ -107,7 +111,7 @@ class FlakyJudge(RubricJudge):
 
     def judge(self, queries):
         out = super().judge(queries)
-        for k, a in enumerate(out):
+        for k in range(len(out)):
             if k % 3 == 0:
                 out[k] = Answer(
                     prob_second=None,
@@ -131,5 +135,20 @@ def test_unparseable_answers_recorded_not_guessed(tmp_path):
         cache=JudgmentCache(tmp_path / "c.sqlite"),
     )
     bad = df.filter(pl.col("status") == "unparseable")
-    assert bad.height > 0 and s["unparseable"] > 0
+    assert bad.height > 0 and s.unparseable > 0
     assert bad["comparisons_avg"].is_null().all() and not bad["confident"].any()
+
+
+def test_summary_json_keeps_its_keys_and_reads_back(tmp_path):
+    X = make_windows()
+    ids = [f"s1:{i}" for i in range(len(X))]
+    cache = JudgmentCache(tmp_path / "c.sqlite")
+    _, s = judge_windows(X, ids, RubricJudge(), pairs=PairConfig(seed=1), cache=cache)
+    keys = list(s.to_json())
+    assert keys[0] == "model" and keys[-1] == "elapsed_s" and "call_budget" not in keys
+    full = replace(s, call_budget=100, judge_kind="rubric")
+    assert list(full.to_json())[-2:] == ["call_budget", "judge_kind"]
+    assert JudgingSummary.from_json(full.to_json()) == full
+    # a summary written by earlier code (a plain dict with the same keys) reads the same
+    old = {**full.to_json(), "some_future_key": 1}
+    assert JudgingSummary.from_json(old) == full

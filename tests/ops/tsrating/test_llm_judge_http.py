@@ -133,7 +133,7 @@ def test_judge_windows_through_http_then_cache_makes_zero_calls(server, tmp_path
     df, s = judge_windows(
         X, ids, LLMJudge(cfg(server)), criteria=("trend", "pattern"), pairs=pc, cache=cache
     )
-    assert s["calls"] > 0 and s["tokens"] > 0 and s["errors"] == 0
+    assert s.calls > 0 and s.tokens > 0 and s.errors == 0
     assert (df["status"] == "ok").all() and set(df["path"]) == {"logprobs"}
     assert (df["model"] == "openai/test-model").all()
     # the rubric-backed server and the rubric judge agree after calibration (up to serialisation)
@@ -149,7 +149,7 @@ def test_judge_windows_through_http_then_cache_makes_zero_calls(server, tmp_path
     n_http = len(server.state.requests)
     j2 = LLMJudge(cfg(server))
     df2, s2 = judge_windows(X, ids, j2, criteria=("trend", "pattern"), pairs=pc, cache=cache)
-    assert s2["calls"] == 0 and s2["cache_hit_rate"] == 1.0 and j2.http_attempts == 0
+    assert s2.calls == 0 and s2.cache_hit_rate == 1.0 and j2.http_attempts == 0
     assert len(server.state.requests) == n_http
     assert df2["comparisons_avg"].equals(df["comparisons_avg"])
 
@@ -165,8 +165,8 @@ def test_call_budget_stops_cleanly(server, tmp_path):
         pairs=PairConfig(max_pairs=10),
         cache=JudgmentCache(tmp_path / "c.sqlite"),
     )
-    assert s["budget_exhausted"] is True
-    assert len(server.state.requests) == 7 and s["calls"] == 7
+    assert s.budget_exhausted is True
+    assert len(server.state.requests) == 7 and s.calls == 7
     assert (df["status"] == "budget_exhausted").sum() >= 1
     assert df.filter(pl.col("status") == "budget_exhausted")["comparisons_avg"].is_null().all()
     assert (df["status"] == "ok").sum() >= 1
@@ -198,7 +198,7 @@ def test_offline_with_warm_cache_works(server, tmp_path):
     df, s = judge_windows(
         X, ids, LLMJudge(cfg(server, offline=True)), criteria=("trend",), pairs=pc, cache=cache
     )
-    assert s["calls"] == 0 and df.height == 4
+    assert s.calls == 0 and df.height == 4
 
 
 class Recorder:

@@ -60,7 +60,7 @@ def test_smollm2_through_litellm_logprobs_and_votes(local_model, tmp_path):
         )
     )
     df, s = judge_windows(X, ids, j, criteria=("trend",), pairs=pc, cache=cache)
-    assert df.height == 3 and s["errors"] == 0 and s["calls"] == 6 and s["tokens"] > 0
+    assert df.height == 3 and s.errors == 0 and s.calls == 6 and s.tokens > 0
     assert set(df["path"].drop_nulls()) <= {"logprobs"}
     ok = df.filter(df["status"] == "ok")
     assert ok.height >= 1  # A/B are among SmolLM2's top-20 next tokens for these prompts
@@ -78,9 +78,9 @@ def test_smollm2_through_litellm_logprobs_and_votes(local_model, tmp_path):
         )
     )
     dfv, sv = judge_windows(X, ids, jv, criteria=("trend",), pairs=pc, cache=cache)
-    assert set(dfv["path"].drop_nulls()) == {"votes"} and sv["errors"] == 0 and sv["calls"] == 6
+    assert set(dfv["path"].drop_nulls()) == {"votes"} and sv.errors == 0 and sv.calls == 6
     assert all(v is None or v.startswith("A:") for v in dfv["votes_fwd"])
 
     # same data again: everything from the cache
     df2, s2 = judge_windows(X, ids, LLMJudge(j.config), criteria=("trend",), pairs=pc, cache=cache)
-    assert s2["calls"] == 0 and s2["cache_hit_rate"] == 1.0
+    assert s2.calls == 0 and s2.cache_hit_rate == 1.0

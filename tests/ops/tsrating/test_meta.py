@@ -1,5 +1,5 @@
-"""Meta-learning (METHODS §1.4, §1.7 D1): the meta step really updates θ with the query gradient,
-and meta-training helps few-shot adaptation on domains sharing a quality direction."""
+"""Meta-learning (docs/tsrating.md §7, §9 D1): the meta step really updates θ with the query
+gradient, and meta-training helps few-shot adaptation on domains sharing a quality direction."""
 
 import numpy as np
 import pytest
@@ -66,7 +66,8 @@ def test_meta_step_changes_meta_params():
 
 
 def test_meta_grad_is_query_grad():
-    """One task: (θ_before − θ_after)/β equals the query gradient at independently adapted weights."""
+    """One task: (θ_before − θ_after)/β equals the query gradient at independently adapted
+    weights."""
     torch.manual_seed(1)
     cfg = MetaConfig(inner_steps=3, support_batch=5, hidden=16, alpha=4e-3, beta=0.5)
     head = RaterHead(6, 16).double()

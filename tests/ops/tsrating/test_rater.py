@@ -1,10 +1,11 @@
-"""Encoder, Bradley–Terry rater and scoring (METHODS §1.3)."""
+"""Encoder, Bradley–Terry rater and scoring (docs/tsrating.md §6)."""
 
 import numpy as np
 import polars as pl
 import pytest
 import torch
 
+from ops.device import resolve_device
 from ops.tsrating.encoder import CallableEncoder, FeatureEncoder, prepare
 from ops.tsrating.rater import (
     Pairs,
@@ -16,7 +17,6 @@ from ops.tsrating.rater import (
     mix_scores,
     pairs_from_judgments,
     pairwise_accuracy,
-    resolve_device,
     save_heads,
     standardize,
 )
@@ -184,7 +184,8 @@ def test_score_windows_too_few_judgments_falls_back():
     )
     res = score_windows(w, X, j, config=RaterConfig(epochs=1, hidden=8))
     assert res.report["trained"] == [] and len(res.notes) == 4
-    assert (res.windows["quality_score"] == 0.5).all() and not res.windows[
+    assert (res.scores["quality_score"] == 0.5).all() and not res.scores[
         "is_low_quality_issue"
     ].any()
-    assert sorted(res.windows["quality_rank"]) == list(range(1, 31))
+    assert sorted(res.scores["quality_rank"]) == list(range(1, 31))
+    assert res.scores["window_id"].to_list() == w["window_id"].to_list()

@@ -44,7 +44,7 @@ def test_selected_points_are_exactly_the_top_windows_points():
     pts, w = _points(), _windows()
     sel, chosen = select_points(pts, w, 50)
     assert sel.columns == pts.columns
-    got = sorted(zip(sel["series_id"], sel["source_row"]))
+    got = sorted(zip(sel["series_id"], sel["source_row"], strict=True))
     assert got == [("a", i) for i in [0, 1, 2, 3, 6, 7, 8, 9]]
     # overlapping windows: each point once
     both = points_of_windows(pts, w.filter(pl.col("series_id") == "a"))

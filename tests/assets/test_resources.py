@@ -1,9 +1,9 @@
-
 import pytest
+from pydantic import ValidationError
 
+from assets.resources import JudgeResource
 from ops.tsrating.llm_judge import LLMJudge
 from ops.tsrating.rubric_judge import RubricJudge
-from pipelines.judge_resource import JudgeResource
 
 
 def test_default_is_rubric_and_cache_under_data_root(tmp_path, monkeypatch):
@@ -32,9 +32,9 @@ def test_paths_follow_config(tmp_path, monkeypatch):
 
 
 def test_litellm_kind_requires_model():
-    with pytest.raises(Exception, match="explicit `model`"):
+    with pytest.raises(ValidationError, match="explicit `model`"):
         JudgeResource(kind="litellm")
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError, match="bogus"):
         JudgeResource(kind="litellm", model="openai/x", bogus=1)
 
 
@@ -105,7 +105,7 @@ def test_run_config_override_reaches_judge_and_unknown_keys_rejected(tmp_path):
 
 
 def test_judge_resource_from_env_reads_sieve_judge_variables():
-    from pipelines.judge_resource import judge_resource_from_env
+    from assets.resources import judge_resource_from_env
 
     assert judge_resource_from_env({}).kind == "rubric"
     res = judge_resource_from_env(

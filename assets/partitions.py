@@ -2,7 +2,9 @@
 
 import dagster as dg
 
+from ops.contracts import IMAGES, TIMESERIES
+
 timeseries_datasets = dg.DynamicPartitionsDefinition(name="timeseries_datasets")
 image_datasets = dg.DynamicPartitionsDefinition(name="image_datasets")
 
-PARTITIONS_BY_KIND = {"timeseries": timeseries_datasets, "images": image_datasets}
+PARTITIONS_BY_KIND = {TIMESERIES: timeseries_datasets, IMAGES: image_datasets}

@@ -1,7 +1,9 @@
+"""ops.fileio.write_parquet_atomic: round trip, and a crash mid-write keeps the old file."""
+
 import polars as pl
 import pytest
 
-from ops.parquet_io import write_parquet_atomic
+from ops.fileio import write_parquet_atomic
 
 
 def test_roundtrip(tmp_path):
@@ -16,8 +18,7 @@ def test_crash_mid_write_keeps_old_file_and_leaves_no_temp(tmp_path, monkeypatch
     write_parquet_atomic(old, path)
 
     def half_write(self, file, *args, **kwargs):
-        with open(file, "wb") as fh:
-            fh.write(b"PAR1 half")
+        file.write(b"PAR1 half")  # the temporary file's handle
         raise RuntimeError("disk full")
 
     monkeypatch.setattr(pl.DataFrame, "write_parquet", half_write)
