@@ -85,4 +85,7 @@ def open_image(
                     if upright is not img:
                         upright.close()
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-            raise ImageTooLarge(f"refused as a decompression bomb: {exc}") from exc
+            raise ImageTooLarge(
+                f"refused as a possible decompression bomb (limit {MAX_IMAGE_PIXELS:,} pixels, "
+                f"SIEVE_MAX_IMAGE_PIXELS): {exc}"
+            ) from exc
