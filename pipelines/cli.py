@@ -33,13 +33,14 @@ def _instance():
 
 def run_dataset(name: str, instance=None, kind: str | None = None) -> bool:
     """Register ``name`` and materialize all of its assets; returns whether the run succeeded."""
-    from assets.partitions import PARTITIONS_BY_KIND
     from ops.paths import dataset_paths, find_dataset_kind, validate_dataset_name
+
+    validate_dataset_name(name)  # before anything (the instance, a path, a log line) sees it
+    from assets.partitions import PARTITIONS_BY_KIND
     from pipelines.definitions import defs
     from pipelines.jobs import JOB_BY_KIND
     from pipelines.reclaim import reclaim, run_owner_tags
 
-    validate_dataset_name(name)
     instance = instance or _instance()
     kind = kind or find_dataset_kind(name)
     reclaimed = reclaim(instance)

@@ -141,6 +141,16 @@ class ReclaimResult:
         return "; ".join(parts) or "nothing to reclaim"
 
 
+def _slots_by_run(storage) -> dict[str, int]:
+    """How many pool slots each run holds now, over every pool."""
+    counts: dict[str, int] = {}
+    keys = sorted(storage.get_concurrency_keys())
+    for info in storage.get_concurrency_infos(keys).values():
+        for slot in info.claimed_slots:
+            counts[slot.run_id] = counts.get(slot.run_id, 0) + 1
+    return counts
+
+
 def reclaim(instance: dg.DagsterInstance) -> ReclaimResult:
     """Fail the runs whose worker died and free every slot held by a run that is not running."""
     dead = dead_runs(instance)
@@ -164,8 +174,12 @@ def reclaim(instance: dg.DagsterInstance) -> ReclaimResult:
                     filters=dg.RunsFilter(run_ids=list(holders), statuses=UNFINISHED)
                 )
             }
-            for run_id in sorted(set(holders) - running):
-                freed[run_id] = int(storage.free_concurrency_slots_for_run(run_id) or 0)
+            stale = sorted(set(holders) - running)
+            if stale:
+                held = _slots_by_run(storage)
+                for run_id in stale:
+                    storage.free_concurrency_slots_for_run(run_id)  # also drops pending claims
+                    freed[run_id] = held.get(run_id, 0)
     return ReclaimResult(dead, freed)
 
 
