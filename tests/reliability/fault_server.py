@@ -41,6 +41,7 @@ class FaultServer:
         self.hang_s = 120.0
         self.requests = 0
         self.auth_seen: list[str] = []
+        self.models_seen: list[str] = []
         self.lock = threading.Lock()
         self._release = threading.Event()
         self.rubric = RubricJudge()
@@ -113,10 +114,15 @@ class FaultServer:
                 n = int(self.headers.get("Content-Length", 0))
                 raw = self.rfile.read(n)
                 auth = self.headers.get("Authorization") or ""
+                try:
+                    model = str(json.loads(raw).get("model"))
+                except ValueError:
+                    model = ""
                 with server.lock:
                     server.requests += 1
                     k = server.requests
                     server.auth_seen.append(auth)
+                    server.models_seen.append(model)
                 if k > server.max_requests:
                     return self._send(503, b'{"error": {"message": "test bound reached"}}')
                 mode = server.mode if k % server.every == 0 else "ok"

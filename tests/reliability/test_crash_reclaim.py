@@ -152,7 +152,7 @@ def _cli(env: dict[str, str], dataset: str) -> subprocess.Popen:
 @pytest.mark.slow
 def test_kill_9_twice_during_judging_then_a_rerun_finishes(tmp_path):
     data = tmp_path / "data"
-    for name in ("ts_a", "ts_b"):
+    for name in ("ts_a", "ts_b", "ts_c"):
         for s in range(2):
             series_csv(data / "raw" / "timeseries" / name / f"s{s}.csv", 400, seed=s)
     home = _instance_home(tmp_path)
@@ -163,19 +163,24 @@ def test_kill_9_twice_during_judging_then_a_rerun_finishes(tmp_path):
         "PYTHONPATH": str(REPO),
     }
     with FaultServer("hang", max_requests=1000) as server:
-        llm = {
-            "SIEVE_JUDGE_KIND": "litellm",
-            "SIEVE_JUDGE_MODEL": "openai/hanging-model",
-            "SIEVE_JUDGE_API_BASE": server.api_base,
-        }
-        for _ in range(2):  # both llm pool slots end up held by dead runs
-            seen = server.requests
-            proc = _cli({**base, **llm}, "ts_a")
-            deadline = time.monotonic() + 240
-            while server.requests == seen:  # the judging step is inside the pool, waiting
-                assert proc.poll() is None, proc.stdout.read()
-                assert time.monotonic() < deadline, "the judging step never called the judge"
-                time.sleep(0.2)
+        procs = {}
+        for tag in ("a", "b"):  # two runs judging at once hold both llm pool slots
+            procs[tag] = _cli(
+                {
+                    **base,
+                    "SIEVE_JUDGE_KIND": "litellm",
+                    "SIEVE_JUDGE_MODEL": f"openai/hang-{tag}",
+                    "SIEVE_JUDGE_API_BASE": server.api_base,
+                },
+                f"ts_{tag}",
+            )
+        deadline = time.monotonic() + 600
+        while not {"hang-a", "hang-b"} <= set(server.models_seen):  # both inside the pool
+            for proc in procs.values():
+                assert proc.poll() is None, proc.stdout.read()[-3000:]
+            assert time.monotonic() < deadline, "the judging steps never called the judge"
+            time.sleep(0.2)
+        for proc in procs.values():
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=30)
         with dg.DagsterInstance.from_config(str(home)) as instance:
@@ -184,14 +189,14 @@ def test_kill_9_twice_during_judging_then_a_rerun_finishes(tmp_path):
         server.release()
 
     # another dataset, default judge: before the fix this waited forever on pool llm
-    rerun = _cli(base, "ts_b")
+    rerun = _cli(base, "ts_c")
     try:
-        out, _ = rerun.communicate(timeout=300)
+        out, _ = rerun.communicate(timeout=600)
     except subprocess.TimeoutExpired:
         os.killpg(rerun.pid, signal.SIGKILL)
         pytest.fail("the rerun after two kill -9 hung (pool slots never freed)")
     assert rerun.returncode == 0, out[-3000:]
-    assert "ts_b: ok" in out and "reclaimed" in out
+    assert "ts_c: ok" in out and "reclaimed" in out
     with dg.DagsterInstance.from_config(str(home)) as instance:
         failed = instance.get_run_records(
             filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.FAILURE])
