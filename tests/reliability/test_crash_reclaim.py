@@ -21,15 +21,6 @@ import pytest
 import yaml
 
 from pipelines.cli import main as cli_main
-from pipelines.reclaim import (
-    TAG_HOST,
-    TAG_PID,
-    TAG_PID_START,
-    dead_runs,
-    drop_invalid_partitions,
-    reclaim,
-    run_owner_tags,
-)
 
 from .corpus import series_csv
 from .fault_server import FaultServer
@@ -42,6 +33,12 @@ def _dead_pid() -> int:
     proc = subprocess.Popen([sys.executable, "-c", "pass"])
     proc.wait()
     return proc.pid
+
+
+def _reclaim():
+    import pipelines.reclaim  # new in issue 15; imported here so the slow test runs without it
+
+    return pipelines.reclaim
 
 
 def _started_run(instance, tags: dict[str, str]) -> str:
@@ -60,20 +57,21 @@ def _claim(instance, run_id: str, step: str) -> None:
 
 
 def test_slots_of_a_killed_run_are_reclaimed_and_a_live_runs_are_not(tmp_path):
+    r = _reclaim()
     with dg.instance_for_test(temp_dir=str(tmp_path), overrides=POOL) as instance:
         storage = instance.event_log_storage
         storage.set_concurrency_slots("llm", 2)
-        host = run_owner_tags()[TAG_HOST]
-        dead = _started_run(instance, {TAG_HOST: host, TAG_PID: str(_dead_pid())})
+        host = r.run_owner_tags()[r.TAG_HOST]
+        dead = _started_run(instance, {r.TAG_HOST: host, r.TAG_PID: str(_dead_pid())})
         _claim(instance, dead, "timeseries_judgments")
-        live = _started_run(instance, run_owner_tags())
+        live = _started_run(instance, r.run_owner_tags())
         _claim(instance, live, "timeseries_judgments")
         assert storage.get_concurrency_info("llm").active_slot_count == 2  # the pool is full
         # a third run would now wait forever: its claim is not granted
-        third = _started_run(instance, run_owner_tags())
+        third = _started_run(instance, r.run_owner_tags())
         assert not storage.claim_concurrency_slot("llm", third, "timeseries_judgments").is_claimed
 
-        result = reclaim(instance)
+        result = r.reclaim(instance)
 
         assert [d.run_id for d in result.failed_runs] == [dead]
         assert result.freed_slots == {dead: 1}
@@ -82,25 +80,27 @@ def test_slots_of_a_killed_run_are_reclaimed_and_a_live_runs_are_not(tmp_path):
         info = storage.get_concurrency_info("llm")
         assert {s.run_id for s in info.claimed_slots} == {live}
         assert storage.claim_concurrency_slot("llm", third, "timeseries_judgments").is_claimed
-        assert reclaim(instance).summary() == "nothing to reclaim"  # idempotent
+        assert r.reclaim(instance).summary() == "nothing to reclaim"  # idempotent
 
 
 def test_a_reused_pid_is_not_taken_for_the_dead_runs(tmp_path):
     """The run's pid now belongs to another process (this one): the recorded start time
     differs, so the run is still known to be dead."""
+    r = _reclaim()
     with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
-        tags = run_owner_tags() | {TAG_PID_START: "1"}  # not this process's start time
+        tags = r.run_owner_tags() | {r.TAG_PID_START: "1"}  # not this process's start time
         run_id = _started_run(instance, tags)
-        if run_owner_tags().get(TAG_PID_START) is None:
+        if r.run_owner_tags().get(r.TAG_PID_START) is None:
             pytest.skip("no /proc: pid start times unknown")
-        assert [d.run_id for d in dead_runs(instance)] == [run_id]
+        assert [d.run_id for d in r.dead_runs(instance)] == [run_id]
 
 
 def test_runs_of_other_hosts_or_without_a_pid_are_never_touched(tmp_path):
+    r = _reclaim()
     with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
-        other = _started_run(instance, {TAG_HOST: "another-host", TAG_PID: str(_dead_pid())})
+        other = _started_run(instance, {r.TAG_HOST: "another-host", r.TAG_PID: str(_dead_pid())})
         anonymous = _started_run(instance, {})
-        assert reclaim(instance).failed_runs == []
+        assert r.reclaim(instance).failed_runs == []
         for run_id in (other, anonymous):
             assert instance.get_run_by_id(run_id).status == dg.DagsterRunStatus.STARTED
 
@@ -108,7 +108,7 @@ def test_runs_of_other_hosts_or_without_a_pid_are_never_touched(tmp_path):
 def test_invalid_partition_keys_are_dropped(tmp_path):
     with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
         instance.add_dynamic_partitions("timeseries_datasets", ["..", "good", "a b"])
-        assert sorted(drop_invalid_partitions(instance)) == ["..", "a b"]
+        assert sorted(_reclaim().drop_invalid_partitions(instance)) == ["..", "a b"]
         assert instance.get_dynamic_partitions("timeseries_datasets") == ["good"]
 
 
