@@ -15,6 +15,8 @@ import numpy as np
 import polars as pl
 from PIL import Image
 
+from ops.contracts import JUDGMENTS, LABELS, SELECTED, SERIES
+
 
 def png(path: Path, value: int, size: int = 8) -> Path:
     """A small valid greyscale PNG, every pixel ``value`` plus a gradient."""
@@ -72,3 +74,24 @@ def series_csv(path: Path, n: int = 300, seed: int = 0, start: datetime | None =
         }
     ).write_csv(path)
     return n
+
+
+TABLES = (SELECTED, JUDGMENTS, SERIES, LABELS)
+
+
+def clean_set(folder: Path, tag: str, rows: int = 1000) -> None:
+    """Four tables whose every row carries ``tag`` (which run wrote it)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(abs(hash(tag)) % 2**32)
+    for t in TABLES:
+        pl.DataFrame({"run_id": [tag] * rows, "x": rng.normal(size=rows)}).write_parquet(
+            folder / t.file
+        )
+
+
+def published_tags(published: Path) -> dict[str, set[str]]:
+    return {
+        t.file: set(pl.read_parquet(published / t.file, columns=["run_id"])["run_id"])
+        for t in TABLES
+        if (published / t.file).exists()
+    }

@@ -5,44 +5,22 @@ from __future__ import annotations
 
 import os
 import threading
-from pathlib import Path
 
-import numpy as np
-import polars as pl
 import pytest
 
-from ops.contracts import JUDGMENTS, LABELS, SELECTED, SERIES
 from ops.publish import KEEP_VERSIONS, publish_tables, resolve_published, versions_dir
 
-TABLES = (SELECTED, JUDGMENTS, SERIES, LABELS)
-
-
-def _clean_set(folder: Path, tag: str, rows: int = 1000) -> None:
-    """Four tables whose every row carries ``tag`` (which run wrote it)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(abs(hash(tag)) % 2**32)
-    for t in TABLES:
-        pl.DataFrame({"run_id": [tag] * rows, "x": rng.normal(size=rows)}).write_parquet(
-            folder / t.file
-        )
-
-
-def _published_tags(published: Path) -> dict[str, set[str]]:
-    return {
-        t.file: set(pl.read_parquet(published / t.file, columns=["run_id"])["run_id"])
-        for t in TABLES
-        if (published / t.file).exists()
-    }
+from .corpus import TABLES, clean_set, published_tags
 
 
 def test_publish_switches_one_pointer_and_keeps_the_previous_version(tmp_path):
     pub = tmp_path / "published" / "timeseries" / "ds"
     for tag in ("n1", "n2", "n3"):
-        _clean_set(tmp_path / "clean" / tag, tag, 10)
+        clean_set(tmp_path / "clean" / tag, tag, 10)
         written = publish_tables(tmp_path / "clean" / tag, pub, TABLES)
         assert [p.parent for p in written] == [pub] * 4
         assert pub.is_symlink() and not os.path.isabs(os.readlink(pub))  # relocatable
-        assert _published_tags(pub) == {t.file: {tag} for t in TABLES}
+        assert published_tags(pub) == {t.file: {tag} for t in TABLES}
     versions = [p for p in versions_dir(pub).iterdir() if p.is_dir()]
     assert len(versions) == KEEP_VERSIONS and resolve_published(pub) in versions
     assert oct(pub.resolve().stat().st_mode & 0o777) == oct(0o777 & ~_umask())
@@ -59,26 +37,26 @@ def test_a_legacy_plain_folder_is_adopted(tmp_path):
     pub.mkdir(parents=True)
     (pub / "labels.parquet").write_bytes(b"old")
     (pub / ".labels.parquet.abc123.tmp").write_bytes(b"partial")  # a killed unversioned write
-    _clean_set(tmp_path / "clean", "new", 10)
+    clean_set(tmp_path / "clean", "new", 10)
     publish_tables(tmp_path / "clean", pub, TABLES)
-    assert pub.is_symlink() and _published_tags(pub)["labels.parquet"] == {"new"}
+    assert pub.is_symlink() and published_tags(pub)["labels.parquet"] == {"new"}
     assert not list(versions_dir(pub).rglob("*.tmp"))
 
 
 def test_nothing_to_publish_leaves_the_current_set(tmp_path):
     pub = tmp_path / "published" / "images" / "ds"
-    _clean_set(tmp_path / "clean", "good", 10)
+    clean_set(tmp_path / "clean", "good", 10)
     publish_tables(tmp_path / "clean", pub, TABLES)
     (tmp_path / "empty").mkdir()
     with pytest.raises(FileNotFoundError, match="nothing to publish"):
         publish_tables(tmp_path / "empty", pub, TABLES)
-    assert _published_tags(pub) == {t.file: {"good"} for t in TABLES}
+    assert published_tags(pub) == {t.file: {"good"} for t in TABLES}
     assert not [p for p in versions_dir(pub).iterdir() if p.name.startswith(".tmp-")]
 
 
 def test_a_reader_resolving_the_pointer_once_always_reads_one_set(tmp_path):
     for tag in ("a", "b"):
-        _clean_set(tmp_path / "clean" / tag, tag, rows=20_000)
+        clean_set(tmp_path / "clean" / tag, tag, rows=20_000)
     pub = tmp_path / "published" / "ds"
     publish_tables(tmp_path / "clean" / "a", pub, TABLES)
     stop, mixed, reads = threading.Event(), [], [0]
@@ -87,7 +65,7 @@ def test_a_reader_resolving_the_pointer_once_always_reads_one_set(tmp_path):
         while not stop.is_set():
             folder = resolve_published(pub)
             try:
-                tags = _published_tags(folder)
+                tags = published_tags(folder)
             except (FileNotFoundError, OSError):
                 continue  # that version was pruned meanwhile: resolve again
             if len(set().union(*tags.values())) != 1:

@@ -15,7 +15,7 @@ import numpy as np
 
 from ops.publish import publish_tables
 
-from .test_publish_atomic import TABLES, _clean_set, _published_tags
+from .corpus import TABLES, clean_set, published_tags
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -43,7 +43,7 @@ def test_kill_9_while_publishing_never_leaves_a_mixed_set(tmp_path):
     every kill the published folder holds one complete set, and the next publish removes what
     the killed one left."""
     for tag in ("a", "b"):
-        _clean_set(tmp_path / "clean" / tag, tag, rows=300_000)  # a few MB per table
+        clean_set(tmp_path / "clean" / tag, tag, rows=300_000)  # a few MB per table
     pub = tmp_path / "published" / "ds"
     rng = np.random.default_rng(0)
     env = {**os.environ, "PYTHONPATH": str(REPO)}
@@ -60,13 +60,13 @@ def test_kill_9_while_publishing_never_leaves_a_mixed_set(tmp_path):
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
         kills += 1
-        tags = _published_tags(pub) if pub.exists() else {}
+        tags = published_tags(pub) if pub.exists() else {}
         if tags:
             assert len(tags) == 4, tags  # all four tables present
             assert len(set().union(*tags.values())) == 1, f"mixed set after kill {kills}: {tags}"
-    _clean_set(tmp_path / "clean" / "c", "c", 10)
+    clean_set(tmp_path / "clean" / "c", "c", 10)
     publish_tables(tmp_path / "clean" / "c", pub, TABLES)
-    assert _published_tags(pub) == {t.file: {"c"} for t in TABLES}
+    assert published_tags(pub) == {t.file: {"c"} for t in TABLES}
     # nothing a killed publisher left behind survives the next publish
     assert not [p for p in pub.parent.rglob("*") if p.name.startswith(".tmp-")]
     assert not list(pub.parent.rglob("*.tmp")) and kills == 12
