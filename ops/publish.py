@@ -16,9 +16,10 @@ the new set, never a half-written one; a reader that needs several files of *one
 the pointer once (:func:`resolve_published`, or ``os.path.realpath``) and reads under that
 folder. A process killed mid-publish leaves the pointer on the old set and an unfinished
 ``.tmp-*`` folder, which the next publish of that dataset removes (under a per-dataset
-``flock``, so two concurrent publishes never remove each other's work). The newest
-:data:`KEEP_VERSIONS` versions are kept so that a reader still inside the previous set is not
-cut off; older ones are deleted. A ``published/<kind>/<dataset>`` that is still a plain folder
+``flock``, so two concurrent publishes never remove each other's work); temporary files of
+killed atomic writes in the dataset's ``clean/`` folder older than an hour are removed too.
+The newest :data:`KEEP_VERSIONS` versions are kept so that a reader still inside the previous
+set is not cut off; older ones are deleted. A ``published/<kind>/<dataset>`` that is still a plain folder
 (the layout before versioning) is moved into ``.versions`` as version ``legacy`` once.
 """
 
@@ -40,6 +41,7 @@ from ops.tables import read_rated_windows, write_table
 VERSIONS_DIR = ".versions"
 TMP_PREFIX = ".tmp-"
 KEEP_VERSIONS = 2  # the current set and the one before it
+STALE_CLEAN_TEMP_S = 3600.0  # temp files in clean/ older than this belong to a killed writer
 
 
 def versions_dir(published_dir: Path) -> Path:
@@ -153,6 +155,7 @@ def publish_tables(clean_dir: Path, published_dir: Path, tables: tuple[Table, ..
     ``published_dir`` (see the module docstring); returns the published paths, under
     ``published_dir``."""
     clean_dir, published_dir = Path(clean_dir), Path(published_dir)
+    remove_stale_temp_files(clean_dir, older_than_s=STALE_CLEAN_TEMP_S)
     vdir = versions_dir(published_dir)
     with _dataset_lock(vdir):
         if published_dir.is_symlink() or published_dir.exists():

@@ -171,6 +171,8 @@ def test_kill_9_twice_during_judging_then_a_rerun_finishes(tmp_path):
                     "SIEVE_JUDGE_KIND": "litellm",
                     "SIEVE_JUDGE_MODEL": f"openai/hang-{tag}",
                     "SIEVE_JUDGE_API_BASE": server.api_base,
+                    "SIEVE_JUDGE_API_KEY_ENV": "SIEVE_HANG_TEST_KEY",
+                    "SIEVE_HANG_TEST_KEY": "sk-hang-test",  # without a key no request is sent
                 },
                 f"ts_{tag}",
             )

@@ -81,3 +81,15 @@ def test_a_reader_resolving_the_pointer_once_always_reads_one_set(tmp_path):
         stop.set()
         t.join()
     assert reads[0] > 0 and not mixed
+
+
+def test_stale_temp_files_in_clean_are_removed_by_the_next_publish(tmp_path):
+    clean = tmp_path / "clean"
+    clean_set(clean, "n", 10)
+    stale, young = clean / ".labels.parquet.dead01.tmp", clean / ".labels.parquet.live01.tmp"
+    stale.write_bytes(b"partial write of a killed run")
+    young.write_bytes(b"a writer still at work")
+    old = os.stat(stale).st_mtime - 2 * 3600
+    os.utime(stale, (old, old))
+    publish_tables(clean, tmp_path / "published" / "ds", TABLES)
+    assert not stale.exists() and young.exists()
