@@ -193,7 +193,7 @@ def test_kill_9_twice_during_judging_then_a_rerun_finishes(tmp_path):
     # another dataset, default judge: before the fix this waited forever on pool llm
     rerun = _cli(base, "ts_c")
     try:
-        out, _ = rerun.communicate(timeout=600)
+        out, _ = rerun.communicate(timeout=float(os.environ.get("SIEVE_TEST_RERUN_TIMEOUT", 600)))
     except subprocess.TimeoutExpired:
         os.killpg(rerun.pid, signal.SIGKILL)
         pytest.fail("the rerun after two kill -9 hung (pool slots never freed)")
