@@ -206,3 +206,20 @@ def test_kill_9_twice_during_judging_then_a_rerun_finishes(tmp_path):
         assert len(failed) == 2  # the two killed runs, marked failed with the reason
         assert instance.event_log_storage.get_concurrency_info("llm").active_slot_count == 0
     shutil.rmtree(home / "storage", ignore_errors=True)
+
+
+def test_cli_reclaim_command(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    (tmp_path / "dagster.yaml").write_text("")
+    with dg.DagsterInstance.get() as instance:
+        r = _reclaim()
+        dead = _started_run(
+            instance, {r.TAG_HOST: r.run_owner_tags()[r.TAG_HOST], r.TAG_PID: str(_dead_pid())}
+        )
+        instance.add_dynamic_partitions("image_datasets", [".."])
+    assert cli_main(["reclaim"]) == 0
+    out = capsys.readouterr().out
+    assert f"run {dead}" in out and "marked failed" in out and "'..'" in out
+    with dg.DagsterInstance.get() as instance:
+        assert instance.get_run_by_id(dead).status == dg.DagsterRunStatus.FAILURE
+        assert instance.get_dynamic_partitions("image_datasets") == []
