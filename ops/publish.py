@@ -19,8 +19,9 @@ folder. A process killed mid-publish leaves the pointer on the old set and an un
 ``flock``, so two concurrent publishes never remove each other's work); temporary files of
 killed atomic writes in the dataset's ``clean/`` folder older than an hour are removed too.
 The newest :data:`KEEP_VERSIONS` versions are kept so that a reader still inside the previous
-set is not cut off; older ones are deleted. A ``published/<kind>/<dataset>`` that is still a plain folder
-(the layout before versioning) is moved into ``.versions`` as version ``legacy`` once.
+set is not cut off; older ones are deleted. A ``published/<kind>/<dataset>`` that is still a
+plain folder (the layout before versioning) is moved into ``.versions`` as version ``legacy``
+once.
 """
 
 from __future__ import annotations
