@@ -12,7 +12,8 @@ launcher or executed in process died, so this module does that part:
   for the run's;
 - :func:`dead_runs` -- unfinished runs (``STARTING``, ``STARTED``, ``CANCELING``) whose worker
   process is known and gone: found from those tags, or from the run worker's engine event
-  "Started process for run (pid: N)" that Dagster writes for launched runs on this host;
+  "Started process for run (pid: N)" that Dagster writes for runs launched by the default
+  (local-process) run launcher -- with any other launcher only the host-checked tags count;
 - :func:`reclaim` -- marks each dead run failed (``report_run_failed``, with the reason) and
   frees its slots (``event_log_storage.free_concurrency_slots_for_run``); it also frees
   slots still held by runs that already finished.
@@ -29,8 +30,10 @@ from __future__ import annotations
 import os
 import socket
 from dataclasses import dataclass
+from pathlib import Path
 
 import dagster as dg
+from dagster._core.launcher import DefaultRunLauncher
 
 from assets.partitions import PARTITIONS_BY_KIND
 from ops.paths import is_valid_dataset_name
@@ -45,14 +48,20 @@ UNFINISHED = [
 ]
 
 
-def _proc_start_time(pid: int) -> str | None:
-    """The start time of ``pid`` in clock ticks since boot (``/proc``), ``None`` if unknown."""
+def _proc_stat(pid: int) -> list[str] | None:
+    """The fields of ``/proc/<pid>/stat`` after the command name (``None`` without ``/proc``)."""
     try:
-        stat = open(f"/proc/{pid}/stat").read()  # noqa: SIM115 - one short read
+        stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
     # the command name (field 2) may hold spaces and parentheses: split after the last ')'
-    return stat.rsplit(")", 1)[1].split()[19]
+    return stat.rsplit(")", 1)[1].split()
+
+
+def _proc_start_time(pid: int) -> str | None:
+    """The start time of ``pid`` in clock ticks since boot (``/proc``), ``None`` if unknown."""
+    fields = _proc_stat(pid)
+    return fields[19] if fields else None
 
 
 def _alive(pid: int, start_time: str | None = None) -> bool:
@@ -66,11 +75,8 @@ def _alive(pid: int, start_time: str | None = None) -> bool:
         now = _proc_start_time(pid)
         if now is not None and now != start_time:
             return False  # the pid was reused by another process
-    try:  # a zombie has exited; its parent has not reaped it yet
-        state = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]  # noqa: SIM115
-        return state != "Z"
-    except OSError:
-        return True
+    fields = _proc_stat(pid)  # a zombie has exited; its parent has not reaped it yet
+    return fields is None or fields[0] != "Z"
 
 
 def run_owner_tags() -> dict[str, str]:
@@ -90,7 +96,8 @@ def _engine_pid(instance: dg.DagsterInstance, run_id: str) -> int | None:
     ).records
     for rec in records:
         entry = rec.event_log_entry
-        if "Started process for run" not in (entry.user_message or ""):
+        text = entry.user_message or (entry.dagster_event.message if entry.dagster_event else "")
+        if "Started process for run" not in (text or ""):
             continue
         meta = entry.dagster_event.engine_event_data.metadata if entry.dagster_event else {}
         pid = meta.get("pid")
@@ -111,6 +118,9 @@ class DeadRun:
 def dead_runs(instance: dg.DagsterInstance) -> list[DeadRun]:
     """Unfinished runs on this host whose worker process no longer exists."""
     host = socket.gethostname()
+    # Dagster's "Started process" pid is a local pid only for the default (local) launcher; with
+    # a container launcher the worker runs elsewhere and only the Sieve tags (host-checked) count
+    local_launcher = isinstance(instance.run_launcher, DefaultRunLauncher)
     out = []
     for record in instance.get_run_records(filters=dg.RunsFilter(statuses=UNFINISHED)):
         run = record.dagster_run
@@ -122,7 +132,7 @@ def dead_runs(instance: dg.DagsterInstance) -> list[DeadRun]:
             if not _alive(pid, tags.get(TAG_PID_START)):
                 out.append(DeadRun(run.run_id, run.status.value, pid, "sieve tags"))
             continue
-        pid = _engine_pid(instance, run.run_id)
+        pid = _engine_pid(instance, run.run_id) if local_launcher else None
         if pid is not None and not _alive(pid):
             out.append(DeadRun(run.run_id, run.status.value, pid, "engine event"))
     return out

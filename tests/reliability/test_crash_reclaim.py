@@ -223,3 +223,25 @@ def test_cli_reclaim_command(tmp_path, monkeypatch, capsys):
     with dg.DagsterInstance.get() as instance:
         assert instance.get_run_by_id(dead).status == dg.DagsterRunStatus.FAILURE
         assert instance.get_dynamic_partitions("image_datasets") == []
+
+
+def test_a_launched_run_is_found_dead_by_its_engine_event_pid(tmp_path):
+    """Runs launched by the daemon carry no Sieve tags; Dagster's own "Started process for
+    run (pid: N)" engine event names the worker."""
+    from dagster._core.events import EngineEventData
+
+    r = _reclaim()
+    with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
+        run_id = _started_run(instance, {})
+        run = instance.get_run_by_id(run_id)
+        pid = _dead_pid()
+        instance.report_engine_event(
+            f"Started process for run (pid: {pid}).", run, EngineEventData.in_process(pid)
+        )
+        alive = _started_run(instance, {})
+        instance.report_engine_event(
+            f"Started process for run (pid: {os.getpid()}).",
+            instance.get_run_by_id(alive),
+            EngineEventData.in_process(os.getpid()),
+        )
+        assert [(d.run_id, d.how) for d in r.dead_runs(instance)] == [(run_id, "engine event")]
