@@ -25,6 +25,22 @@ def validate_dataset_name(name: str) -> str:
     return name
 
 
+def check_folder_name(name: str) -> str:
+    """``name`` if it is one plain folder name (no separator, not ``.``/``..``, not hidden, no
+    control character), else ``ValueError``. The path-safety floor every :class:`DatasetPaths`
+    enforces; names are held to the stricter :func:`validate_dataset_name` where they enter
+    (the CLI, the sensor's folder listing, partition registration)."""
+    if (
+        not isinstance(name, str)
+        or not name
+        or name.startswith(".")
+        or len(name) > 255
+        or any(c in "/\\" or ord(c) < 32 for c in name)
+    ):
+        raise ValueError(f"invalid dataset name {name!r}: not a single plain folder name")
+    return name
+
+
 def is_valid_dataset_name(name: str) -> bool:
     try:
         validate_dataset_name(name)
@@ -51,7 +67,7 @@ class DatasetPaths:
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ValueError(f"dataset kind must be one of {KINDS}, got {self.kind!r}")
-        validate_dataset_name(self.name)
+        check_folder_name(self.name)
 
     @property
     def raw(self) -> Path:
