@@ -6,11 +6,12 @@ import polars as pl
 from assets._common import column_schema, run_id, table_metadata
 from assets._config import ops_config
 from assets.partitions import timeseries_datasets
-from assets.resources import SieveSettings
+from assets.resources import QualityThresholds, SieveSettings
 from assets.timeseries import timeseries_judgments
 from ops.contracts import JUDGMENTS, POINTS, RATER_REPORT, SCORES, SELECTED, TIMESERIES, WINDOWS
 from ops.fileio import write_json_atomic
 from ops.tables import read_rated_windows, read_table, write_table
+from ops.tsrating.judging import judge_outage
 from ops.tsrating.rater import RaterConfig
 from ops.tsrating.scoring import score_windows
 from ops.tsrating.selection import select_points
@@ -52,12 +53,22 @@ class SelectedConfig(dg.Config):
     "low_quality_share), rater_version and judge_model.",
 )
 def timeseries_scores(
-    context: dg.AssetExecutionContext, config: ScoresConfig, settings: SieveSettings
+    context: dg.AssetExecutionContext,
+    config: ScoresConfig,
+    settings: SieveSettings,
+    thresholds: QualityThresholds,
 ) -> dg.MaterializeResult:
     paths = settings.dataset(TIMESERIES, context.partition_key)
     points = read_table(paths.clean, POINTS)
     windows = read_table(paths.clean, WINDOWS)
     judgments = read_table(paths.clean, JUDGMENTS)
+    outage = judge_outage(judgments, thresholds.max_judge_failure_share)
+    if outage:  # never rate from a failed judge: keep the last good scores, publish nothing
+        raise dg.Failure(
+            description=f"{outage}. scores.parquet not rewritten (the last good scores stay); "
+            "nothing downstream runs, so published/ keeps the last good set.",
+            metadata={"judgment_status": dict(judgments["status"].value_counts().iter_rows())},
+        )
     values = window_values(points, windows, int(windows["n_points"].max() or 0))
     result = score_windows(
         windows,

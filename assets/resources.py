@@ -48,6 +48,11 @@ class QualityThresholds(dg.ConfigurableResource):
     max_label_issue_share: float = Field(0.5, description="warning: share flagged as label issue")
     max_low_quality_share: float = Field(0.5, description="warning: share of low-quality windows")
     max_judge_budget_share: float = Field(1.0, description="warning: judge calls / call budget")
+    max_judge_failure_share: float = Field(
+        0.5,
+        description="the scores asset fails (last good scores kept, nothing published) when "
+        "more than this share of the judged pairs errored or was unparseable",
+    )
 
     def to_ops(self) -> Thresholds:
         return ops_config(Thresholds, self)

@@ -39,6 +39,7 @@ class Thresholds:
     max_label_issue_share: float = 0.5  # warning
     max_low_quality_share: float = 0.5  # warning
     max_judge_budget_share: float = 1.0  # warning: calls made / call budget
+    max_judge_failure_share: float = 0.5  # the scores asset fails: judge errors / pairs asked
 
     def __post_init__(self) -> None:
         for name, value in vars(self).items():

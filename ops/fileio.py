@@ -15,6 +15,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
@@ -86,12 +87,20 @@ def copy_file_atomic(src: str | os.PathLike, dst: str | os.PathLike) -> Path:
     return atomic_write(dst, _copy)
 
 
-def remove_stale_temp_files(folder: str | os.PathLike) -> list[Path]:
-    """Delete ``.<name>.*.tmp`` leftovers of interrupted atomic writes in ``folder``."""
+def remove_stale_temp_files(
+    folder: str | os.PathLike, older_than_s: float | None = None
+) -> list[Path]:
+    """Delete ``.<name>.*.tmp`` leftovers of interrupted atomic writes in ``folder``; with
+    ``older_than_s``, only those not modified for that long (a live writer's file is young)."""
     base = Path(folder)
     if not base.is_dir():
         return []
-    stale = [p for p in base.glob(f".*{TEMP_SUFFIX}") if p.is_file()]
+    cutoff = None if older_than_s is None else time.time() - older_than_s
+    stale = [
+        p
+        for p in base.glob(f".*{TEMP_SUFFIX}")
+        if p.is_file() and (cutoff is None or p.stat().st_mtime < cutoff)
+    ]
     for p in stale:
         p.unlink(missing_ok=True)
     return stale

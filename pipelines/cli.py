@@ -2,7 +2,10 @@
 
 Both register the dataset folder(s) as partitions on the Dagster instance in
 ``$DAGSTER_HOME`` and materialize every asset of each, as a run launched by the sensor or
-the schedule would (the runs are recorded on the instance and show in the UI).
+the schedule would (the runs are recorded on the instance and show in the UI). The dataset
+name is validated (``ops.paths.validate_dataset_name``) before it reaches the instance or a
+path. Before each run, runs whose worker process died are marked failed and their pool slots
+freed (:mod:`pipelines.reclaim`); ``python -m pipelines.cli reclaim`` does only that.
 """
 
 from __future__ import annotations
@@ -30,20 +33,28 @@ def _instance():
 
 def run_dataset(name: str, instance=None, kind: str | None = None) -> bool:
     """Register ``name`` and materialize all of its assets; returns whether the run succeeded."""
+    from ops.paths import dataset_paths, find_dataset_kind, validate_dataset_name
+
+    validate_dataset_name(name)  # before anything (the instance, a path, a log line) sees it
     from assets.partitions import PARTITIONS_BY_KIND
-    from ops.paths import dataset_paths, find_dataset_kind
     from pipelines.definitions import defs
     from pipelines.jobs import JOB_BY_KIND
+    from pipelines.reclaim import reclaim, run_owner_tags
 
     instance = instance or _instance()
     kind = kind or find_dataset_kind(name)
+    reclaimed = reclaim(instance)
+    if reclaimed.failed_runs or reclaimed.freed_slots:
+        print(f"[sieve] reclaimed: {reclaimed.summary()}", flush=True)
     partitions = PARTITIONS_BY_KIND[kind]
     if not instance.has_dynamic_partition(partitions.name, name):
         instance.add_dynamic_partitions(partitions.name, [name])
     job = defs.resolve_job_def(JOB_BY_KIND[kind].name)
     print(f"[sieve] {kind}/{name}: materializing {job.name} ...", flush=True)
     start = time.perf_counter()
-    result = job.execute_in_process(partition_key=name, instance=instance, raise_on_error=False)
+    result = job.execute_in_process(
+        partition_key=name, instance=instance, raise_on_error=False, tags=run_owner_tags()
+    )
     status = "ok" if result.success else "FAILED"
     out = dataset_paths(kind, name).clean
     elapsed = time.perf_counter() - start
@@ -122,9 +133,23 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("dataset")
     rep = sub.add_parser("report", help="build the quality report over every registered dataset")
     rep.add_argument("--night", default="", help="ISO date of the night (default: today)")
+    sub.add_parser(
+        "reclaim",
+        help="mark runs whose worker process died as failed, free their pool slots and "
+        "drop registered partitions whose names are not valid dataset names",
+    )
     args = parser.parse_args(argv)
     if args.command == "demo":
         return demo()
+    if args.command == "reclaim":
+        from pipelines.reclaim import drop_invalid_partitions, reclaim
+
+        instance = _instance()
+        print(f"[sieve] {reclaim(instance).summary()}")
+        dropped = drop_invalid_partitions(instance)
+        if dropped:
+            print(f"[sieve] dropped invalid partition keys: {dropped}")
+        return 0
     if args.command == "report":
         path = run_report(night=args.night)
         print(f"[sieve] report: {path}" if path else "[sieve] report failed")

@@ -15,6 +15,7 @@ from assets.resources import (  # noqa: E402
     judge_resource_from_env,
 )
 from pipelines.jobs import images_job, timeseries_job  # noqa: E402
+from pipelines.reclaim import reclaim_dead_runs_sensor  # noqa: E402
 from pipelines.schedules import report_job, schedules  # noqa: E402
 from pipelines.sensors import dataset_folder_sensor  # noqa: E402
 
@@ -23,7 +24,7 @@ defs = dg.Definitions(
     asset_checks=asset_checks,
     jobs=[timeseries_job, images_job, report_job],
     schedules=schedules,
-    sensors=[dataset_folder_sensor],
+    sensors=[dataset_folder_sensor, reclaim_dead_runs_sensor],
     resources={
         "settings": SieveSettings(),
         "thresholds": QualityThresholds(),

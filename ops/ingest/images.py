@@ -12,22 +12,30 @@ The class list comes from ``classes.txt`` (one name a line) when present; otherw
 every label of the manifest (or every class folder). Each row is decoded fully with Pillow;
 a row that cannot be used lands in the quarantine table with one of these reasons:
 ``missing_label``, ``unknown_label``, ``missing_file``, ``outside_dataset``, ``empty_file``,
-``undecodable``, ``truncated``, ``duplicate_entry``, ``invalid_split``, ``invalid_trusted``.
+``undecodable``, ``truncated``, ``too_large`` (more pixels than the documented limit
+:data:`ops.ingest.imagefile.MAX_IMAGE_PIXELS`: a decompression bomb is refused before it is
+decoded), ``duplicate_entry``, ``invalid_split``, ``invalid_trusted``, ``undecodable_text``
+(a manifest row whose bytes are not UTF-8: that row is quarantined, the others are read).
+Width and height are recorded upright (EXIF orientation applied, :mod:`ops.ingest.imagefile`).
 """
 
 from __future__ import annotations
 
+import csv
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
-from PIL import Image, UnidentifiedImageError
+from PIL import UnidentifiedImageError
 
 from ops.contracts import SPLITS
+from ops.ingest.imagefile import ImageTooLarge, open_image
 from ops.ingest.quarantine import quarantine_frame
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 MANIFEST_NAMES = ("labels.csv", "labels.parquet")
+RAW_COLUMNS = ("image", "label", "trusted", "split", "text_error")
 _TRUE = {"true", "1", "yes", "y", "t"}
 _FALSE = {"false", "0", "no", "n", "f", ""}
 
@@ -69,15 +77,65 @@ def _read_lines(path: Path) -> list[str]:
     ]
 
 
+def _has_undecodable(text: str) -> bool:
+    return any("\udc80" <= ch <= "\udcff" for ch in text)
+
+
+def _printable(text: str) -> str:
+    """``text`` read with ``surrogateescape``, with its undecodable bytes shown as U+FFFD."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def _name_error(name: str) -> str | None:
+    if not _has_undecodable(name):
+        return None
+    return f"file name not UTF-8: {name.encode('utf-8', 'surrogateescape')!r}"
+
+
+def _read_manifest_csv(path: Path) -> pl.DataFrame:
+    """``labels.csv`` as text columns plus ``text_error``: null for a good row, the reason for a
+    row whose bytes are not UTF-8 (that row is quarantined, not the file)."""
+    data = path.read_bytes()
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    else:
+        return pl.read_csv(io.BytesIO(data), infer_schema=False).with_columns(
+            text_error=pl.lit(None, pl.String)
+        )
+    text = data.decode("utf-8", "surrogateescape").removeprefix("\ufeff")
+    rows = [r for r in csv.reader(io.StringIO(text, newline="")) if r]
+    if not rows:
+        raise ValueError(f"{path}: empty manifest")
+    header = [h.strip() for h in rows[0]]
+    if any(_has_undecodable(h) for h in header):
+        raise ValueError(f"{path}: the header line is not UTF-8: {_printable(','.join(header))!r}")
+    records = []
+    for line, row in enumerate(rows[1:], start=2):
+        cells = (row + [""] * len(header))[: len(header)]
+        bad = [h for h, c in zip(header, cells, strict=True) if _has_undecodable(c)]
+        rec = {h: (_printable(c) if c != "" else None) for h, c in zip(header, cells, strict=True)}
+        rec["text_error"] = (
+            f"data line {line}: column(s) {bad} not UTF-8: "
+            f"{','.join(cells).encode('utf-8', 'surrogateescape')[:200]!r}"
+            if bad
+            else None
+        )
+        records.append(rec)
+    return pl.DataFrame(records, schema={**{h: pl.String for h in header}, "text_error": pl.String})
+
+
 def read_raw_manifest(folder: Path) -> tuple[pl.DataFrame, str, str]:
-    """The rows to validate (all text columns), the layout name and the manifest file name."""
+    """The rows to validate (all text columns, plus ``text_error`` for rows whose bytes are not
+    UTF-8), the layout name and the manifest file name."""
     for name in MANIFEST_NAMES:
         path = folder / name
         if path.is_file():
             frame = (
-                pl.read_parquet(path)
+                pl.read_parquet(path).with_columns(text_error=pl.lit(None, pl.String))
                 if name.endswith(".parquet")
-                else pl.read_csv(path, infer_schema=False)
+                else _read_manifest_csv(path)
             )
             missing = {"image", "label"} - set(frame.columns)
             if missing:
@@ -88,16 +146,17 @@ def read_raw_manifest(folder: Path) -> tuple[pl.DataFrame, str, str]:
             for col, default in (("trusted", "false"), ("split", "train")):
                 if col not in frame.columns:
                     frame = frame.with_columns(pl.lit(default).alias(col))
-            return frame.select("image", "label", "trusted", "split"), "manifest", name
+            return frame.select(*RAW_COLUMNS), "manifest", name
     trusted = (
         set(_read_lines(folder / "trusted.txt")) if (folder / "trusted.txt").is_file() else set()
     )
     rows = [
         {
-            "image": str(p.relative_to(folder)),
-            "label": p.parent.name,
+            "image": _printable(str(p.relative_to(folder))),
+            "label": _printable(p.parent.name),
             "trusted": str(str(p.relative_to(folder)) in trusted).lower(),
             "split": "train",
+            "text_error": _name_error(str(p.relative_to(folder))),
         }
         for cls in sorted(d for d in folder.iterdir() if d.is_dir() and not d.name.startswith("."))
         for p in sorted(cls.rglob("*"))
@@ -108,7 +167,7 @@ def read_raw_manifest(folder: Path) -> tuple[pl.DataFrame, str, str]:
             f"{folder}: no labels.csv/labels.parquet and no <class>/<image> files"
         )
     return (
-        pl.DataFrame(rows, schema={k: pl.String for k in ("image", "label", "trusted", "split")}),
+        pl.DataFrame(rows, schema={k: pl.String for k in RAW_COLUMNS}),
         "imagefolder",
         "",
     )
@@ -121,9 +180,10 @@ def check_image(path: Path) -> tuple[tuple[int, int, str] | None, str | None, st
     if path.stat().st_size == 0:
         return None, "empty_file", "0 bytes"
     try:
-        with Image.open(path) as img:
-            img.load()
+        with open_image(path) as img:
             return (img.width, img.height, img.mode), None, None
+    except ImageTooLarge as exc:
+        return None, "too_large", str(exc)
     except UnidentifiedImageError as exc:
         return None, "undecodable", str(exc)
     except (OSError, SyntaxError, ValueError) as exc:
@@ -163,7 +223,9 @@ def ingest_images(folder: Path, progress=None) -> ImageIngest:
             )
 
         path = (folder / image).resolve()
-        if not image or not path.is_relative_to(root):
+        if row["text_error"]:
+            quarantine("undecodable_text", row["text_error"])
+        elif not image or not path.is_relative_to(root):
             quarantine("outside_dataset" if image else "missing_file", image or "empty image path")
         elif image in seen:
             quarantine("duplicate_entry", f"{image} listed more than once; first kept")

@@ -8,6 +8,10 @@ Accepted files (``*.csv``, ``*.csv.gz``, ``*.parquet``) in ``raw/timeseries/<dat
 - **NOAA LCD** raw exports (``STATION, DATE, REPORT_TYPE, Hourly…``): routine reports kept,
   coded cells decoded (see :mod:`ops.ingest.noaa_lcd`).
 
+A file reached through a symbolic link that leads outside the dataset folder is never opened:
+it counts as one record, quarantined as ``outside_dataset`` (nothing of its content is copied
+anywhere). Non-finite numbers (``NaN``, ``inf``, ``1e400``) are missing values.
+
 The unit of accounting is the *record*: one value cell (a long row, or one row × one series
 column of a wide file). Every record ends either in ``points`` (possibly with a null value,
 counted as unparsed) or in ``quarantine`` with its reason. A file that cannot be read at all
@@ -94,10 +98,16 @@ def list_input_files(folder: Path) -> list[Path]:
 
 
 def parse_numbers(raw: pl.Series) -> tuple[pl.Series, int]:
-    """Strings → float; returns the floats and how many non-empty cells did not parse."""
+    """Strings → float; returns the floats and how many non-empty cells did not parse.
+
+    Non-finite numbers (``NaN``, ``inf``, ``-Infinity``, or an overflow such as ``1e400``,
+    as text or as float cells) are missing values: null, and counted as not parsed."""
     text = raw.cast(pl.String).str.strip_chars()
     empty = text.is_null() | (text == "")
     numeric = text.cast(pl.Float64, strict=False)
+    numeric = pl.select(
+        pl.when(numeric.is_finite()).then(numeric).otherwise(None).alias(raw.name or "")
+    ).to_series()
     unparsed = int((numeric.is_null() & ~empty).sum())
     return numeric, unparsed
 
@@ -191,6 +201,21 @@ def read_timeseries_file(
 ) -> tuple[pl.DataFrame, pl.DataFrame, FileReport]:
     """One file → (points, quarantine, report). Never raises for bad content."""
     rel = str(path.relative_to(root))
+    if not path.resolve().is_relative_to(Path(root).resolve()):
+        # a symlink (or a link in its path) leading out of the dataset folder: never read it
+        report = FileReport(
+            rel, "refused", records_in=1, quarantined=1, error="links outside the dataset folder"
+        )
+        q = quarantine_frame(
+            [
+                {
+                    "source_file": rel,
+                    "reason": "outside_dataset",
+                    "detail": "symbolic link to a file outside the dataset folder; not read",
+                }
+            ]
+        )
+        return pl.DataFrame(schema=POINTS_SCHEMA), q, report
     try:
         if path.stat().st_size == 0:
             raise ValueError("file is empty (0 bytes)")

@@ -88,10 +88,14 @@ def scan_native_size(
 
 
 def decode_image(path: str | os.PathLike, size: int, channels: int) -> np.ndarray:
-    """Decode one file to a ``(channels, size, size)`` uint8 array (bilinear resize if needed)."""
+    """Decode one file to a ``(channels, size, size)`` uint8 array (bilinear resize if needed),
+    upright (EXIF orientation applied) and within the pixel limit
+    (``ops.ingest.imagefile.open_image``)."""
     from PIL import Image
 
-    with Image.open(path) as im:
+    from ops.ingest.imagefile import open_image
+
+    with open_image(path) as im:
         if im.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
             arr = np.asarray(im, dtype=np.float64)
             lo, hi = float(arr.min()), float(arr.max())

@@ -374,3 +374,37 @@ def judge_windows(
         elapsed_s=time.perf_counter() - t0,
     )
     return df, summary
+
+
+def judge_outage(judgments: pl.DataFrame, max_failed_share: float) -> str | None:
+    """Why the judgments of this run cannot be trusted to rate the windows, or ``None``.
+
+    A pair *failed* when the judge errored (after its retries) or answered unparseably in either
+    order; pairs not asked because the call budget ran out do not count either way. The run's
+    judgments are unusable when more than ``max_failed_share`` of the asked pairs failed, or when
+    pairs were sampled but not one was answered. Rating windows from such judgments would give
+    every window the untrained score 0.5 (an outage reads as "all windows equal"), so the caller
+    stops instead and keeps the last good scores."""
+    if judgments.height == 0 or "status" not in judgments.columns:
+        return None
+    status = judgments["status"]
+    n_ok = int((status == OK).sum())
+    asked = int((status != BUDGET_EXHAUSTED).sum())
+    failed = int(status.is_in([ERROR, UNPARSEABLE]).sum())
+    if n_ok == 0:
+        reasons = judgments.filter(pl.col("status") != OK)["reason"].drop_nulls()
+        first = reasons[0] if reasons.len() else "no reason recorded"
+        return (
+            f"judge outage: none of {judgments.height} pairs was judged "
+            f"({failed} failed, {judgments.height - asked} not asked: budget); first reason: "
+            f"{first}"
+        )
+    share = failed / asked if asked else 0.0
+    if share > max_failed_share:
+        reasons = judgments.filter(pl.col("status").is_in([ERROR, UNPARSEABLE]))["reason"]
+        first = reasons.drop_nulls()[0] if reasons.drop_nulls().len() else "no reason recorded"
+        return (
+            f"judge outage: {failed} of {asked} asked pairs failed ({share:.0%} > "
+            f"{max_failed_share:.0%}); first reason: {first}"
+        )
+    return None

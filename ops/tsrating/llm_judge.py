@@ -18,7 +18,15 @@ exactly as configured (``None`` = the provider's own endpoint), and the key is r
 environment variable named by ``api_key_env`` (never logged or stored). ``offline=True``
 raises :class:`OfflineCacheMiss` before any client call. Rate limits (429), timeouts,
 connection errors and 5xx are retried with exponential backoff (tenacity); ``call_budget``
-caps the calls of one run, after which queries come back ``budget_exhausted``.
+caps the **HTTP requests** of one run, retries included (a request is counted before it is
+sent, so the provider never sees more than the budget), after which queries come back
+``budget_exhausted``. An answer's ``calls`` counts its HTTP requests.
+
+Provider error bodies are stored (the ``reason`` of an ``error`` answer, which lands in
+``judgments.parquet``) only after :func:`redact`: the configured key, and anything shaped like
+a key or a credential (``sk-…``, ``Bearer …``, ``api_key=…``, AWS/Google key shapes, long
+random-looking tokens), are replaced by ``[REDACTED]``. A proxy that echoes the key in a 401
+body therefore leaks nothing into the tables.
 
 litellm is imported lazily, inside the call path only.
 """
@@ -28,6 +36,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import re
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -39,6 +48,28 @@ from ops.tsrating.judge_base import BUDGET_EXHAUSTED, ERROR, OK, UNPARSEABLE, An
 from ops.tsrating.prompts import DEFAULT_TEMPLATE_VERSION, load_template
 
 log = logging.getLogger(__name__)
+
+
+REDACTED = "[REDACTED]"
+_KEY_SHAPES = re.compile(
+    r"(?i)\b(?:bearer|basic)\s+[^\s\"',;]+"  # Authorization header values
+    r"|(?:api[_-]?key|x-api-key|access[_-]?token|secret|password|token)"
+    r"[\"']?\s*[:=]\s*[\"']?[^\s\"',;}]+"  # key=value / "key": "value"
+    r"|\bsk-[A-Za-z0-9_\-]{8,}"  # OpenAI / Anthropic style
+    r"|\bAKIA[0-9A-Z]{16}\b|\bAIza[0-9A-Za-z_\-]{20,}"  # AWS access key id, Google API key
+    r"|\b(?=[A-Za-z0-9_\-]*\d)(?=[A-Za-z0-9_\-]*[A-Za-z])[A-Za-z0-9_\-]{32,}\b"  # long tokens
+)
+
+
+def redact(text: str | None, secrets: tuple[str, ...] = ()) -> str | None:
+    """``text`` with every secret in ``secrets`` and anything key-shaped replaced by
+    :data:`REDACTED` (see the module docstring)."""
+    if not text:
+        return text
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, REDACTED)
+    return _KEY_SHAPES.sub(REDACTED, text)
 
 
 class OfflineCacheMiss(RuntimeError):
@@ -165,7 +196,7 @@ class LLMJudge:
         self._completion_fn = completion_fn
         self._lock = threading.Lock()
         self.calls_made = 0  # logical calls (a retried call counts once)
-        self.http_attempts = 0  # including retries
+        self.http_attempts = 0  # HTTP requests, retries included: what call_budget caps
         self.retries = 0
         self._logprobs_ok: bool | None = None
         self._n_ok: bool | None = None
@@ -202,6 +233,10 @@ class LLMJudge:
             )
         return key
 
+    def _secrets(self) -> tuple[str, ...]:
+        key = os.environ.get(self.config.api_key_env or "") if self.config.api_key_env else None
+        return (key,) if key else ()
+
     def _completion(self) -> Callable[..., Any]:
         if self._completion_fn is None:
             os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
@@ -211,17 +246,22 @@ class LLMJudge:
             self._completion_fn = litellm.completion
         return self._completion_fn
 
-    def _reserve(self) -> None:
+    def _reserve_request(self) -> None:
+        """Count one HTTP request against the budget before it is sent."""
         with self._lock:
-            if self.config.call_budget is not None and self.calls_made >= self.config.call_budget:
+            budget = self.config.call_budget
+            if budget is not None and self.http_attempts >= budget:
                 raise _BudgetStop
-            self.calls_made += 1
+            self.http_attempts += 1
 
     def _call(self, messages: list[dict[str, str]], info: dict[str, Any], **params: Any) -> Any:
         from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
-        self._reserve()
-        info["calls"] += 1
+        with self._lock:  # nothing left for even one request: do not start the call
+            budget = self.config.call_budget
+            if budget is not None and self.http_attempts >= budget:
+                raise _BudgetStop
+            self.calls_made += 1
         c = self.config
         kwargs: dict[str, Any] = {
             "model": c.model,
@@ -241,8 +281,8 @@ class LLMJudge:
         fn = self._completion()
 
         def attempt():
-            with self._lock:
-                self.http_attempts += 1
+            self._reserve_request()  # raises _BudgetStop (not retried) once the budget is spent
+            info["calls"] += 1
             return fn(**kwargs)
 
         def before_sleep(rs):
@@ -285,6 +325,11 @@ class LLMJudge:
         info: dict[str, Any] = {"calls": 0, "tokens": 0, "cost_usd": 0.0}
 
         def answer(**kw: Any) -> Answer:
+            secrets = self._secrets()
+            if kw.get("reason"):
+                kw["reason"] = redact(kw["reason"], secrets)
+            if kw.get("raw"):
+                kw["raw"] = [redact(t, secrets) or "" for t in kw["raw"]]
             return Answer(
                 model=c.model,
                 calls=info["calls"],
@@ -304,9 +349,8 @@ class LLMJudge:
         except OfflineCacheMiss:
             raise
         except Exception as e:  # after retries: recorded, not cached, never guessed
-            return answer(
-                prob_second=None, status=ERROR, reason=f"{type(e).__name__}: {str(e)[:300]}"
-            )
+            reason = redact(f"{type(e).__name__}: {e}", self._secrets()) or ""
+            return answer(prob_second=None, status=ERROR, reason=reason[:300])
 
     def _logprobs_path(self, messages, info) -> dict[str, Any] | None:
         c = self.config
