@@ -335,8 +335,8 @@ class PretrainedEncoder:
             tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.onnx")
             model = PooledFeatures(build_network(self.name, self.resolution))
             r = self.resolution
-            with warnings.catch_warnings():  # constant-folding notes of the exporter
-                warnings.simplefilter("ignore", UserWarning)
+            with warnings.catch_warnings():  # exporter notes (constant folding, legacy path)
+                warnings.simplefilter("ignore")
                 self._export(model, r, tmp)
             tmp.replace(path)  # atomic: a concurrent process never sees half a file
         so = ort.SessionOptions()
