@@ -377,7 +377,13 @@ def load_embeddings(path: str | os.PathLike, images: Sequence[str]) -> Embedding
     if emb_cols:
         mat = df.select(emb_cols).to_numpy().astype(np.float32)
     elif "embedding" in df.columns:
-        mat = np.stack(df["embedding"].to_list()).astype(np.float32)
+        col = df["embedding"]
+        if col.dtype.base_type() == pl.List:
+            widths = col.list.len().unique()
+            if len(widths) != 1 or col.null_count():
+                raise ValueError(f"{path}: embedding vectors of different lengths or missing")
+            col = col.list.to_array(int(widths[0]))
+        mat = col.to_numpy().astype(np.float32)
     else:
         raise ValueError(f"{path}: need 'emb_*' columns or an 'embedding' list column")
     pos = {name: i for i, name in enumerate(df["image"].to_list())}
