@@ -1,7 +1,7 @@
 """Real photos on CPU: label cleaning on pretrained features (EfficientNet-Lite0 at 128 px).
 
 Two benchmarks, both on the vectors of the default pretrained backbone (``pretrained:lite0``,
-docs/labels.md §9), computed by the code users run (:class:`PretrainedEncoder`) or read from a
+docs/labels.md §10), computed by the code users run (:class:`PretrainedEncoder`) or read from a
 cache of them that is first checked against a fresh embedding of 64 images:
 
 ``cifar10n`` -- the CIFAR-10N training images (all 50,000 by default) with the human labels
@@ -20,6 +20,7 @@ what flag rate, per fold seed.
 
     python -m benchmarks.labels_photos cifar10n --noises aggre,worse --seeds 3
     python -m benchmarks.labels_photos cifar10_test --seeds 3
+    python -m benchmarks.labels_photos backbones --seeds 3    # digits, USPS: clean-label head
     python -m benchmarks.labels_photos cifar10n --n-train 5000 --seeds 1     # quick look
 
 Embeddings: ``--emb-dir`` (default ``$SIEVE_EMB_CACHE`` or ``.bench_data/emb``) holds
@@ -229,6 +230,34 @@ def run_cifar10_test(a, enc: PretrainedEncoder) -> list[dict]:
     return out
 
 
+def run_backbones(a, enc: PretrainedEncoder) -> list[dict]:
+    """Clean-label test accuracy of the default head on pretrained vectors for digits and USPS
+    (the evidence behind ``auto``: compare with the SmallCNN oracle rows of README_labels)."""
+    from benchmarks.labels_bench import load_digits_data, load_usps
+
+    out = []
+    for name, loader in (("digits", load_digits_data), ("usps", load_usps)):
+        xtr, ytr, xte, yte, _ = loader()
+        x = enc.embed(list(np.concatenate([xtr, xte])), progress=log, every_s=30)
+        src = EmbeddingSource(x)
+        test_idx = np.arange(len(ytr), len(x))
+        for seed in range(a.first_seed, a.first_seed + a.seeds):
+            cfg = head_config(a.threads)
+            last = fit_last(src, np.arange(len(ytr)), ytr, test_idx, yte, cfg, seed)
+            row = dict(dataset=name, seed=seed, oracle_test_last=last)
+            log(json.dumps(row))
+            out.append(row)
+    return out
+
+
+def print_backbones(rows: list[dict]) -> None:
+    print("\n| dataset | seeds | oracle test last %, linear head on pretrained vectors |")
+    print("|---|---|---|")
+    for d in dict.fromkeys(r["dataset"] for r in rows):
+        rs = [r["oracle_test_last"] for r in rows if r["dataset"] == d]
+        print(f"| {d} | {len(rs)} | {mean_sd(rs)} |")
+
+
 def mean_sd(vals) -> str:
     v = [x for x in vals if x is not None]
     if not v:
@@ -270,7 +299,7 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    ap.add_argument("bench", choices=["cifar10n", "cifar10_test"])
+    ap.add_argument("bench", choices=["cifar10n", "cifar10_test", "backbones"])
     ap.add_argument("--noises", default="aggre,worse")
     ap.add_argument("--methods", default="ce,cleanlab_oof,cleanlab_trusted,oracle")
     ap.add_argument("--seeds", type=int, default=3)
@@ -288,13 +317,15 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(a.threads)
     t0 = time.perf_counter()
     enc = PretrainedEncoder(a.encoder, a.resolution, threads=a.threads)
-    rows = run_cifar10n(a, enc) if a.bench == "cifar10n" else run_cifar10_test(a, enc)
+    runs = {"cifar10n": run_cifar10n, "cifar10_test": run_cifar10_test, "backbones": run_backbones}
+    rows = runs[a.bench](a, enc)
     if a.save:
         with a.save.open("a") as fh:
             for r in rows:
                 fh.write(json.dumps({"bench": a.bench, "encoder": enc.tag, **r}) + "\n")
     print(f"\n### {a.bench}, {enc.tag}, K={a.k}, total {time.perf_counter() - t0:.0f} s")
-    (print_cifar10n if a.bench == "cifar10n" else print_cifar10_test)(rows)
+    prints = {"cifar10n": print_cifar10n, "cifar10_test": print_cifar10_test}
+    prints.get(a.bench, print_backbones)(rows)
 
 
 if __name__ == "__main__":

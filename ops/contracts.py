@@ -387,7 +387,7 @@ EMBEDDINGS = Table(
     file="embeddings.parquet",
     kind=IMAGES,
     writer="image_embeddings",
-    description="one pretrained-encoder vector per manifest image (docs/labels.md §9)",
+    description="one pretrained-encoder vector per manifest image (docs/labels.md §10)",
     columns=_cols(
         ("image", "String", "path relative to the dataset folder"),
         ("sha256", "String", "content hash of the image file (the cache key)"),

@@ -9,7 +9,7 @@ training loop every method uses; :class:`BackboneConfig` carries the options of 
 Meta-learned methods (VRI, RST, MW-Net) need the penultimate feature: :func:`build_featnet`
 splits a backbone into extractor and linear head (:class:`FeatNet`, ``net(x) -> (z, logits)``).
 
-From a run config a backbone is named by a string (:func:`parse_backbone`, docs/labels.md §9):
+From a run config a backbone is named by a string (:func:`parse_backbone`, docs/labels.md §10):
 ``auto`` (default: the pretrained encoder for colour images of 32 px or more, else the small
 CNN -- :func:`choose_backbone`), ``small_cnn``, ``pretrained:<encoder>`` (vectors of an offline
 ImageNet encoder, :mod:`ops.labels.encoders`), ``embeddings`` (the user's Parquet of vectors) or
@@ -289,7 +289,7 @@ def choose_backbone(cfg: BackboneConfig, channels: int, side: int) -> tuple[str,
     larger ``side``. The pretrained encoder for colour images of at least
     :data:`AUTO_MIN_SIDE` px (on CIFAR-10 its features are far better than a small CNN
     trained on the data), else the small CNN (better on digit-like greyscale images);
-    measurements in docs/labels.md §9. Falls back to ``cnn`` when the encoder is not installed."""
+    measurements in docs/labels.md §10. Falls back to ``cnn`` when the encoder is not installed."""
     if cfg.kind != "auto":
         return cfg.kind, None
     from ops.labels.encoders import installed_encoders

