@@ -22,7 +22,13 @@ import numpy as np
 import polars as pl
 
 from ops.contracts import MANIFEST, MANIFEST_REQUIRED_COLUMNS, SPLITS
-from ops.labels.backbones import BackboneConfig, Source, choose_backbone, load_embeddings
+from ops.labels.backbones import (
+    BackboneConfig,
+    EmbeddingSource,
+    Source,
+    choose_backbone,
+    load_embeddings,
+)
 from ops.labels.detection import FILTER_BY, quality_scores
 from ops.labels.embeddings import pretrained_source
 from ops.labels.images import ImageFileDataset, ImageSpec, scan_channels, scan_native_size
@@ -403,6 +409,8 @@ def clean_labels(
     source, channels, size = open_source(
         manifest, dataset_dir, cfg, cache_dir=cache_dir, progress=progress
     )
+    if isinstance(source, EmbeddingSource):
+        cfg = replace(cfg, backbone=cfg.backbone.for_vectors())
     for note in getattr(source, "notes", []):
         say(note)
         notes = [*notes, note]
