@@ -240,3 +240,20 @@ def test_clean_labels_on_pretrained_features_auto_and_cache(tmp_path, enc_dir, m
         cache_dir=tmp_path / "cache",
     )
     assert any("'n_embedded': 0" in n for n in again.notes)
+
+
+@pytest.mark.parametrize("method", ["cleanlab_trusted", "rst", "vri"])
+def test_every_method_trains_on_pretrained_vectors(tmp_path, enc_dir, monkeypatch, method):
+    monkeypatch.setenv("SIEVE_ENCODER_CACHE", str(enc_dir))
+    names = _photos(tmp_path / "ds", n=30, size=(48, 40))
+    labels = ["red" if i % 2 == 0 else "blue" for i in range(30)]
+    manifest = _manifest(names, labels).with_columns(trusted=pl.Series([i < 12 for i in range(30)]))
+    cfg = LabelCleaningConfig.tiny(
+        method=method,
+        min_trusted_per_class=2,
+        backbone=BackboneConfig(kind="pretrained", encoder_resolution=64, epochs=4, min_steps=20),
+    )
+    frame, summary = clean_labels(
+        manifest, tmp_path / "ds", ["red", "blue"], config=cfg, cache_dir=tmp_path / "c"
+    )
+    assert summary.method == method and summary.channels is None and frame.height == 30
