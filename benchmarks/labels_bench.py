@@ -35,7 +35,7 @@ import numpy as np
 import torch
 
 from benchmarks.shared_data import shared_images_dir
-from ops.labels.backbones import BackboneConfig
+from ops.labels.backbones import BackboneConfig, EmbeddingSource
 from ops.labels.images import ArrayImageDataset
 from ops.labels.methods import MethodContext, get_method
 from ops.labels.mwnet import train_mwnet
@@ -146,7 +146,8 @@ def run_setting(name, data, noise, seed, base_cfg, k, log, methods=None):
     xtr, ytr, xte, yte, human = data
     n_tr, C = len(ytr), 10
     x_all = np.concatenate([xtr, xte])
-    src = ArrayImageDataset(x_all)
+    # (N, D) float vectors (pretrained features: benchmarks/labels_photos.py) or images
+    src = EmbeddingSource(x_all) if x_all.ndim == 2 else ArrayImageDataset(x_all)
     test_idx = np.arange(n_tr, n_tr + len(yte))
     trusted = draw_trusted(ytr, 10, seed=seed, n_classes=C)
     pool = np.setdiff1d(np.arange(n_tr), trusted)

@@ -67,6 +67,8 @@ class Column:
 
         if self.dtype == "Datetime[us]":
             return pl.Datetime("us")
+        if self.dtype == "List[Float32]":
+            return pl.List(pl.Float32)
         if self.dtype not in _DTYPES:
             raise ValueError(f"column {self.name}: unknown dtype {self.dtype!r}")
         return getattr(pl, _DTYPES[self.dtype])()
@@ -380,6 +382,21 @@ LABELS = Table(
     dynamic="prob_<class> (Float64): the model's probability of each class, in class order",
     dynamic_after="split",
 )
+EMBEDDINGS = Table(
+    key="embeddings",
+    file="embeddings.parquet",
+    kind=IMAGES,
+    writer="image_embeddings",
+    description="one pretrained-encoder vector per manifest image (docs/labels.md §10)",
+    columns=_cols(
+        ("image", "String", "path relative to the dataset folder"),
+        ("sha256", "String", "content hash of the image file (the cache key)"),
+        ("encoder", "String", "encoder version: name, resolution and fingerprint"),
+        ("embedding", "List[Float32]", "the vector (1280 floats for EfficientNet-Lite)"),
+        RUN_ID,
+    ),
+    key_columns=("image",),
+)
 #: the label columns every cleaning method fills (then prob_<class>, quarantine_reason, run_id)
 LABEL_BASE_COLUMNS = LABELS.names[: LABELS.names.index("split") + 1]
 #: the manifest columns label cleaning needs
@@ -425,6 +442,7 @@ TABLES: tuple[Table, ...] = (
     SELECTED,
     MANIFEST,
     IMAGES_QUARANTINE,
+    EMBEDDINGS,
     LABELS,
 )
 SIDE_FILES: tuple[SideFile, ...] = (JUDGMENTS_SUMMARY, RATER_REPORT, CLASSES)

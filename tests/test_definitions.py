@@ -17,6 +17,7 @@ def test_definitions_load_and_resolve():
         "timeseries_points",
         "timeseries_windows",
         "image_manifest",
+        "image_embeddings",
         "image_labels_clean",
     } <= keys
     assert defs.resolve_job_def("timeseries_job") and defs.resolve_job_def("images_job")

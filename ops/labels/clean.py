@@ -22,9 +22,16 @@ import numpy as np
 import polars as pl
 
 from ops.contracts import MANIFEST, MANIFEST_REQUIRED_COLUMNS, SPLITS
-from ops.labels.backbones import BackboneConfig, Source, load_embeddings
+from ops.labels.backbones import (
+    BackboneConfig,
+    EmbeddingSource,
+    Source,
+    choose_backbone,
+    load_embeddings,
+)
 from ops.labels.detection import FILTER_BY, quality_scores
-from ops.labels.images import ImageFileDataset, ImageSpec
+from ops.labels.embeddings import pretrained_source
+from ops.labels.images import ImageFileDataset, ImageSpec, scan_channels, scan_native_size
 from ops.labels.methods import METHODS, MethodContext, MethodResult, get_method
 from ops.labels.rectify import DROPPED, KEPT, RELABELED, RectifyConfig, rectify
 from ops.labels.rst import RSTConfig
@@ -237,17 +244,37 @@ def choose_method(
 
 
 def open_source(
-    manifest: pl.DataFrame, dataset_dir: Path, cfg: LabelCleaningConfig
+    manifest: pl.DataFrame,
+    dataset_dir: Path,
+    cfg: LabelCleaningConfig,
+    *,
+    cache_dir: Path | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> tuple[Source, int | None, int | None]:
     """``(source, channels, size)``: the images as files (decoded lazily, cached when small), or
-    the embedding vectors when ``cfg.backbone.kind == "embeddings"`` (channels, size None)."""
+    vectors (channels, size None): the user's when ``cfg.backbone.kind == "embeddings"``, the
+    pretrained encoder's (cached under ``cache_dir/embeddings``) when the kind is
+    ``pretrained`` or ``auto`` chose it (:func:`~ops.labels.backbones.choose_backbone`; the
+    choice is in the source's ``notes``)."""
     images = manifest["image"].to_list()
     if cfg.backbone.kind == "embeddings":
         if cfg.embeddings_path is None:  # the config refuses this; kept for type checkers
             raise ValueError("backbone kind 'embeddings' needs embeddings_path")
         ep = Path(cfg.embeddings_path)
         return load_embeddings(ep if ep.is_absolute() else dataset_dir / ep, images), None, None
-    source = ImageFileDataset([dataset_dir / p for p in images], cfg.image)
+    files = [dataset_dir / p for p in images]
+    kind, note = cfg.backbone.kind, None
+    if kind == "auto" and files:
+        kind, note = choose_backbone(
+            cfg.backbone, scan_channels(files), scan_native_size(files, max_size=1 << 30)
+        )
+    if kind == "pretrained":
+        emb_cache = cache_dir / "embeddings" if cache_dir is not None else None
+        source, stats = pretrained_source(files, cfg.backbone, emb_cache, progress)
+        source.notes = [n for n in (note, f"embeddings: {stats.to_dict()}") if n]
+        return source, None, None
+    source = ImageFileDataset(files, cfg.image)
+    source.notes = [note] if note else []
     return source, source.channels, source.size
 
 
@@ -379,7 +406,14 @@ def clean_labels(
     method, notes = choose_method(cfg, rows, classes)
     for note in notes:
         say(note)
-    source, channels, size = open_source(manifest, dataset_dir, cfg)
+    source, channels, size = open_source(
+        manifest, dataset_dir, cfg, cache_dir=cache_dir, progress=progress
+    )
+    if isinstance(source, EmbeddingSource):
+        cfg = replace(cfg, backbone=cfg.backbone.for_vectors())
+    for note in getattr(source, "notes", []):
+        say(note)
+        notes = [*notes, note]
     if channels is not None:
         say(
             f"{manifest.height} images -> {size}x{size}x{channels}, decoded-image cache "

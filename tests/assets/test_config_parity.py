@@ -11,7 +11,12 @@ import typing
 import pytest
 
 from assets._config import field_names, ops_config
-from assets.images import RUN_CONFIG_TARGETS, LabelCleaningRunConfig, build_cleaning_config
+from assets.images import (
+    RUN_CONFIG_PARSED,
+    RUN_CONFIG_TARGETS,
+    LabelCleaningRunConfig,
+    build_cleaning_config,
+)
 from assets.rating import ScoresConfig
 from assets.resources import JudgeResource, QualityThresholds
 from assets.timeseries import JudgmentsConfig, WindowsConfig
@@ -106,7 +111,8 @@ def _get(config, dotted: str):
 
 def test_label_run_config_fields_all_reach_the_ops_config():
     # every run-config field but the preset has a target, and every target exists
-    assert set(field_names(LabelCleaningRunConfig)) - {"preset"} == set(RUN_CONFIG_TARGETS)
+    fields = set(field_names(LabelCleaningRunConfig)) - {"preset", *RUN_CONFIG_PARSED}
+    assert fields == set(RUN_CONFIG_TARGETS)
     base = LabelCleaningConfig()
     for target in RUN_CONFIG_TARGETS.values():
         _get(base, target)  # AttributeError if the ops config lost the field
@@ -118,6 +124,9 @@ def test_label_run_config_fields_all_reach_the_ops_config():
         k_folds=3,
         relabel_threshold=0.7,
         seed=5,
+        encoder_resolution=96,
+        head="mlp",
+        device="cpu",
     )
     cfg = build_cleaning_config(run, "cpu")
     for name, target in RUN_CONFIG_TARGETS.items():
@@ -131,3 +140,21 @@ def test_label_run_config_fields_all_reach_the_ops_config():
         tiny.backbone.epochs,
         tiny.k_folds,
     )
+
+
+def test_label_run_config_backbone_strings():
+    cfg = build_cleaning_config(LabelCleaningRunConfig(backbone="pretrained:lite2"), "cpu")
+    assert (cfg.backbone.kind, cfg.backbone.encoder) == ("pretrained", "lite2")
+    assert build_cleaning_config(LabelCleaningRunConfig(), "cpu").backbone.kind == "auto"
+    small = build_cleaning_config(LabelCleaningRunConfig(backbone="small_cnn"), "cuda")
+    assert (small.backbone.kind, small.backbone.device) == ("cnn", "cuda")
+    emb = build_cleaning_config(
+        LabelCleaningRunConfig(backbone="embeddings", embeddings_path="v.parquet"), "cpu"
+    )
+    assert emb.backbone.kind == "embeddings" and str(emb.embeddings_path) == "v.parquet"
+    for bad in (
+        LabelCleaningRunConfig(backbone="embeddings"),  # no path
+        LabelCleaningRunConfig(backbone="vit"),
+    ):
+        with pytest.raises(ValueError):
+            build_cleaning_config(bad, "cpu")

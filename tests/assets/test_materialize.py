@@ -88,6 +88,7 @@ def test_blocking_check_stops_publish_of_corrupted_dataset_only(materialized):
     }
     assert materialized_assets == {
         "image_manifest",
+        "image_embeddings",  # skipped under backbone auto (8 px greyscale), but materialized
         "image_labels_clean",
     }  # published_image_labels skipped
     assert (root / "clean" / "images" / "bad_images" / "labels.parquet").is_file()

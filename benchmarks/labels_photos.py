@@ -1,0 +1,395 @@
+"""Real photos on CPU: label cleaning on pretrained features (EfficientNet-Lite0 at 128 px).
+
+Two benchmarks, both on the vectors of the default pretrained backbone (``pretrained:lite0``,
+docs/labels.md §10), computed by the code users run (:class:`PretrainedEncoder`) or read from a
+cache of them that is first checked against a fresh embedding of 64 images:
+
+``cifar10n`` -- the CIFAR-10N training images (all 50,000 by default) with the human labels
+``aggre`` or ``worse``, 10 trusted images per class (drawn per seed, given their clean labels;
+the same for every method), the CIFAR-10 test set for the head's test accuracy. Per method and
+seed: flag precision / recall / F1 against ``given != clean``, kept share of the pool, label
+accuracy over the kept rows and over **all** pool rows (a dropped row keeps its wrong given
+label; also with every flagged row relabelled to the head's top class instead), and the
+last-epoch test accuracy of the default linear head retrained on the kept rows
+with their rectified labels (plus the trusted rows). ``CE`` trains the head on the given labels,
+``oracle`` on the clean ones.
+
+``cifar10_test`` -- the 10,000 CIFAR-10 test images with their original labels, of which 54
+were validated as wrong by Mechanical Turk workers (Northcutt, Athalye & Mueller 2021;
+:mod:`benchmarks.cifar10_test_label_errors`): how many of the 54 ``cleanlab_oof`` flags, and at
+what flag rate, per fold seed.
+
+    python -m benchmarks.labels_photos cifar10n --noises aggre,worse --seeds 3
+    python -m benchmarks.labels_photos cifar10_test --seeds 3
+    python -m benchmarks.labels_photos backbones --seeds 3    # digits, USPS: clean-label head
+    python -m benchmarks.labels_photos tune                   # how head_weight_decay was chosen
+    python -m benchmarks.labels_photos cifar10n --n-train 5000 --seeds 1     # quick look
+
+Embeddings: ``--emb-dir`` (default ``$SIEVE_EMB_CACHE`` or ``.bench_data/emb``) holds
+``cifar_train50000_<tag>.npy`` / ``cifar_test_<tag>.npy``; missing files are computed from the
+CIFAR zips (about 4 min for 60k images on 2 cores) and saved there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from benchmarks.cifar10_test_label_errors import ERROR_IDS
+from benchmarks.shared_data import REPO, shared_images_dir
+from ops.labels.backbones import BackboneConfig, EmbeddingSource
+from ops.labels.encoders import PretrainedEncoder
+from ops.labels.methods import MethodContext, get_method
+from ops.labels.noise import draw_trusted
+from ops.labels.rectify import DROPPED, RectifyConfig, rectify
+from ops.labels.training import predict_proba, train_model
+
+N_CLASSES = 10
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def zip_images(path: Path, limit: int | None = None):
+    """PIL images of a CIFAR zip in index order (one decoded at a time)."""
+    from PIL import Image
+
+    with zipfile.ZipFile(path) as zf:
+        names = sorted(zf.namelist(), key=lambda s: int(s[:-4]))[:limit]
+        for name in names:
+            yield Image.open(io.BytesIO(zf.read(name)))
+
+
+def cifar_zips(split: str) -> list[Path]:
+    root = shared_images_dir()
+    if split == "train":
+        return sorted((root / "cifar10n").glob("cifar10_train_*_jpg.zip"))
+    return [root / "cifar10_test" / "cifar10_test_00000-09999_jpg.zip"]
+
+
+def embeddings(split: str, enc: PretrainedEncoder, emb_dir: Path, n: int) -> np.ndarray:
+    """``(n, 1280)`` vectors of the first ``n`` images of ``split``: read from ``emb_dir`` when a
+    file there agrees with a fresh embedding of its first 64 images, else computed and saved."""
+    name = f"cifar_{split}{50000 if split == 'train' else ''}_{enc.tag}.npy"
+    path = emb_dir / name
+    # files of the research pass that made the encoder's prototype (same preprocessing)
+    legacy = sorted(emb_dir.glob(f"emb_cifar_{split}*_{enc.name}_r{enc.resolution}_fp32_pil*.npy"))
+    check = enc.embed(zip_images(cifar_zips(split)[0], 64), n=64)
+    for cand in [path, *legacy]:
+        if cand.exists():
+            v = np.load(cand, mmap_mode="r")
+            diff = float(np.abs(np.asarray(v[:64]) - check).max())
+            if len(v) >= n and diff < 2e-3:
+                log(f"{split}: cached {cand.name} (max |diff| {diff:.1e} on 64 images)")
+                return np.array(v[:n], dtype=np.float32)
+            log(f"{split}: {cand.name} does not match this encoder (max |diff| {diff:.2e})")
+    total = 50000 if split == "train" else 10000
+    log(f"{split}: embedding {total} images with {enc.tag} ...")
+    out = np.empty((total, 1280), np.float32)
+    done = 0
+    for z in cifar_zips(split):
+        imgs = list(zip_images(z))
+        enc.embed(imgs, out=out[done : done + len(imgs)], progress=log, every_s=30)
+        done += len(imgs)
+    emb_dir.mkdir(parents=True, exist_ok=True)
+    np.save(path, out)
+    return out[:n]
+
+
+def head_config(threads: int) -> BackboneConfig:
+    """The default recipe on vectors (what label cleaning trains with a pretrained backbone)."""
+    return BackboneConfig(kind="pretrained", num_threads=threads).for_vectors()
+
+
+def fit_last(src, rows, labels, test_idx, yte, cfg, seed) -> float:
+    accs: list[float] = []
+
+    def cb(_ep, model):
+        accs.append(float(np.mean(predict_proba(model, src, test_idx, cfg).argmax(1) == yte)))
+
+    train_model(src, rows, labels, N_CLASSES, cfg, seed=seed, epoch_callback=cb)
+    return accs[-1]
+
+
+def run_cifar10n(a, enc: PretrainedEncoder) -> list[dict]:
+    root = shared_images_dir()
+    lab = np.load(root / "cifar10n" / "cifar10n_labels_50000.npz")
+    xtr = embeddings("train", enc, a.emb_dir, a.n_train)
+    xte = embeddings("test", enc, a.emb_dir, 10000)
+    yte = np.load(root / "cifar10_test" / "cifar10_test_original_labels.npy").astype(np.int64)
+    ytr = lab["clean_label"][: a.n_train].astype(np.int64)
+    n = len(ytr)
+    src = EmbeddingSource(np.concatenate([xtr, xte]))
+    test_idx = np.arange(n, n + len(yte))
+    cfg = head_config(a.threads)
+    out = []
+    for noise in a.noises.split(","):
+        for seed in range(a.first_seed, a.first_seed + a.seeds):
+            trusted = draw_trusted(ytr, a.trusted_per_class, seed=seed, n_classes=N_CLASSES)
+            pool = np.setdiff1d(np.arange(n), trusted)
+            given = lab[f"{noise}_label"][:n].astype(np.int64)
+            given[trusted] = ytr[trusted]
+            err = given[pool] != ytr[pool]
+            labels_all = np.concatenate([given, yte])  # test labels: never trained on
+            protected = np.zeros(len(labels_all), bool)
+            protected[trusted] = True
+            protected[test_idx] = True
+            base = dict(noise=noise, seed=seed, n_train=n, actual_noise=float(err.mean()))
+            for m in a.methods.split(","):
+                t = time.perf_counter()
+                if m in ("ce", "oracle"):
+                    y = given if m == "ce" else ytr
+                    last = fit_last(src, np.arange(n), y, test_idx, yte, cfg, seed)
+                    acc = float(np.mean(y[pool] == ytr[pool]))
+                    row = dict(method=m, prec=None, rec=None, f1=None, kept=1.0)
+                    row |= dict(label_acc_kept=acc, label_acc_all=acc, label_acc_relabel_all=acc)
+                    row |= dict(test_last=last)
+                else:
+                    ctx = MethodContext(
+                        source=src,
+                        labels=labels_all,
+                        pool_idx=pool,
+                        trusted_idx=trusted,
+                        test_idx=np.zeros(0, np.int64),
+                        n_classes=N_CLASSES,
+                        backbone=cfg,
+                        k_folds=a.k,
+                        seed=seed,
+                        source_fingerprint=f"photos-{enc.tag}-{n}",
+                    )
+                    res = get_method(m)(ctx)
+                    flag = res.is_issue[pool]
+                    tp = int(np.sum(flag & err))
+                    prec, rec = tp / max(int(flag.sum()), 1), tp / max(int(err.sum()), 1)
+                    actions, clean = rectify(
+                        labels_all, res.probs, res.is_issue, protected, res.quality, RectifyConfig()
+                    )
+                    kept = actions[pool] != DROPPED
+                    final = np.where(kept, clean[pool], given[pool])  # dropped: label unchanged
+                    rows = np.sort(np.concatenate([pool[kept], trusted]))
+                    last = fit_last(src, rows, clean[rows], test_idx, yte, cfg, seed)
+                    row = dict(
+                        method=m,
+                        prec=prec,
+                        rec=rec,
+                        f1=2 * prec * rec / max(prec + rec, 1e-12),
+                        kept=float(kept.mean()),
+                        label_acc_kept=float(np.mean(clean[pool][kept] == ytr[pool][kept])),
+                        label_acc_all=float(np.mean(final == ytr[pool])),
+                        # the alternative policy: every flagged row relabelled to the argmax
+                        label_acc_relabel_all=float(
+                            np.mean(
+                                np.where(flag, res.probs[pool].argmax(1), given[pool]) == ytr[pool]
+                            )
+                        ),
+                        test_last=last,
+                    )
+                row = base | row | dict(wall_s=round(time.perf_counter() - t, 1))
+                log(json.dumps(row, default=float))
+                out.append(row)
+    return out
+
+
+def run_cifar10_test(a, enc: PretrainedEncoder) -> list[dict]:
+    root = shared_images_dir()
+    x = embeddings("test", enc, a.emb_dir, 10000)
+    y = np.load(root / "cifar10_test" / "cifar10_test_original_labels.npy").astype(np.int64)
+    err = np.zeros(len(y), bool)
+    err[list(ERROR_IDS)] = True
+    src = EmbeddingSource(x)
+    out = []
+    for seed in range(a.first_seed, a.first_seed + a.seeds):
+        t = time.perf_counter()
+        ctx = MethodContext(
+            source=src,
+            labels=y,
+            pool_idx=np.arange(len(y)),
+            trusted_idx=np.zeros(0, np.int64),
+            test_idx=np.zeros(0, np.int64),
+            n_classes=N_CLASSES,
+            backbone=head_config(a.threads),
+            k_folds=a.k,
+            seed=seed,
+            source_fingerprint=f"photos-test-{enc.tag}",
+        )
+        res = get_method("cleanlab_oof")(ctx)
+        f = res.is_issue
+        rank = np.argsort(res.quality)  # worst first
+        row = dict(
+            seed=seed,
+            oof_acc=float(np.mean(res.probs.argmax(1) == y)),
+            flagged=int(f.sum()),
+            flag_rate=float(f.mean()),
+            hits_of_54=int(f[err].sum()),
+            top275_hits=int(err[rank[:275]].sum()),
+            wall_s=round(time.perf_counter() - t, 1),
+        )
+        log(json.dumps(row))
+        out.append(row)
+    return out
+
+
+def run_tune(a, enc: PretrainedEncoder) -> list[dict]:
+    """How ``head_weight_decay`` was chosen: out-of-fold accuracy and log-loss of the head
+    against the *given* labels (no clean or test label is read) on CIFAR-10N rows 40,000-49,999,
+    which the ``cifar10n`` benchmark's default ``--n-train`` subsets (rows 0-9,999) never use."""
+    root = shared_images_dir()
+    lab = np.load(root / "cifar10n" / "cifar10n_labels_50000.npz")
+    rows = np.arange(40000, 50000)
+    src = EmbeddingSource(embeddings("train", enc, a.emb_dir, 50000)[rows])
+    out = []
+    for noise in a.noises.split(","):
+        given = lab[f"{noise}_label"][rows].astype(np.int64)
+        for wd in (5e-4, 5e-3, 5e-2, 1e-1, 2e-1, 5e-1):
+            cfg = BackboneConfig(kind="pretrained", num_threads=a.threads, weight_decay=wd)
+            ctx = MethodContext(
+                source=src,
+                labels=given,
+                pool_idx=np.arange(len(rows)),
+                trusted_idx=np.zeros(0, np.int64),
+                test_idx=np.zeros(0, np.int64),
+                n_classes=N_CLASSES,
+                backbone=cfg,
+                k_folds=a.k,
+                seed=a.first_seed,
+                source_fingerprint=f"tune-{enc.tag}",
+            )
+            p = get_method("cleanlab_oof")(ctx).probs
+            p_given = p[np.arange(len(given)), given]
+            row = dict(
+                noise=noise,
+                weight_decay=wd,
+                oof_acc_vs_given=float(np.mean(p.argmax(1) == given)),
+                oof_logloss_vs_given=float(-np.mean(np.log(p_given + 1e-12))),
+            )
+            log(json.dumps(row))
+            out.append(row)
+    return out
+
+
+def print_tune(rows: list[dict]) -> None:
+    print("\n| noise | weight decay | OOF acc vs given % | OOF log-loss vs given |")
+    print("|---|---|---|---|")
+    for r in rows:
+        print(
+            f"| {r['noise']} | {r['weight_decay']:g} | {100 * r['oof_acc_vs_given']:.1f} | "
+            f"{r['oof_logloss_vs_given']:.3f} |"
+        )
+
+
+def run_backbones(a, enc: PretrainedEncoder) -> list[dict]:
+    """Clean-label test accuracy of the default head on pretrained vectors for digits and USPS
+    (the evidence behind ``auto``: compare with the SmallCNN oracle rows of README_labels)."""
+    from benchmarks.labels_bench import load_digits_data, load_usps
+
+    out = []
+    for name, loader in (("digits", load_digits_data), ("usps", load_usps)):
+        xtr, ytr, xte, yte, _ = loader()
+        x = enc.embed(list(np.concatenate([xtr, xte])), progress=log, every_s=30)
+        src = EmbeddingSource(x)
+        test_idx = np.arange(len(ytr), len(x))
+        for seed in range(a.first_seed, a.first_seed + a.seeds):
+            cfg = head_config(a.threads)
+            last = fit_last(src, np.arange(len(ytr)), ytr, test_idx, yte, cfg, seed)
+            row = dict(dataset=name, seed=seed, oracle_test_last=last)
+            log(json.dumps(row))
+            out.append(row)
+    return out
+
+
+def print_backbones(rows: list[dict]) -> None:
+    print("\n| dataset | seeds | oracle test last %, linear head on pretrained vectors |")
+    print("|---|---|---|")
+    for d in dict.fromkeys(r["dataset"] for r in rows):
+        rs = [r["oracle_test_last"] for r in rows if r["dataset"] == d]
+        print(f"| {d} | {len(rs)} | {mean_sd(rs)} |")
+
+
+def mean_sd(vals) -> str:
+    v = [x for x in vals if x is not None]
+    if not v:
+        return "–"
+    return f"{100 * np.mean(v):.1f} ± {100 * np.std(v):.1f}"
+
+
+def print_cifar10n(rows: list[dict]) -> None:
+    print(
+        "\n| noise (actual %) | method | seeds | P % | R % | F1 % | kept % | label acc kept % "
+        "| **label acc all rows %** | all rows, relabel every flag % | **test last %** | wall s |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    keys = dict.fromkeys((r["noise"], r["method"]) for r in rows)
+    for noise, m in keys:
+        rs = [r for r in rows if r["noise"] == noise and r["method"] == m]
+        col = lambda k, rs=rs: mean_sd([r[k] for r in rs])  # noqa: E731
+        print(
+            f"| {noise} ({100 * np.mean([r['actual_noise'] for r in rs]):.1f}) | {m} | "
+            f"{len(rs)} | {col('prec')} | {col('rec')} | {col('f1')} | {col('kept')} | "
+            f"{col('label_acc_kept')} | **{col('label_acc_all')}** | "
+            f"{col('label_acc_relabel_all')} | **{col('test_last')}** | "
+            f"{np.mean([r['wall_s'] for r in rs]):.0f} |"
+        )
+
+
+def print_cifar10_test(rows: list[dict]) -> None:
+    print("\n| seeds | OOF acc % | flagged | flag rate % | of the 54 flagged | in worst 275 |")
+    print("|---|---|---|---|---|---|")
+    print(
+        f"| {len(rows)} | {mean_sd([r['oof_acc'] for r in rows])} | "
+        f"{np.mean([r['flagged'] for r in rows]):.0f} | {mean_sd([r['flag_rate'] for r in rows])} "
+        f"| {np.mean([r['hits_of_54'] for r in rows]):.1f} "
+        f"({min(r['hits_of_54'] for r in rows)}–{max(r['hits_of_54'] for r in rows)}) | "
+        f"{np.mean([r['top275_hits'] for r in rows]):.1f} |"
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("bench", choices=["cifar10n", "cifar10_test", "backbones", "tune"])
+    ap.add_argument("--noises", default="aggre,worse")
+    ap.add_argument("--methods", default="ce,cleanlab_oof,cleanlab_trusted,oracle")
+    ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--first-seed", type=int, default=0)
+    ap.add_argument("--n-train", type=int, default=50000)
+    ap.add_argument("--trusted-per-class", type=int, default=10)
+    ap.add_argument("--k", type=int, default=5)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--encoder", default="lite0")
+    ap.add_argument("--resolution", type=int, default=128)
+    default_emb = os.environ.get("SIEVE_EMB_CACHE") or str(REPO / ".bench_data" / "emb")
+    ap.add_argument("--emb-dir", type=Path, default=Path(default_emb))
+    ap.add_argument("--save", type=Path, help="append the rows to this JSON-lines file")
+    a = ap.parse_args(argv)
+    torch.set_num_threads(a.threads)
+    t0 = time.perf_counter()
+    enc = PretrainedEncoder(a.encoder, a.resolution, threads=a.threads)
+    runs = {
+        "cifar10n": run_cifar10n,
+        "cifar10_test": run_cifar10_test,
+        "backbones": run_backbones,
+        "tune": run_tune,
+    }
+    rows = runs[a.bench](a, enc)
+    if a.save:
+        with a.save.open("a") as fh:
+            for r in rows:
+                fh.write(json.dumps({"bench": a.bench, "encoder": enc.tag, **r}) + "\n")
+    print(f"\n### {a.bench}, {enc.tag}, K={a.k}, total {time.perf_counter() - t0:.0f} s")
+    prints = {"cifar10n": print_cifar10n, "cifar10_test": print_cifar10_test, "tune": print_tune}
+    prints.get(a.bench, print_backbones)(rows)
+
+
+if __name__ == "__main__":
+    main()
