@@ -13,9 +13,10 @@ from assets.partitions import image_datasets
 from assets.resources import SieveSettings
 from ops.contracts import ACTIONS, CLASSES, IMAGES, IMAGES_QUARANTINE, LABELS, MANIFEST
 from ops.fileio import write_json_atomic
-from ops.ingest.images import ingest_images
+from ops.ingest.images import ingest_images, read_raw_manifest
 from ops.labels.clean import LabelCleaningConfig, clean_labels
 from ops.labels.labels_table import assemble_labels_table
+from ops.rates import label_issue_rate
 from ops.tables import read_table, write_table
 
 GROUP = "images"
@@ -118,9 +119,10 @@ def image_labels_clean(
         classes,
         config=build_cleaning_config(config, settings.device),
         cache_dir=settings.root() / "cache" / "labels" / context.partition_key,
-        progress=context.log.info,
+        progress=context.log.debug,  # per-epoch lines; the bars log progress at INFO
     )
-    table = assemble_labels_table(cleaned, quarantine, classes, run_id(context))
+    raw = read_raw_manifest(paths.raw)[0]  # quarantined rows keep their given label
+    table = assemble_labels_table(cleaned, quarantine, classes, run_id(context), raw)
     write_table(table, paths.clean, LABELS)
     counts = dict(table.group_by("action").len().iter_rows())
     confusion = pl.DataFrame(summary.confusion) if summary.confusion else pl.DataFrame()
@@ -132,7 +134,7 @@ def image_labels_clean(
             "notes": "; ".join(summary.notes) or "-",
             "estimated_noise_rate": float(summary.estimated_noise_rate),
             "n_issues": int(summary.n_issues),
-            "label_issue_rate": float(summary.n_issues) / max(1, int(summary.n_scored)),
+            "label_issue_rate": label_issue_rate(table),
             "oof_cache_hit": bool(summary.oof_cache_hit),
             "wall_seconds": float(summary.wall_seconds),
             "confusion_given_vs_clean": table_metadata(

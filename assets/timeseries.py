@@ -145,7 +145,7 @@ def timeseries_judgments(
         criteria=config.criteria,
         pairs=ops_config(PairConfig, config),
         cache=cache,
-        progress=lambda p: context.log.info(f"judging: {p}"),
+        progress=lambda p: context.log.debug(f"judging: {p}"),
     )
     frame = frame.with_columns(run_id=pl.lit(run_id(context)))
     write_table(frame, paths.clean, JUDGMENTS)

@@ -14,6 +14,7 @@ from assets.resources import (  # noqa: E402
     SieveSettings,
     judge_resource_from_env,
 )
+from pipelines.console import sieve_console  # noqa: E402
 from pipelines.jobs import images_job, timeseries_job  # noqa: E402
 from pipelines.schedules import report_job, schedules  # noqa: E402
 from pipelines.sensors import dataset_folder_sensor  # noqa: E402
@@ -24,6 +25,7 @@ defs = dg.Definitions(
     jobs=[timeseries_job, images_job, report_job],
     schedules=schedules,
     sensors=[dataset_folder_sensor],
+    loggers={"console": sieve_console},
     resources={
         "settings": SieveSettings(),
         "thresholds": QualityThresholds(),
