@@ -1,5 +1,6 @@
 """Image assets: validate a labeled image folder, then clean its labels."""
 
+import enum
 import json
 from dataclasses import replace
 from typing import Literal
@@ -8,7 +9,7 @@ import dagster as dg
 import polars as pl
 from pydantic import Field
 
-from assets._common import column_schema, run_id, table_metadata
+from assets._common import as_text, column_schema, run_id, table_metadata
 from assets.partitions import image_datasets
 from assets.resources import SieveSettings
 from ops.contracts import ACTIONS, CLASSES, IMAGES, IMAGES_QUARANTINE, LABELS, MANIFEST
@@ -16,6 +17,7 @@ from ops.fileio import write_json_atomic
 from ops.ingest.images import ingest_images, read_raw_manifest
 from ops.labels.clean import LabelCleaningConfig, clean_labels
 from ops.labels.labels_table import assemble_labels_table
+from ops.labels.methods import METHODS
 from ops.rates import label_issue_rate
 from ops.tables import read_table, write_table
 
@@ -42,14 +44,20 @@ def image_manifest(
     summary = result.summary()
     context.log.info(f"{context.partition_key}: {summary}")
     return dg.MaterializeResult(
-        metadata={
-            **summary,
-            "dagster/row_count": result.manifest.height,
-            "class_names": result.classes,
-            "path": dg.MetadataValue.path(str(paths.table(MANIFEST))),
-            "quarantine": table_metadata(result.quarantine),
-        }
+        metadata=as_text(
+            {
+                **summary,
+                "dagster/row_count": result.manifest.height,
+                "class_names": result.classes,
+                "path": dg.MetadataValue.path(str(paths.table(MANIFEST))),
+                "quarantine": table_metadata(result.quarantine),
+            }
+        )
     )
+
+
+#: the registered label-cleaning methods, offered as a choice in the launchpad
+LabelMethod = enum.Enum("LabelMethod", {name: name for name in sorted(METHODS)}, type=str)
 
 
 class LabelCleaningRunConfig(dg.Config):
@@ -58,13 +66,28 @@ class LabelCleaningRunConfig(dg.Config):
     override. :data:`RUN_CONFIG_TARGETS` says where each field lands; an unset field keeps the
     preset's value."""
 
-    method: str = ""  # "" = the library default (LabelCleaningConfig.method)
-    preset: Literal["default", "tiny"] = "default"  # "tiny": fast, for tests and smoke runs
-    epochs: int | None = Field(None, ge=1)
-    image_size: int | None = Field(None, ge=1)
-    k_folds: int | None = Field(None, ge=2)
-    relabel_threshold: float | None = None
-    seed: int = 0
+    method: LabelMethod = Field(
+        LabelMethod(LabelCleaningConfig.method),
+        description="label-cleaning method: cleanlab_oof (K-fold out-of-fold confident "
+        "learning), cleanlab_trusted (a model trained on the trusted rows), vri or rst "
+        "(meta-learned on the trusted set); docs/labels.md",
+    )
+    preset: Literal["default", "tiny"] = Field(
+        "default", description="training recipe: default, or tiny (fast, for tests and smoke runs)"
+    )
+    epochs: int | None = Field(None, ge=1, description="training epochs (empty: the preset's)")
+    image_size: int | None = Field(
+        None, ge=1, description="side in pixels images are resized to (empty: the preset's)"
+    )
+    k_folds: int | None = Field(
+        None, ge=2, description="folds of the out-of-fold training (empty: the preset's)"
+    )
+    relabel_threshold: float | None = Field(
+        None,
+        description="probability of another class above which a flagged row is relabeled "
+        "instead of dropped (empty: the preset's)",
+    )
+    seed: int = Field(0, description="random seed of folds, initialisation and shuffling")
 
 
 #: run-config field -> the (possibly nested) ``LabelCleaningConfig`` field it sets
@@ -92,6 +115,8 @@ def build_cleaning_config(cfg: LabelCleaningRunConfig, device: str) -> LabelClea
     out = _set(PRESETS[cfg.preset](), "backbone.device", device)
     for name, target in RUN_CONFIG_TARGETS.items():
         value = getattr(cfg, name)
+        if isinstance(value, enum.Enum):
+            value = value.value
         if value is not None and value != "":
             out = _set(out, target, value)
     return out
@@ -127,22 +152,24 @@ def image_labels_clean(
     counts = dict(table.group_by("action").len().iter_rows())
     confusion = pl.DataFrame(summary.confusion) if summary.confusion else pl.DataFrame()
     return dg.MaterializeResult(
-        metadata={
-            "rows": table.height,
-            "method": summary.method,
-            "requested_method": summary.requested_method,
-            "notes": "; ".join(summary.notes) or "-",
-            "estimated_noise_rate": float(summary.estimated_noise_rate),
-            "n_issues": int(summary.n_issues),
-            "label_issue_rate": label_issue_rate(table),
-            "oof_cache_hit": bool(summary.oof_cache_hit),
-            "wall_seconds": float(summary.wall_seconds),
-            "confusion_given_vs_clean": table_metadata(
-                confusion.sort("count", descending=True) if confusion.height else confusion, 30
-            ),
-            **{f"n_{a}": int(counts.get(a, 0)) for a in ACTIONS},
-            "dagster/row_count": table.height,
-            "dagster/column_schema": column_schema(table, LABELS),
-            "path": dg.MetadataValue.path(str(paths.table(LABELS))),
-        }
+        metadata=as_text(
+            {
+                "rows": table.height,
+                "method": summary.method,
+                "requested_method": summary.requested_method,
+                "notes": "; ".join(summary.notes) or "-",
+                "estimated_noise_rate": float(summary.estimated_noise_rate),
+                "n_issues": int(summary.n_issues),
+                "label_issue_rate": label_issue_rate(table),
+                "oof_cache_hit": bool(summary.oof_cache_hit),
+                "wall_seconds": float(summary.wall_seconds),
+                "confusion_given_vs_clean": table_metadata(
+                    confusion.sort("count", descending=True) if confusion.height else confusion, 30
+                ),
+                **{f"n_{a}": int(counts.get(a, 0)) for a in ACTIONS},
+                "dagster/row_count": table.height,
+                "dagster/column_schema": column_schema(table, LABELS),
+                "path": dg.MetadataValue.path(str(paths.table(LABELS))),
+            }
+        )
     )
