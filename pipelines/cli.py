@@ -34,6 +34,7 @@ def run_dataset(name: str, instance=None, kind: str | None = None) -> bool:
     from assets.partitions import PARTITIONS_BY_KIND
     from ops.paths import find_dataset_kind
     from ops.progress import fmt_seconds
+    from pipelines.console import CONSOLE_RUN_CONFIG
     from pipelines.definitions import defs
     from pipelines.jobs import JOB_BY_KIND
 
@@ -45,7 +46,9 @@ def run_dataset(name: str, instance=None, kind: str | None = None) -> bool:
     job = defs.resolve_job_def(JOB_BY_KIND[kind].name)
     print(f"[sieve] {kind}/{name}", flush=True)
     start = time.perf_counter()
-    result = job.execute_in_process(partition_key=name, instance=instance, raise_on_error=False)
+    result = job.execute_in_process(
+        partition_key=name, instance=instance, raise_on_error=False, run_config=CONSOLE_RUN_CONFIG
+    )
     status = "ok" if result.success else "FAILED"
     elapsed = fmt_seconds(time.perf_counter() - start)
     print(f"[sieve] {kind}/{name}: {status} in {elapsed} (run {result.run_id[:8]})", flush=True)
@@ -87,6 +90,7 @@ def _short(path: Path) -> str:
 
 def run_report(instance=None, night: str = "") -> Path | None:
     """Materialize the quality report over every registered dataset; returns the HTML path."""
+    from pipelines.console import CONSOLE_RUN_CONFIG
     from pipelines.definitions import defs
 
     instance = instance or _instance()
@@ -95,7 +99,7 @@ def run_report(instance=None, night: str = "") -> Path | None:
     result = job.execute_in_process(
         instance=instance,
         raise_on_error=False,
-        run_config={"ops": {"quality_report": {"config": {"night": night}}}},
+        run_config={"ops": {"quality_report": {"config": {"night": night}}}, **CONSOLE_RUN_CONFIG},
     )
     if not result.success:
         print("[sieve] quality report FAILED", file=sys.stderr, flush=True)

@@ -19,6 +19,10 @@ import dagster as dg
 from ops.progress import fmt_seconds
 
 ENV = "SIEVE_DAGSTER_LOG"
+#: run config that selects this logger: Dagster instantiates a job's loggers only when the run
+#: config names them (else it prints its own DEBUG stream), so every Sieve job and the command
+#: line carry it
+CONSOLE_RUN_CONFIG = {"loggers": {"console": {}}}
 _META = "dagster_meta"  # the attribute Dagster puts on every log record it emits
 
 
