@@ -87,10 +87,11 @@ def main() -> None:
     )
     for i in range(args.repeats):
         a = run_demo(0)
+        print(f"{i + 1:>3}  {a[0]:>8.1f} {a[2]:>5.1f} {a[1]:>5}   ", end="", flush=True)
         b = run_demo(2)
         print(
-            f"{i + 1:>3}  {a[0]:>8.1f} {a[2]:>5.1f} {a[1]:>5}   {b[0]:>9.1f} {b[2]:>5.1f} "
-            f"{b[1]:>5}   {b[0] / a[0]:>5.2f}" + ("" if a[3] == b[3] == 0 else "  (a run FAILED)")
+            f"{b[0]:>9.1f} {b[2]:>5.1f} {b[1]:>5}   {b[0] / a[0]:>5.2f}"
+            + ("" if a[3] == b[3] == 0 else "  (a run FAILED)")
         )
 
 
