@@ -54,8 +54,12 @@ test: $(STAMP)
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -m "slow"
 
+# The code location comes from pyproject.toml [tool.dagster]: pipelines.definitions, named sieve.
+# `dagster dev`, not `dg dev`: dg (dagster-dg-cli) adds about 20 packages (dagster-cloud-cli,
+# cryptography, GitPython ...) and a [tool.dg] project layout to serve the same UI, so its
+# "superseded, use dg dev" warning is silenced here rather than followed.
 ui: $(STAMP)
-	$(BIN)/dagster dev -m pipelines.definitions
+	PYTHONWARNINGS='ignore:Function `dev_command` is superseded' $(BIN)/dagster dev
 
 # The fast benchmarks (about a minute): rater scoring speed on synthetic windows, then the rubric
 # judge on real windows when the shared datasets are there ($$SIEVE_SHARED_DATA, ../shared/data or

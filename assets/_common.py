@@ -42,5 +42,30 @@ def column_schema(frame: pl.DataFrame, table: Table | None = None) -> dg.TableSc
     )
 
 
+def as_text(metadata: dict) -> dict:
+    """``metadata`` with its plain numbers as text. Dagster plots every numeric metadata entry
+    of an asset as a line over its materializations; for a dataset-partitioned asset that line
+    runs across unrelated datasets and means nothing. ``dagster/*`` entries (row count) stay."""
+    out = {}
+    for key, value in metadata.items():
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or key.startswith("dagster/")
+        ):
+            out[key] = value
+        elif isinstance(value, float):
+            out[key] = dg.MetadataValue.text(f"{value:.4g}")
+        else:
+            out[key] = dg.MetadataValue.text(f"{value:,}")
+    return out
+
+
+def materialize_result(metadata: dict) -> dg.MaterializeResult:
+    """``MaterializeResult(metadata=as_text(metadata))``: what a dataset-partitioned asset
+    returns, its numbers shown as text rather than plotted across datasets."""
+    return dg.MaterializeResult(metadata=as_text(metadata))
+
+
 def run_id(context: dg.AssetExecutionContext) -> str:
     return context.run.run_id

@@ -1,5 +1,6 @@
 """Image assets: validate a labeled image folder, then clean its labels."""
 
+import enum
 import json
 from dataclasses import replace
 from pathlib import Path
@@ -9,7 +10,7 @@ import dagster as dg
 import polars as pl
 from pydantic import Field
 
-from assets._common import column_schema, run_id, table_metadata
+from assets._common import as_text, column_schema, run_id, table_metadata
 from assets.partitions import image_datasets
 from assets.resources import SieveSettings
 from ops.contracts import (
@@ -23,12 +24,14 @@ from ops.contracts import (
 )
 from ops.fileio import write_json_atomic
 from ops.hashing import sha256_file
-from ops.ingest.images import ingest_images
+from ops.ingest.images import ingest_images, read_raw_manifest
 from ops.labels.backbones import BackboneConfig, choose_backbone
 from ops.labels.clean import LabelCleaningConfig, clean_labels
 from ops.labels.embeddings import embed_files, encoder_for
 from ops.labels.images import GREY_MODES
 from ops.labels.labels_table import assemble_labels_table
+from ops.labels.methods import METHODS
+from ops.rates import label_issue_rate
 from ops.tables import read_table, write_table
 
 GROUP = "images"
@@ -54,13 +57,15 @@ def image_manifest(
     summary = result.summary()
     context.log.info(f"{context.partition_key}: {summary}")
     return dg.MaterializeResult(
-        metadata={
-            **summary,
-            "dagster/row_count": result.manifest.height,
-            "class_names": result.classes,
-            "path": dg.MetadataValue.path(str(paths.table(MANIFEST))),
-            "quarantine": table_metadata(result.quarantine),
-        }
+        metadata=as_text(
+            {
+                **summary,
+                "dagster/row_count": result.manifest.height,
+                "class_names": result.classes,
+                "path": dg.MetadataValue.path(str(paths.table(MANIFEST))),
+                "quarantine": table_metadata(result.quarantine),
+            }
+        )
     )
 
 
@@ -153,26 +158,51 @@ def label_cache_dir(settings: SieveSettings, partition: str):
     return settings.root() / "cache" / "labels" / partition
 
 
+#: the registered label-cleaning methods, offered as a choice in the launchpad
+LabelMethod = enum.Enum("LabelMethod", {name: name for name in sorted(METHODS)}, type=str)
+
+
 class LabelCleaningRunConfig(dg.Config):
     """Run config of ``image_labels_clean``: a preset of ``LabelCleaningConfig`` (ops/labels/
     clean.py, where the meaning of each field is documented) and the fields of it a run may
     override. :data:`RUN_CONFIG_TARGETS` says where each field lands; an unset field keeps the
     preset's value."""
 
-    method: str = ""  # "" = the library default (LabelCleaningConfig.method)
-    preset: Literal["default", "tiny"] = "default"  # "tiny": fast, for tests and smoke runs
-    epochs: int | None = Field(None, ge=1)
-    image_size: int | None = Field(None, ge=1)
-    k_folds: int | None = Field(None, ge=2)
-    relabel_threshold: float | None = None
-    seed: int = 0
+    method: LabelMethod = Field(
+        LabelMethod(LabelCleaningConfig.method),
+        description="label-cleaning method: cleanlab_oof (K-fold out-of-fold confident "
+        "learning), cleanlab_trusted (a model trained on the trusted rows), vri or rst "
+        "(meta-learned on the trusted set); docs/labels.md",
+    )
+    preset: Literal["default", "tiny"] = Field(
+        "default", description="training recipe: default, or tiny (fast, for tests and smoke runs)"
+    )
+    epochs: int | None = Field(None, ge=1, description="training epochs (empty: the preset's)")
+    image_size: int | None = Field(
+        None, ge=1, description="side in pixels images are resized to (empty: the preset's)"
+    )
+    k_folds: int | None = Field(
+        None, ge=2, description="folds of the out-of-fold training (empty: the preset's)"
+    )
+    relabel_threshold: float | None = Field(
+        None,
+        description="probability of another class above which a flagged row is relabeled "
+        "instead of dropped (empty: the preset's)",
+    )
+    seed: int = Field(0, description="random seed of folds, initialisation and shuffling")
     backbone: str = Field("", description=BACKBONE_HELP + "; empty = the preset's (auto)")
     embeddings_path: str | None = Field(
         None, description="Parquet of vectors for backbone embeddings (image + embedding)"
     )
-    encoder_resolution: int | None = Field(None, ge=32)
-    head: Literal["", "linear", "mlp"] = ""  # classifier on vectors; "" = the preset's
-    device: str = ""  # cpu, cuda, cuda:N or auto; "" = the settings resource's device
+    encoder_resolution: int | None = Field(
+        None, ge=32, description="encoder input side in pixels (empty: 128)"
+    )
+    head: Literal["", "linear", "mlp"] = Field(
+        "", description="classifier on vectors: linear or mlp (empty: the preset's)"
+    )
+    device: str = Field(
+        "", description="cpu, cuda, cuda:N or auto (empty: the settings resource's device)"
+    )
 
 
 #: run-config field -> the (possibly nested) ``LabelCleaningConfig`` field it sets
@@ -210,6 +240,8 @@ def build_cleaning_config(cfg: LabelCleaningRunConfig, device: str) -> LabelClea
         out = replace(out, backbone=out.backbone.with_spec(cfg.backbone))
     for name, target in RUN_CONFIG_TARGETS.items():
         value = getattr(cfg, name)
+        if isinstance(value, enum.Enum):
+            value = value.value
         if value is not None and value != "":
             out = _set(out, target, value)
     return replace(out)  # re-validated as a whole (e.g. embeddings needs a path)
@@ -237,29 +269,32 @@ def image_labels_clean(
         classes,
         config=build_cleaning_config(config, settings.device),
         cache_dir=label_cache_dir(settings, context.partition_key),
-        progress=context.log.info,
+        progress=context.log.debug,  # per-epoch lines; the bars log progress at INFO
     )
-    table = assemble_labels_table(cleaned, quarantine, classes, run_id(context))
+    raw = read_raw_manifest(paths.raw)[0]  # quarantined rows keep their given label
+    table = assemble_labels_table(cleaned, quarantine, classes, run_id(context), raw)
     write_table(table, paths.clean, LABELS)
     counts = dict(table.group_by("action").len().iter_rows())
     confusion = pl.DataFrame(summary.confusion) if summary.confusion else pl.DataFrame()
     return dg.MaterializeResult(
-        metadata={
-            "rows": table.height,
-            "method": summary.method,
-            "requested_method": summary.requested_method,
-            "notes": "; ".join(summary.notes) or "-",
-            "estimated_noise_rate": float(summary.estimated_noise_rate),
-            "n_issues": int(summary.n_issues),
-            "label_issue_rate": float(summary.n_issues) / max(1, int(summary.n_scored)),
-            "oof_cache_hit": bool(summary.oof_cache_hit),
-            "wall_seconds": float(summary.wall_seconds),
-            "confusion_given_vs_clean": table_metadata(
-                confusion.sort("count", descending=True) if confusion.height else confusion, 30
-            ),
-            **{f"n_{a}": int(counts.get(a, 0)) for a in ACTIONS},
-            "dagster/row_count": table.height,
-            "dagster/column_schema": column_schema(table, LABELS),
-            "path": dg.MetadataValue.path(str(paths.table(LABELS))),
-        }
+        metadata=as_text(
+            {
+                "rows": table.height,
+                "method": summary.method,
+                "requested_method": summary.requested_method,
+                "notes": "; ".join(summary.notes) or "-",
+                "estimated_noise_rate": float(summary.estimated_noise_rate),
+                "n_issues": int(summary.n_issues),
+                "label_issue_rate": label_issue_rate(table),
+                "oof_cache_hit": bool(summary.oof_cache_hit),
+                "wall_seconds": float(summary.wall_seconds),
+                "confusion_given_vs_clean": table_metadata(
+                    confusion.sort("count", descending=True) if confusion.height else confusion, 30
+                ),
+                **{f"n_{a}": int(counts.get(a, 0)) for a in ACTIONS},
+                "dagster/row_count": table.height,
+                "dagster/column_schema": column_schema(table, LABELS),
+                "path": dg.MetadataValue.path(str(paths.table(LABELS))),
+            }
+        )
     )

@@ -2,12 +2,27 @@
 
 import dagster as dg
 
+from assets._common import table_schema
 from assets.images import image_labels_clean
 from assets.partitions import image_datasets, timeseries_datasets
 from assets.rating import timeseries_selected
 from assets.resources import SieveSettings
-from ops.contracts import IMAGES, TIMESERIES
+from ops.contracts import IMAGES, LABELS, PUBLISHED, PUBLISHED_WINDOWS, TIMESERIES
 from ops.publish import publish_dataset
+
+OWNERS = ["team:data-quality"]
+
+
+def _definition_metadata(kind: str) -> dict:
+    """The column schema of every published table, with each column's description: the main
+    table as ``dagster/column_schema`` (the UI's Columns tab), each table under its file name."""
+    tables = PUBLISHED[kind]
+    main = PUBLISHED_WINDOWS if kind == TIMESERIES else LABELS
+    return {
+        "dagster/column_schema": table_schema(main),
+        **{f"columns of {t.file}": table_schema(t) for t in tables},
+        "tables": dg.MetadataValue.md("\n".join(f"- `{t.file}`: {t.description}" for t in tables)),
+    }
 
 
 def _publish(
@@ -28,9 +43,12 @@ def _publish(
     group_name="timeseries",
     deps=[timeseries_selected],
     kinds={"parquet"},
-    description="published/timeseries/<dataset>/: the rated windows (windows joined with their "
-    "scores), the selection, judgments and series, once every blocking check on the "
-    "time-series tables passed. Point consumers here.",
+    owners=OWNERS,
+    tags={"layer": "published"},
+    metadata=_definition_metadata(TIMESERIES),
+    description="`published/timeseries/DATASET/`: the points and their quarantine, the rated "
+    "windows (windows joined with their scores), the selection, judgments and series, once "
+    "every blocking check on the time-series tables passed. Point consumers here.",
 )
 def published_timeseries(
     context: dg.AssetExecutionContext, settings: SieveSettings
@@ -43,8 +61,12 @@ def published_timeseries(
     group_name="images",
     deps=[image_labels_clean],
     kinds={"parquet"},
-    description="published/images/<dataset>/labels.parquet once every blocking check on "
-    "image_labels_clean passed. Point consumers here.",
+    owners=OWNERS,
+    tags={"layer": "published"},
+    metadata=_definition_metadata(IMAGES),
+    description="`published/images/DATASET/`: labels.parquet (one row per input row) and "
+    "quarantine.parquet, once every blocking check on image_labels_clean passed. Point "
+    "consumers here.",
 )
 def published_image_labels(
     context: dg.AssetExecutionContext, settings: SieveSettings

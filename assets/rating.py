@@ -3,7 +3,7 @@
 import dagster as dg
 import polars as pl
 
-from assets._common import column_schema, run_id, table_metadata
+from assets._common import column_schema, materialize_result, run_id, table_metadata
 from assets._config import ops_config
 from assets.partitions import timeseries_datasets
 from assets.resources import QualityThresholds, SieveSettings
@@ -85,7 +85,7 @@ def timeseries_scores(
     for note in result.notes:
         context.log.warning(note) if "fallback" in note or "<" in note else context.log.info(note)
     crit = report["criteria"]
-    return dg.MaterializeResult(
+    return materialize_result(
         metadata={
             **{f"heldout_accuracy_{c}": r["val_accuracy"] for c, r in crit.items()},
             **{f"train_pairs_{c}": int(r["n_train"]) for c, r in crit.items()},
@@ -120,7 +120,7 @@ def timeseries_selected(
     windows = read_rated_windows(paths.clean)
     selected, chosen = select_points(points, windows, config.top_percent)
     write_table(selected, paths.clean, SELECTED)
-    return dg.MaterializeResult(
+    return materialize_result(
         metadata={
             "top_percent": config.top_percent,
             "windows_selected": chosen.height,

@@ -1,7 +1,8 @@
 """The nightly quality report: one HTML page (+ JSON summary) over every dataset on disk.
 
 Unpartitioned and without asset inputs: it reads whatever ``clean/`` holds for the dataset
-partitions registered on the instance, so it never forces a load of every partition.
+partitions registered on the instance, so it never forces a load of every partition. It depends
+on the ``published_*`` assets (lineage only) because those are what it summarises.
 """
 
 from datetime import date, datetime
@@ -11,6 +12,7 @@ import dagster as dg
 from pydantic import Field
 
 from assets.partitions import PARTITIONS_BY_KIND
+from assets.publish import published_image_labels, published_timeseries
 from assets.resources import SieveSettings
 from ops.paths import DatasetPaths, reports_dir
 from ops.report import build_report, find_previous_report
@@ -52,8 +54,14 @@ def report_datasets(instance: dg.DagsterInstance, settings: SieveSettings) -> li
     group_name=GROUP,
     kinds={"html", "matplotlib"},
     code_version="1",
-    description="Nightly quality report: data/reports/<night>.html (self-contained) and "
-    "<night>.json, diffed against the previous night's JSON.",
+    # what it summarises: the lineage edges in the UI (no inputs are loaded: it reads the files
+    # of every registered dataset itself, so it never forces a load of every partition)
+    deps=[published_timeseries, published_image_labels],
+    owners=["team:data-quality"],
+    tags={"layer": "report"},
+    description="Nightly quality report over every registered dataset: "
+    "`data/reports/YYYY-MM-DD.html` (self-contained, open it in a browser) and "
+    "`data/reports/YYYY-MM-DD.json`, diffed against the previous night's JSON.",
 )
 def quality_report(
     context: dg.AssetExecutionContext, config: ReportConfig, settings: SieveSettings

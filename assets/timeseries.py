@@ -5,7 +5,7 @@ from dataclasses import replace
 import dagster as dg
 import polars as pl
 
-from assets._common import column_schema, run_id, table_metadata
+from assets._common import column_schema, materialize_result, run_id, table_metadata
 from assets._config import ops_config
 from assets.partitions import timeseries_datasets
 from assets.resources import JudgeResource, SieveSettings
@@ -61,7 +61,7 @@ def timeseries_points(
     write_table(files, paths.clean, FILES)
     summary = result.summary()
     context.log.info(f"{context.partition_key}: {summary}")
-    return dg.MaterializeResult(
+    return materialize_result(
         metadata={
             **summary,
             "dagster/row_count": points.height,
@@ -93,7 +93,7 @@ def timeseries_windows(
         run_id=pl.lit(run_id(context))
     )
     write_table(windows, paths.clean, WINDOWS)
-    return dg.MaterializeResult(
+    return materialize_result(
         metadata={
             "windows": windows.height,
             "series": windows["series_id"].n_unique(),
@@ -145,7 +145,7 @@ def timeseries_judgments(
         criteria=config.criteria,
         pairs=ops_config(PairConfig, config),
         cache=cache,
-        progress=lambda p: context.log.info(f"judging: {p}"),
+        progress=lambda p: context.log.debug(f"judging: {p}"),
     )
     frame = frame.with_columns(run_id=pl.lit(run_id(context)))
     write_table(frame, paths.clean, JUDGMENTS)
@@ -156,7 +156,7 @@ def timeseries_judgments(
         model=getattr(ops_judge, "model", judge.kind),
     )
     write_json_atomic(paths.clean / JUDGMENTS_SUMMARY.file, summary.to_json(), indent=1)
-    return dg.MaterializeResult(
+    return materialize_result(
         metadata={
             "judge": str(summary.model),
             "pairs": summary.n_pairs,

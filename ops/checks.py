@@ -31,6 +31,7 @@ from ops.contracts import (
     TIMESERIES_QUARANTINE,
     WINDOWS,
 )
+from ops.rates import label_issue_rate, low_quality_share, quarantine_share
 
 
 @dataclass(frozen=True)
@@ -167,7 +168,7 @@ def check_ts_quarantine(raw: Path, clean: Path, t: Thresholds) -> CheckOutcome:
     by_design = int(reasons.str.starts_with("report_type:").sum())
     n_in = int(files["records_in"].sum()) - by_design
     n_q = reasons.len() - by_design
-    share = n_q / n_in if n_in > 0 else 1.0
+    share = quarantine_share(n_q, n_in)
     return CheckOutcome(
         share <= t.max_quarantine_share,
         {
@@ -203,8 +204,7 @@ def check_ts_scores(raw: Path, clean: Path, t: Thresholds) -> CheckOutcome:
 def check_ts_low_quality(raw: Path, clean: Path, t: Thresholds) -> CheckOutcome:
     if not (clean / SCORES.file).is_file():
         return CheckOutcome(True, {"note": "windows not rated yet"})
-    flags = pl.read_parquet(clean / SCORES.file, columns=["is_low_quality_issue"])
-    share = float(flags["is_low_quality_issue"].mean() or 0.0)
+    share = low_quality_share(pl.read_parquet(clean / SCORES.file))
     return CheckOutcome(
         share <= t.max_low_quality_share,
         {"low_quality_share": share, "threshold": t.max_low_quality_share},
@@ -294,7 +294,7 @@ def check_images_accounting(raw: Path, clean: Path, t: Thresholds) -> CheckOutco
 )
 def check_images_quarantine(raw: Path, clean: Path, t: Thresholds) -> CheckOutcome:
     labels = pl.read_parquet(clean / LABELS.file, columns=["action"])
-    share = float((labels["action"] == QUARANTINED).mean()) if labels.height else 1.0
+    share = quarantine_share(int((labels["action"] == QUARANTINED).sum()), labels.height)
     return CheckOutcome(
         share <= t.max_quarantine_share,
         {"quarantine_share": share, "rows": labels.height, "threshold": t.max_quarantine_share},
@@ -359,14 +359,14 @@ def check_protected(raw: Path, clean: Path, t: Thresholds) -> CheckOutcome:
     description="share of rows flagged as label issues ≤ max_label_issue_share",
 )
 def check_label_issue_share(raw: Path, clean: Path, t: Thresholds) -> CheckOutcome:
-    labels = pl.read_parquet(clean / LABELS.file).filter(pl.col("action") != QUARANTINED)
-    share = float(labels["is_label_issue"].mean() or 0.0) if labels.height else 0.0
+    labels = pl.read_parquet(clean / LABELS.file, columns=["action", "is_label_issue"])
+    share = label_issue_rate(labels)
     return CheckOutcome(
         share <= t.max_label_issue_share,
         {
-            "label_issue_share": share,
+            "label_issue_rate": share,
             "threshold": t.max_label_issue_share,
-            "n_issues": int(labels["is_label_issue"].sum()),
+            "n_issues": int(labels["is_label_issue"].fill_null(False).sum()),
         },
     )
 

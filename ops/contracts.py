@@ -62,7 +62,7 @@ class Column:
     description: str
 
     def polars_dtype(self) -> Any:
-        """The polars dtype (``Datetime[us]`` is a naive microsecond datetime)."""
+        """The polars dtype (``Datetime[us]``: microseconds in UTC, stored without a zone)."""
         import polars as pl
 
         if self.dtype == "Datetime[us]":
@@ -158,6 +158,12 @@ def _cols(*spec: tuple[str, str, str]) -> tuple[Column, ...]:
 
 
 RUN_ID = ("run_id", "String", "Dagster run that wrote the row")
+#: every Datetime column is UTC, stored without a zone (Parquet "naive" microseconds)
+TIMESTAMP_UTC = (
+    "observation time in UTC (microseconds, stored without a zone): offsets in the source are "
+    "converted to UTC; times given without an offset (NOAA LCD local standard time included) "
+    "are kept as written"
+)
 SOURCE_FILE = ("source_file", "String", "input file, relative to the dataset folder")
 
 # --- time series: clean/timeseries/<dataset>/ ---------------------------------------------
@@ -170,7 +176,7 @@ POINTS = Table(
     description="every parsed record of raw/timeseries/<dataset>/, sorted, duplicates resolved",
     columns=_cols(
         ("series_id", "String", "series name (file stem, series column, or column of a wide file)"),
-        ("timestamp", "Datetime[us]", "observation time, naive microseconds"),
+        ("timestamp", "Datetime[us]", TIMESTAMP_UTC),
         ("value", "Float64", "observed value; null when the cell could not be parsed"),
         SOURCE_FILE,
         ("source_row", "Int64", "0-based data row in source_file"),
@@ -203,8 +209,8 @@ SERIES = Table(
         ("series_id", "String", "series name"),
         ("n_points", "UInt32", "points kept"),
         ("n_null_values", "UInt32", "points whose value is null"),
-        ("start", "Datetime[us]", "first timestamp"),
-        ("end", "Datetime[us]", "last timestamp"),
+        ("start", "Datetime[us]", "first timestamp (UTC)"),
+        ("end", "Datetime[us]", "last timestamp (UTC)"),
         ("cadence_seconds", "Float64", "median step between timestamps, seconds"),
         ("n_gaps", "UInt32", "steps longer than 1.5 cadences"),
         ("n_duplicates_dropped", "UInt32", "records dropped as duplicate timestamps"),
@@ -241,8 +247,8 @@ WINDOWS = Table(
         ("window_id", "String", "<series_id>#<start_index>"),
         ("series_id", "String", "series the window belongs to"),
         ("start_index", "Int64", "position of the first point in the series, 0-based"),
-        ("window_start", "Datetime[us]", "timestamp of the first point"),
-        ("window_end", "Datetime[us]", "timestamp of the last point"),
+        ("window_start", "Datetime[us]", "timestamp of the first point (UTC)"),
+        ("window_end", "Datetime[us]", "timestamp of the last point (UTC)"),
         ("n_points", "Int64", "observed points in the window"),
         ("n_missing", "Int64", "null values plus points the cadence expects but are absent"),
         ("mean", "Float64", "mean of the non-null values"),
@@ -367,7 +373,7 @@ LABELS = Table(
     description="one row per input row, none lost: given and clean label, quality, action",
     columns=_cols(
         ("image", "String", "path relative to the dataset folder"),
-        ("given_label", "String", "label as given (null for quarantined rows)"),
+        ("given_label", "String", "label as given (null when the input row had none)"),
         ("clean_label", "String", "label after cleaning (given label unless relabeled)"),
         ("label_quality", "Float64", "0..1, higher is better; low means a likely label error"),
         ("is_label_issue", "Boolean", "flagged as a likely label error"),
@@ -448,6 +454,6 @@ TABLES: tuple[Table, ...] = (
 SIDE_FILES: tuple[SideFile, ...] = (JUDGMENTS_SUMMARY, RATER_REPORT, CLASSES)
 #: what ``published_<kind>`` makes available to consumers, per kind
 PUBLISHED: dict[str, tuple[Table, ...]] = {
-    TIMESERIES: (PUBLISHED_WINDOWS, SELECTED, JUDGMENTS, SERIES),
-    IMAGES: (LABELS,),
+    TIMESERIES: (POINTS, TIMESERIES_QUARANTINE, PUBLISHED_WINDOWS, SELECTED, JUDGMENTS, SERIES),
+    IMAGES: (LABELS, IMAGES_QUARANTINE),
 }

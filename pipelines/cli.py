@@ -32,11 +32,14 @@ def _instance():
 
 
 def run_dataset(name: str, instance=None, kind: str | None = None) -> bool:
-    """Register ``name`` and materialize all of its assets; returns whether the run succeeded."""
-    from ops.paths import dataset_paths, find_dataset_kind, validate_dataset_name
+    """Register ``name`` and materialize all of its assets; returns whether the run succeeded.
+    The job's console logger (pipelines/console.py) prints one line per step."""
+    from ops.paths import find_dataset_kind, validate_dataset_name
 
     validate_dataset_name(name)  # before anything (the instance, a path, a log line) sees it
     from assets.partitions import PARTITIONS_BY_KIND
+    from ops.progress import fmt_seconds
+    from pipelines.console import CONSOLE_RUN_CONFIG
     from pipelines.definitions import defs
     from pipelines.jobs import JOB_BY_KIND
     from pipelines.reclaim import reclaim, run_owner_tags
@@ -50,32 +53,66 @@ def run_dataset(name: str, instance=None, kind: str | None = None) -> bool:
     if not instance.has_dynamic_partition(partitions.name, name):
         instance.add_dynamic_partitions(partitions.name, [name])
     job = defs.resolve_job_def(JOB_BY_KIND[kind].name)
-    print(f"[sieve] {kind}/{name}: materializing {job.name} ...", flush=True)
+    print(f"[sieve] {kind}/{name}", flush=True)
     start = time.perf_counter()
     result = job.execute_in_process(
-        partition_key=name, instance=instance, raise_on_error=False, tags=run_owner_tags()
+        partition_key=name,
+        instance=instance,
+        raise_on_error=False,
+        run_config=CONSOLE_RUN_CONFIG,
+        tags=run_owner_tags(),
     )
     status = "ok" if result.success else "FAILED"
-    out = dataset_paths(kind, name).clean
-    elapsed = time.perf_counter() - start
-    print(
-        f"[sieve] {kind}/{name}: {status} in {elapsed:.1f}s (run {result.run_id}) -> {out}",
-        flush=True,
-    )
+    elapsed = fmt_seconds(time.perf_counter() - start)
+    print(f"[sieve] {kind}/{name}: {status} in {elapsed} (run {result.run_id[:8]})", flush=True)
     return result.success
+
+
+def print_summary(datasets: list[tuple[str, str]], report: Path | None) -> None:
+    """The table per dataset, where the outputs are, and what to do next."""
+    from ops.paths import data_root
+    from ops.run_summary import format_table, summarize_dataset
+
+    root = data_root()
+    print(
+        "\n[sieve] summary (flagged: low-quality windows / likely label errors; score: mean "
+        "quality, higher is better)"
+    )
+    for line in format_table([summarize_dataset(root, k, n) for k, n in datasets]):
+        print(f"  {line}")
+    print(
+        f"\n  published tables: {_short(root / 'published')}/<kind>/<dataset>/*.parquet "
+        "(read these; clean/ is work in progress)"
+    )
+    if report is not None:
+        print(f"  report:           {_short(report)}")
+    print(
+        "  next: open the report in a browser; `make ui` to browse runs, assets and checks; "
+        "`make run DATASET=<folder>` for your own data under "
+        f"{_short(root / 'raw')}/{{timeseries,images}}/"
+    )
+
+
+def _short(path: Path) -> str:
+    """``path`` relative to the working directory when under it (shorter to read)."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
 
 
 def run_report(instance=None, night: str = "") -> Path | None:
     """Materialize the quality report over every registered dataset; returns the HTML path."""
+    from pipelines.console import CONSOLE_RUN_CONFIG
     from pipelines.definitions import defs
 
     instance = instance or _instance()
     job = defs.resolve_job_def("quality_report_job")
-    print("[sieve] building the quality report ...", flush=True)
+    print("[sieve] quality report", flush=True)
     result = job.execute_in_process(
         instance=instance,
         raise_on_error=False,
-        run_config={"ops": {"quality_report": {"config": {"night": night}}}},
+        run_config={"ops": {"quality_report": {"config": {"night": night}}}, **CONSOLE_RUN_CONFIG},
     )
     if not result.success:
         print("[sieve] quality report FAILED", file=sys.stderr, flush=True)
@@ -100,23 +137,21 @@ def seed_samples(root: Path) -> list[tuple[str, str]]:
 
 def demo() -> int:
     from ops.paths import data_root
+    from ops.progress import fmt_seconds
 
     root = data_root()
     instance = _instance()
     datasets = seed_samples(root)
-    print(f"[sieve] demo: {len(datasets)} bundled datasets under {root / 'raw'}", flush=True)
+    print(
+        f"[sieve] demo: {len(datasets)} bundled datasets under {_short(root / 'raw')}", flush=True
+    )
     start = time.perf_counter()
     failed = [f"{k}/{n}" for k, n in datasets if not run_dataset(n, instance, kind=k)]
     report = run_report(instance)
     if report is None:
         failed.append("quality_report")
-    print(f"[sieve] demo finished in {time.perf_counter() - start:.1f}s", flush=True)
-    for kind, name in datasets:
-        for stage in ("clean", "published"):
-            for f in sorted((root / stage / kind / name).glob("*.parquet")):
-                print(f"  {f}")
-    if report is not None:
-        print(f"[sieve] report: {report}")
+    print(f"[sieve] demo finished in {fmt_seconds(time.perf_counter() - start)}", flush=True)
+    print_summary(datasets, report)
     if failed:
         print(f"[sieve] FAILED: {', '.join(failed)}", file=sys.stderr)
         return 1
@@ -155,7 +190,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[sieve] report: {path}" if path else "[sieve] report failed")
         return 0 if path else 1
     try:
-        return 0 if run_dataset(args.dataset) else 1
+        from ops.paths import find_dataset_kind
+
+        ok = run_dataset(args.dataset)
+        print_summary([(find_dataset_kind(args.dataset), args.dataset)], None)
+        return 0 if ok else 1
     except (FileNotFoundError, ValueError) as exc:
         print(f"[sieve] error: {exc}", file=sys.stderr)
         return 2

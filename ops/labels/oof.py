@@ -18,6 +18,7 @@ from ops.fileio import atomic_write
 from ops.hashing import stable_hash
 from ops.labels.backbones import BackboneConfig, Progress, Source
 from ops.labels.training import predict_proba, train_model
+from ops.progress import bar as progress_bar
 
 OOF_CODE_VERSION = "oof-v1"
 """Bump when the training or fold code changes in a way that changes the probabilities."""
@@ -172,16 +173,18 @@ def oof_pred_probs(
 
     probs = np.zeros((len(idx), n_classes), dtype=np.float64)
     extra_probs = np.zeros((len(extra), n_classes), dtype=np.float64)
-    for f in range(k_eff):
-        held = np.flatnonzero(fold == f)
-        train = np.flatnonzero(fold != f)
-        p_held, p_extra = fit_predict(
-            idx[train], y[train], [idx[held], extra], f"fold {f + 1}/{k_eff} "
-        )
-        probs[held] = p_held
-        if len(extra):
-            extra_probs += p_extra / k_eff
-        say(f"fold {f + 1}/{k_eff} done")
+    with progress_bar("out-of-fold training", k_eff, "fold") as bar:
+        for f in range(k_eff):
+            held = np.flatnonzero(fold == f)
+            train = np.flatnonzero(fold != f)
+            p_held, p_extra = fit_predict(
+                idx[train], y[train], [idx[held], extra], f"fold {f + 1}/{k_eff} "
+            )
+            probs[held] = p_held
+            if len(extra):
+                extra_probs += p_extra / k_eff
+            say(f"fold {f + 1}/{k_eff} done")
+            bar.update()
     if path is not None:
         arrays = dict(pred_probs=probs, fold=fold, extra_probs=extra_probs, n_splits=k_eff)
         atomic_write(path, lambda fh: np.savez(fh, **arrays))

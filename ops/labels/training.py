@@ -51,6 +51,7 @@ from ops.labels.backbones import (
     build_model,
 )
 from ops.labels.images import to_float
+from ops.progress import bar as progress_bar
 
 ONECYCLE_WARMUP = 0.2
 """Share of the steps over which ``lr_schedule="onecycle"`` rises linearly to ``lr``."""
@@ -357,23 +358,25 @@ class TrainLoop:
         """Run every epoch: ``nets`` in train mode, ``step(batch)`` per batch, then
         ``after_epoch(epoch)`` (its text ends the progress line), the progress line
         ``"{name}epoch e/E key mean ..."`` and ``epoch_callback(epoch, nets[0])`` in eval mode."""
-        for ep in range(self.epochs):
-            for net in nets:
-                net.train()
-            logs: dict[str, list] = {}
-            for batch in self.batches():
-                for k, v in step(batch).items():
-                    logs.setdefault(k, []).append(v)
-            msg = f"{name}epoch {ep + 1}/{self.epochs} " + " ".join(
-                f"{k} {sum(float(v) for v in vs) / self.spe:.3f}" for k, vs in logs.items()
-            )
-            if after_epoch is not None:
-                msg += after_epoch(ep)
-            if progress is not None:
-                progress(msg)
-            if epoch_callback is not None:
-                nets[0].eval()
-                epoch_callback(ep, nets[0])
+        with progress_bar(name.strip() or "training", self.epochs, "epoch") as bar:
+            for ep in range(self.epochs):
+                for net in nets:
+                    net.train()
+                logs: dict[str, list] = {}
+                for batch in self.batches():
+                    for k, v in step(batch).items():
+                        logs.setdefault(k, []).append(v)
+                msg = f"{name}epoch {ep + 1}/{self.epochs} " + " ".join(
+                    f"{k} {sum(float(v) for v in vs) / self.spe:.3f}" for k, vs in logs.items()
+                )
+                if after_epoch is not None:
+                    msg += after_epoch(ep)
+                bar.update(note=msg.removeprefix(name))
+                if progress is not None:
+                    progress(msg)
+                if epoch_callback is not None:
+                    nets[0].eval()
+                    epoch_callback(ep, nets[0])
 
 
 class MetaLoop(TrainLoop):

@@ -33,6 +33,7 @@ from ops.contracts import (
     TIMESERIES_QUARANTINE,
     WINDOWS,
 )
+from ops.rates import label_issue_rate
 from ops.report.models import (
     DatasetSummary,
     IdSet,
@@ -274,7 +275,7 @@ def _summarize_images(d: DatasetData, common: dict) -> ImagesSummary:
         out.n_flagged = flagged.height
         out.flagged_ids = compact_ids(flagged["image"])
         labels.issues = IssueSummary(
-            label_issue_rate=flagged.height / live.height if live.height else 0.0,
+            label_issue_rate=label_issue_rate(lab),
             issues_by_class=_counts(flagged, "given_label"),
             changed_label=(
                 int((flagged["given_label"] != flagged["clean_label"]).fill_null(False).sum())

@@ -17,6 +17,7 @@ import numpy as np
 import polars as pl
 
 from ops.contracts import JUDGMENTS
+from ops.progress import start as progress_start
 from ops.tsrating.cache import JudgmentCache, judgment_key
 from ops.tsrating.judge_base import (
     BUDGET_EXHAUSTED,
@@ -318,6 +319,8 @@ def judge_windows(
     tally = _Tally()
     rows: list[dict[str, Any]] = []
 
+    goal = target * len(criteria)  # confident pairs wanted, all criteria together
+    bar = progress_start("judging", goal, "confident pair")
     while any(walk.active.values()) and not tally.budget_exhausted:
         batch = walk.next_batch(pairs, target)
         if not batch:
@@ -341,6 +344,8 @@ def judge_windows(
             walk.confident[pair[0]] += int(row["confident"])
             rows.append(row)
         walk.stop_finished(pairs, target)
+        note = f"{len(rows)} pairs, {tally.calls} calls, {tally.cache_hits} cached"
+        bar.set(sum(min(v, target) for v in walk.confident.values()), note)
         if progress is not None:
             progress(
                 {
@@ -352,6 +357,7 @@ def judge_windows(
                 }
             )
 
+    bar.close()
     df = pl.DataFrame(rows, schema=JUDGMENT_SCHEMA)
     n_q = tally.queries + tally.cache_hits
     summary = JudgingSummary(

@@ -36,6 +36,8 @@ from torch import nn
 from ops.device import resolve_device
 from ops.fileio import write_bytes_atomic
 from ops.hashing import sha256_hex
+from ops.progress import advance as progress_advance
+from ops.progress import start as progress_start
 from ops.tsrating.prompts import CRITERIA
 
 RATER_FORMAT = "sieve-bt-rater"
@@ -169,6 +171,7 @@ def train_head(
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+        progress_advance()
     head.eval()
     return head
 
@@ -257,6 +260,8 @@ def fit_rater(
     heads: dict[str, RaterHead] = {}
     fallback: dict[str, str] = {}
     report: dict[str, Any] = {}
+    n_heads = sum(len(pairs[c]) >= config.min_pairs for c in CRITERIA if c in pairs)
+    bar = progress_start("rater training", n_heads * config.epochs, "epoch")
     for k, c in enumerate(CRITERIA):
         pc = pairs.get(c, Pairs(np.zeros(0, int), np.zeros(0, int), np.zeros(0)))
         if len(pc) < config.min_pairs:
@@ -294,6 +299,7 @@ def fit_rater(
             "n_val": len(va),
             "val_accuracy": acc,
         }
+    bar.close()
     info = {
         "config": asdict(config) | {"device": None},
         "init": init_version,

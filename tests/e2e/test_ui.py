@@ -1,7 +1,8 @@
 """The real Dagster UI in headless Chromium: open the asset graph, launch one dataset partition,
-wait for the run to succeed, open the quality report built from its output, and save
-screenshots under ``test-artifacts/`` (ui_asset_graph.png, ui_launch_dialog.png, ui_runs.png,
-report.png).
+wait for the run to succeed, check that the launchpad offers the label-cleaning methods and
+that the report asset's description shows its path, open the quality report built from the run's
+output, and save screenshots under ``test-artifacts/`` (ui_asset_graph.png,
+ui_launch_dialog.png, ui_runs.png, ui_launchpad_method.png, ui_report_asset.png, report.png).
 
 Needs Debian's ``chromium`` (``apt-get install chromium``; `.ci/run` installs it) and the
 ``playwright`` Python package (dev extra; it drives the system browser, no browser download).
@@ -64,7 +65,10 @@ def dagster_ui(tmp_path):
 
     home, data = tmp_path / "home", tmp_path / "data"
     home.mkdir()
-    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    (home / "dagster.yaml").write_text(
+        "telemetry:\n  enabled: false\n"
+        "python_logs:\n  managed_python_loggers: [sieve]\n  python_log_level: INFO\n"
+    )
     shutil.copytree(
         REPO / "data" / "samples" / "timeseries" / "nab_traffic",
         data / "raw" / "timeseries" / "nab_traffic",
@@ -79,6 +83,7 @@ def dagster_ui(tmp_path):
         "DAGSTER_HOME": str(home),
         "SIEVE_DATA_DIR": str(data),
         "DAGSTER_DISABLE_TELEMETRY": "1",
+        "PYTHONWARNINGS": "ignore:Function `dev_command` is superseded",  # as `make ui`
     }
     log = open(tmp_path / "dagster_dev.log", "w")
     proc = subprocess.Popen(
@@ -86,9 +91,7 @@ def dagster_ui(tmp_path):
             sys.executable,
             "-m",
             "dagster",
-            "dev",
-            "-m",
-            "pipelines.definitions",
+            "dev",  # the code location of pyproject.toml [tool.dagster], named sieve
             "-h",
             "127.0.0.1",
             "-p",
@@ -131,7 +134,7 @@ def test_launch_partition_from_ui(dagster_ui):
         page = browser.new_page(viewport={"width": 2200, "height": 1000})
         page.set_default_timeout(60_000)
 
-        page.goto(f"{base}/locations/pipelines.definitions/jobs/timeseries_job")
+        page.goto(f"{base}/locations/sieve/jobs/timeseries_job")
         page.wait_for_timeout(4000)
         _dismiss_popup(page)
         page.screenshot(path=str(ARTIFACTS / "ui_asset_graph.png"))
@@ -167,6 +170,31 @@ def test_launch_partition_from_ui(dagster_ui):
         body = page.inner_text("body")
         assert "timeseries_job" in body or "__ASSET_JOB" in body, body[:2000]
         assert "Success" in body and "Failure" not in body, body[:2000]
+
+        # the launchpad offers the label-cleaning methods as choices (an Enum, not a string)
+        page.goto(f"{base}/locations/sieve/jobs/images_job/playground")
+        page.wait_for_timeout(4000)
+        _dismiss_popup(page)
+        line = page.locator(".CodeMirror-line", has_text="method:").first
+        expect(line).to_contain_text("cleanlab_oof")  # the default, scaffolded
+        line.click()
+        page.keyboard.press("End")
+        for _ in "cleanlab_oof":
+            page.keyboard.press("Backspace")
+        page.keyboard.press("Control+Space")
+        hints = page.locator(".CodeMirror-hints")
+        expect(hints).to_be_visible()
+        page.screenshot(path=str(ARTIFACTS / "ui_launchpad_method.png"))
+        offered = set(hints.inner_text().split())
+        assert {"cleanlab_oof", "cleanlab_trusted", "vri", "rst"} <= offered, offered
+
+        # the report asset: its description renders its path, and it depends on what it reports
+        page.goto(f"{base}/assets/quality_report")
+        page.wait_for_timeout(4000)
+        _dismiss_popup(page)
+        expect(page.get_by_text("data/reports/YYYY-MM-DD.html").first).to_be_visible()
+        expect(page.get_by_text("published_timeseries").first).to_be_visible()
+        page.screenshot(path=str(ARTIFACTS / "ui_report_asset.png"))
 
         # the nightly report over what the UI run produced, opened in the same browser
         from ops.report import build_report
