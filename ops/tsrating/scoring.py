@@ -275,9 +275,7 @@ def score_windows(
     csegs = _sample([len(x) for x in xs], config.max_calibration_windows, length, rng)
     cl, csid, cX = [], [], []
     for i, lo, hi in csegs:
-        y, delta, fam = inject(
-            np.asarray(xs[i][lo:hi], float), families, rng, 0.2, band="eval"
-        )
+        y, delta, fam = inject(np.asarray(xs[i][lo:hi], float), families, rng, 0.2, band="eval")
         g = grid_starts(max(len(y), length), length)
         F = series_features(y, g, length)
         cl.append(window_labels(delta, fam, g, length)[0] if len(y) >= length else np.zeros(len(g)))
