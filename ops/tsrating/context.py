@@ -363,16 +363,12 @@ def _series_features(
     gi = where(grid)
     si = where(starts)
     feats = [np.stack([st[k][si] for k in ABS_NAMES], axis=1)]
-    z = []
-    ctx_med = {}
-    for k in REL_NAMES:
-        g = st[k][gi]
-        med = np.median(g)
-        if k in CTX_NAMES:
-            ctx_med[k] = med
-        mad = 1.4826 * np.median(np.abs(g - med))
-        z.append((st[k][si] - med) / (mad + _FLOOR[k]))
-    feats.append(_slog(np.stack(z, axis=1)))
+    G = np.stack([st[k][gi] for k in REL_NAMES], axis=1)  # the series' grid: its norms
+    med = np.median(G, axis=0)
+    mad = 1.4826 * np.median(np.abs(G - med), axis=0)
+    floors = np.array([_FLOOR[k] for k in REL_NAMES])
+    z = (np.stack([st[k][si] for k in REL_NAMES], axis=1) - med) / (mad + floors)
+    feats.append(_slog(z))
     nbf = []
     li, ri = where(left), where(right)
     gli, gri = where(grid - length), where(grid + length)
