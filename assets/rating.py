@@ -24,7 +24,7 @@ class ScoresConfig(dg.Config):
     share score 0, are flagged and are never selected."""
 
     checkpoint: str = ""
-    copies: int = 2
+    copies: int = 4
     share: float = 0.3
     ft_steps: int = 300
     ft_lr: float = 1e-3

@@ -4,6 +4,7 @@
     .venv/bin/python -m benchmarks.tsrating_faults auc [--seeds 2] [--split heldout]
     .venv/bin/python -m benchmarks.tsrating_faults clean [--co2-sunspots DIR]
     .venv/bin/python -m benchmarks.tsrating_faults meta       # init: ERM vs FOMAML vs scratch
+    .venv/bin/python -m benchmarks.tsrating_faults downstream # forecaster after top-50 % selection
 
 Data: ``benchmarks/tsrating_data.py`` (tuning domains build the checkpoint and every design
 choice; the tables are on the held-out domains). Protocol (``auc``): per domain and seed, every
@@ -372,9 +373,94 @@ def part_meta(args) -> None:
                 print(f"| {name} | {ft} | {np.mean(v):.3f} |")
 
 
+def linear_rmse(train: np.ndarray, test: np.ndarray) -> float:
+    """Ridge 96 -> 32 on the training windows, RMSE on every test window."""
+    X, Y = train[:, :96], train[:, 96:]
+    Xa = np.hstack([X, np.ones((len(X), 1))])
+    Wt = np.linalg.solve(Xa.T @ Xa + 1e-1 * np.eye(97), Xa.T @ Y)
+    P = np.hstack([test[:, :96], np.ones((len(test), 1))]) @ Wt
+    return float(np.sqrt(np.mean((P - test[:, 96:]) ** 2)))
+
+
+def part_downstream(args) -> None:
+    """Forecaster test error after keeping the top 50 % of training windows: 70/10/20 split,
+    mixed faults (share 0 / 0.2 / 0.4) on the training part only, stride-4 training windows
+    scored by the pipeline (``score_windows`` on a stride-4 window table) and by the AR-residual
+    and spectral-flatness baselines; ridge 96 -> 32; RMSE on the untouched test part."""
+    from benchmarks.tsrating_baselines import heuristics, residual_scores
+
+    held = heldout_domains()
+    traffic = [s for s in held["nab_traffic"] if "occupancy_6005" in s.name][0]
+    targets = {"exchange/0": held["exchange"][0], "exchange/5": held["exchange"][5]}
+    targets["traffic/occupancy_6005"] = traffic
+    rows = []
+    for name, s in targets.items():
+        x = s.values
+        ntr, nva = int(0.7 * len(x)), int(0.1 * len(x))
+        for share in (0.0, 0.2, 0.4):
+            for seed in range(args.seeds):
+                rng = np.random.default_rng(seed)
+                tr = x[:ntr].copy()
+                if share > 0:
+                    tr = eval_set([Series(name, tr)], FAMS, seed=seed, share=share)[0][0]
+                fin = tr[np.isfinite(tr)]
+                mu, sd = fin.mean(), fin.std()
+                trz = (tr - mu) / sd
+                te = (x[ntr + nva :] - mu) / sd
+                points, _ = frames([tr])
+                windows = make_windows(points, WindowConfig(L, 4))
+                starts = windows["start_index"].to_numpy()
+                Wtr = np.stack([trz[i : i + L] for i in starts])
+                Wte = np.lib.stride_tricks.sliding_window_view(te, L)
+                ok = np.isfinite(Wtr).all(1)  # the forecaster needs complete windows
+                res = score_windows(
+                    windows, points, pl.DataFrame(), config=ScoringConfig(seed=seed)
+                )
+                g = grid_starts(len(trz), L)
+                near = np.clip(np.searchsorted(g, starts), 0, len(g) - 1)
+                filled = np.nan_to_num(trz)
+                scores = {
+                    "ours": -res.scores["quality_rank"].to_numpy().astype(float),
+                    "spectral_flatness": heuristics([filled])["spectral_flatness"][near],
+                    "ar_residual": residual_scores([filled])["ar_residual"][near],
+                }
+                idx = np.flatnonzero(ok)
+                half = len(idx) // 2
+                row = {
+                    "series": name,
+                    "share": share,
+                    "seed": seed,
+                    "all": linear_rmse(Wtr[idx], Wte),
+                    "random": linear_rmse(Wtr[rng.permutation(idx)[:half]], Wte),
+                }
+                for k, v in scores.items():
+                    order = idx[np.argsort(-v[idx], kind="stable")]
+                    row[f"{k}_top50"] = linear_rmse(Wtr[order[:half]], Wte)
+                    if k == "ours":
+                        row["ours_bottom50"] = linear_rmse(Wtr[order[-half:]], Wte)
+                rows.append(row)
+                print(
+                    json.dumps(
+                        {k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()}
+                    ),
+                    flush=True,
+                )
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "tsrating_downstream.json").write_text(json.dumps(rows, indent=1))
+    cols = [k for k in rows[0] if k not in ("series", "share", "seed")]
+    print("\nTest RMSE (standardised), mean over seeds")
+    print("| series | faults | " + " | ".join(cols) + " |")
+    print("|---" * (len(cols) + 2) + "|")
+    for name in targets:
+        for share in (0.0, 0.2, 0.4):
+            rs = [r for r in rows if r["series"] == name and r["share"] == share]
+            vals = " | ".join(f"{np.mean([r[c] for r in rs]):.3f}" for c in cols)
+            print(f"| {name} | {int(share * 100)} % | {vals} |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("part", choices=["pretrain", "auc", "clean", "meta"])
+    ap.add_argument("part", choices=["pretrain", "auc", "clean", "meta", "downstream"])
     ap.add_argument("--seeds", type=int, default=2)
     ap.add_argument("--split", choices=["heldout", "tuning"], default="heldout")
     ap.add_argument("--no-lofo", dest="lofo", action="store_false")

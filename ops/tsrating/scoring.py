@@ -57,7 +57,7 @@ class ScoringConfig:
     same fields and defaults)."""
 
     checkpoint: str = ""
-    copies: int = 2
+    copies: int = 4
     share: float = 0.3
     ft_steps: int = 300
     ft_lr: float = 1e-3
