@@ -144,8 +144,7 @@ class JudgmentTotals:
             "cost_usd": self.cost_usd,
             "models": self.models,
             "status": self.status,
-            "kinds": self.kinds,
-        }
+        } | ({"kinds": self.kinds} if self.kinds else {})  # absent before judge_kind existed
 
     @classmethod
     def from_json(cls, d: Json | None) -> JudgmentTotals | None:
