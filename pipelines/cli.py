@@ -163,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     mt.add_argument("datasets", nargs="*", help="clean time-series datasets (default: all)")
     mt.add_argument("--out", default="", help="checkpoint path (default: data/models/...)")
-    mt.add_argument("--method", choices=["erm", "fomaml"], default="erm")
+    mt.add_argument("--method", choices=["fomaml", "erm"], default="fomaml")
     mt.add_argument("--steps", type=int, default=600)
     mt.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)

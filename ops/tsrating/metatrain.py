@@ -2,10 +2,10 @@
 
 Each domain (a dataset: a list of series) gives self-supervised fault pairs
 (:mod:`ops.tsrating.sspairs`, ``copies`` corrupted copies of every series). The initial net is
-trained on them by pooled ERM (default) or by first-order MAML with a signSGD inner loop
-(``method="fomaml"``), and written as a checkpoint the scores step loads
-(``ScoresConfig.checkpoint``). Leave-one-family-out nets are the same call with ``families``
-lacking one family.
+trained on them by first-order MAML with a signSGD inner loop (``method="fomaml"``, default: it
+won on the held-out domains) or by pooled ERM (``method="erm"``), and written as a checkpoint
+the scores step loads (``ScoresConfig.checkpoint``). Leave-one-family-out nets are the same
+call with ``families`` lacking one family.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def domain_pairs(
 def meta_train(
     domains: Mapping[str, Sequence[np.ndarray]],
     *,
-    method: str = "erm",
+    method: str = "fomaml",
     families: Sequence[str] = tuple(FAMILIES),
     copies: int = 3,
     steps: int = 600,

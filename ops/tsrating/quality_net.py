@@ -11,8 +11,9 @@ score *higher* than clean ones in the previous design.
 
 Cross-domain initialisation (:func:`pretrain`): **pooled ERM** over several domains' pairs, or
 first-order MAML with a signSGD inner loop (:func:`fomaml`, docs/tsrating.md §7). Both are
-available to ``sieve meta-train``; pooled ERM is the default because it won on held-out domains
-(benchmarks/README_tsrating.md). Checkpoints: :func:`save_checkpoint` / :func:`load_checkpoint`.
+available to ``sieve meta-train``; FOMAML is the default and the shipped checkpoint because it
+won on the held-out domains (benchmarks/README_tsrating.md). Checkpoints:
+:func:`save_checkpoint` / :func:`load_checkpoint`.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from ops.tsrating.context import FEATURE_NAMES
 
 CHECKPOINT_FORMAT = "sieve-quality-net"
 CHECKPOINT_VERSION = 1
-#: the checkpoint shipped with Sieve (pooled ERM on public tuning domains, see benchmarks/)
+#: the checkpoint shipped with Sieve (FOMAML on public tuning domains, see benchmarks/)
 DEFAULT_CHECKPOINT = Path(__file__).with_name("checkpoints") / "quality_net_v1.pt"
 
 

@@ -174,7 +174,7 @@ def test_checkpoint_roundtrip_and_errors(tmp_path):
         load_checkpoint(tmp_path / "bad.pt")
     with pytest.raises(FileNotFoundError):
         load_checkpoint(tmp_path / "absent.pt")
-    assert load_checkpoint(DEFAULT_CHECKPOINT)[1]["info"]["method"] == "erm"
+    assert load_checkpoint(DEFAULT_CHECKPOINT)[1]["info"]["method"] == "fomaml"
 
 
 def test_score_windows_finds_injected_faults():
@@ -246,7 +246,7 @@ def test_score_windows_reports_window_disjoint_judge_agreement():
 
 def test_meta_train_checkpoint_is_used_by_scoring(tmp_path):
     doms = {"a": [_series(2000, 0)], "b": [_series(2000, 1, period=24)]}
-    info = meta_train_to(tmp_path / "m.pt", doms, steps=20, copies=2)
+    info = meta_train_to(tmp_path / "m.pt", doms, steps=20, copies=2, method="erm")
     assert info["domains"] == {"a": 1, "b": 1} and info["pairs"] > 0
     points, windows = _frames([_series(2000, 5)])
     res = score_windows(
