@@ -211,6 +211,8 @@ def score_windows(
     rng = np.random.default_rng(config.seed)
     notes: list[str] = []
     n = windows.height
+    if n == 0:
+        return _empty_result(windows, config, judge_kind)
     series = series_arrays(points)
     names = sorted(set(windows["series_id"].to_list()))
     for s in names:
@@ -374,6 +376,44 @@ def score_windows(
     }
     arrays = {"s": s, "X": X, "sid": sid, "r": r}
     return ScoringResult(frame, report, net, notes, judge_model, arrays)
+
+
+def _empty_result(
+    windows: pl.DataFrame, config: ScoringConfig, judge_kind: str | None
+) -> ScoringResult:
+    """No windows: an empty scores table of the right schema, and a report that says so."""
+    from ops.contracts import SCORES
+
+    names = [c for c in SCORES.names if c != "run_id"]
+    frame = pl.DataFrame(schema=SCORES.polars_schema(names))
+    report = {
+        "rater_version": "none",
+        "init": "none",
+        "judge_kind": judge_kind,
+        "judge_model": "",
+        "config": {f.name: getattr(config, f.name) for f in fields(config)},
+        "n_windows": 0,
+        "n_series": 0,
+        "self_supervised": {"windows_sampled": 0, "pairs": {}, "degraded_windows": 0},
+        "judge_agreement": {},
+        "fit": {"steps": 0},
+        "calibration": {
+            "threshold": 0.0,
+            "fpr_est": 0.0,
+            "tpr_est": 0.0,
+            "config": {
+                "prior": config.prior,
+                "target_precision": config.target_precision,
+                "max_missing": config.max_missing,
+            },
+        },
+        "low_quality_share": 0.0,
+        "n_low_quality": 0,
+        "n_over_max_missing": 0,
+        "mean_quality_score": 0.0,
+        "seconds": {"features": 0.0, "pairs": 0.0, "train": 0.0, "total": 0.0},
+    }
+    return ScoringResult(frame, report, None, ["no windows: nothing to score"], "")
 
 
 def judge_models(judgments: pl.DataFrame) -> str:

@@ -271,3 +271,11 @@ def test_judge_kind_of():
     assert {judge_kind_of("rubric"), judge_kind_of("litellm", "x")} < set(JUDGE_KINDS)
     with pytest.raises(ValueError):
         judge_kind_of("oracle")
+
+
+def test_score_windows_without_windows_writes_an_empty_table():
+    points, windows = _frames([_series(500)])
+    res = score_windows(windows.head(0), points.head(0), pl.DataFrame())
+    assert res.scores.height == 0
+    assert res.scores.columns == [c for c in SCORES.names if c != "run_id"]
+    assert res.report["n_windows"] == 0 and res.notes
