@@ -279,3 +279,20 @@ def test_score_windows_without_windows_writes_an_empty_table():
     assert res.scores.height == 0
     assert res.scores.columns == [c for c in SCORES.names if c != "run_id"]
     assert res.report["n_windows"] == 0 and res.notes
+
+
+def test_meta_train_command_writes_a_loadable_checkpoint(tmp_path, monkeypatch, capsys):
+    from pipelines.cli import main
+
+    monkeypatch.setenv("SIEVE_DATA_DIR", str(tmp_path))
+    assert main(["meta-train"]) == 2  # no clean dataset yet: a clear error
+    assert "no time-series dataset" in capsys.readouterr().err
+    points, _ = _frames([_series(1500, 0), _series(1500, 1)])
+    folder = tmp_path / "clean" / "timeseries" / "ds"
+    folder.mkdir(parents=True)
+    points.write_parquet(folder / "points.parquet")
+    out = tmp_path / "m.pt"
+    assert main(["meta-train", "ds", "--method", "erm", "--steps", "10", "--out", str(out)]) == 0
+    net, header = load_checkpoint(out)
+    assert header["info"]["domains"] == {"ds": 2} and header["info"]["method"] == "erm"
+    assert main(["meta-train", "absent"]) == 2
