@@ -11,7 +11,7 @@ export DAGSTER_DISABLE_TELEMETRY := 1
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install install-vision install-local-llm demo test test-slow ui run report bench clean
+.PHONY: install install-vision install-local-llm demo test test-slow ui run report meta-train bench clean
 
 $(STAMP): pyproject.toml
 	@echo "[sieve] creating $(VENV) and installing (torch first: $(TORCH_SPEC)) ..."
@@ -44,6 +44,10 @@ run: $(STAMP)
 
 report: $(STAMP)
 	$(BIN)/python -m pipelines.cli report
+
+# TSRating quality-net checkpoint across the clean time-series datasets (DATASETS= to pick, OUT=)
+meta-train: $(STAMP)
+	$(BIN)/python -m pipelines.cli meta-train $(DATASETS) $(if $(OUT),--out "$(OUT)")
 
 # lint and format first (seconds), then the suite
 test: $(STAMP)

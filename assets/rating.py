@@ -12,29 +12,39 @@ from ops.contracts import JUDGMENTS, POINTS, RATER_REPORT, SCORES, SELECTED, TIM
 from ops.fileio import write_json_atomic
 from ops.tables import read_rated_windows, read_table, write_table
 from ops.tsrating.judging import judge_outage
-from ops.tsrating.rater import RaterConfig
-from ops.tsrating.scoring import score_windows
+from ops.tsrating.scoring import ScoringConfig, score_windows
 from ops.tsrating.selection import select_points
-from ops.tsrating.windows import window_values
 
 GROUP = "timeseries"
 
 
 class ScoresConfig(dg.Config):
-    """Rater training (docs/tsrating.md §6): the fields of ops ``RaterConfig`` it shares (same
-    defaults), plus ``meta_checkpoint`` (a meta-trained checkpoint written by
-    ``ops.tsrating.meta.save_meta_checkpoint`` to start from; empty = random init) and
-    ``low_quality_share`` (the share of windows flagged)."""
+    """The scores step (docs/tsrating.md §11): the fields of ops ``ScoringConfig``, same
+    defaults. ``checkpoint``: "" = the quality net shipped with Sieve, "none" = from scratch,
+    else a file written by ``sieve meta-train``; ``max_missing``: windows with a larger missing
+    share score 0, are flagged and are never selected."""
 
-    meta_checkpoint: str = ""
-    low_quality_share: float = 0.1
-    min_pairs: int = 20
-    epochs: int = 20
-    lr: float = 5e-3
-    finetune_lr: float = 1e-3
-    batch_size: int = 64
-    hidden: int = 256
-    seed: int = 42
+    checkpoint: str = ""
+    copies: int = 4
+    share: float = 0.3
+    ft_steps: int = 300
+    ft_lr: float = 1e-3
+    scratch_steps: int = 600
+    scratch_lr: float = 3e-3
+    hidden: int = 16
+    w_judge: float = 0.5
+    max_ss_windows: int = 6000
+    max_calibration_windows: int = 6000
+    judge_holdout_share: float = 0.2
+    max_missing: float = 0.5
+    prior: float = 0.05
+    target_precision: float = 0.8
+    max_fpr: float = 0.01
+    min_z: float = 3.0
+    min_series_windows: int = 8
+    shrink_windows: float = 2.0
+    combine_detectors: bool = True
+    seed: int = 0
 
 
 class SelectedConfig(dg.Config):
@@ -46,11 +56,11 @@ class SelectedConfig(dg.Config):
     group_name=GROUP,
     kinds={"pytorch", "parquet"},
     deps=[timeseries_judgments],
-    code_version="1",
-    description="Bradley–Terry rater per criterion trained on the dataset's confident "
-    "judgments: scores.parquet, one row per window_id with trend/frequency/amplitude/pattern/"
-    "quality scores in [0, 1], quality_rank (1 = best), is_low_quality_issue (bottom "
-    "low_quality_share), rater_version and judge_model.",
+    code_version="2",
+    description="Fault-aware rater (docs/tsrating.md §11): series-relative features, an "
+    "integrity head fine-tuned on self-supervised fault pairs of the dataset's own series beside "
+    "judge heads on the judgments; calibrated quality_score, p_fault, is_low_quality_issue, "
+    "missing_share, selectable, criterion scores, rater_version, judge_model, judge_kind.",
 )
 def timeseries_scores(
     context: dg.AssetExecutionContext,
@@ -69,33 +79,50 @@ def timeseries_scores(
             "nothing downstream runs, so published/ keeps the last good set.",
             metadata={"judgment_status": dict(judgments["status"].value_counts().iter_rows())},
         )
-    values = window_values(points, windows, int(windows["n_points"].max() or 0))
+    kinds = (
+        sorted(judgments["judge_kind"].drop_nulls().unique().to_list())
+        if "judge_kind" in judgments.columns
+        else []
+    )
     result = score_windows(
         windows,
-        values,
+        points,
         judgments,
-        config=ops_config(RaterConfig, config, device=settings.device),
-        meta_checkpoint=config.meta_checkpoint or None,
-        low_quality_share=config.low_quality_share,
+        config=ops_config(ScoringConfig, config),
+        judge_kind=",".join(kinds) or None,
+        device=settings.device,
     )
     scores = result.scores.with_columns(run_id=pl.lit(run_id(context)))
     write_table(scores, paths.clean, SCORES)
     report = result.report
     write_json_atomic(paths.clean / RATER_REPORT.file, report | {"notes": result.notes}, indent=1)
     for note in result.notes:
-        context.log.warning(note) if "fallback" in note or "<" in note else context.log.info(note)
-    crit = report["criteria"]
+        context.log.warning(note)
+    calib = report["calibration"]
+    agree = report["judge_agreement"]
     return materialize_result(
         metadata={
-            **{f"heldout_accuracy_{c}": r["val_accuracy"] for c, r in crit.items()},
-            **{f"train_pairs_{c}": int(r["n_train"]) for c, r in crit.items()},
-            "criteria_trained": ", ".join(report["trained"]) or "none",
-            "fallback": "; ".join(result.notes) or "none",
+            **{
+                f"judge_heldout_accuracy_{c}": r["heldout_accuracy_confident"]
+                for c, r in agree.items()
+                if r["heldout_accuracy_confident"] is not None
+            },
+            "init": report["init"],
+            "judge_kind": report["judge_kind"] or "none",
+            "calibration_threshold": float(calib["threshold"]),
+            "calibration": f"flag r < {calib['threshold']:.3g} (est. FPR {calib['fpr_est']:.3g}, "
+            f"TPR {calib['tpr_est']:.3g} at prior {calib['config']['prior']}, precision "
+            f"{calib['config']['target_precision']}); coverage rule max_missing "
+            f"{calib['config']['max_missing']}",
+            "self_supervised_pairs": sum(
+                v["n"] for v in report["self_supervised"]["pairs"].values()
+            ),
             "mean_quality_score": report["mean_quality_score"],
             "low_quality_share": float(report["low_quality_share"]),
+            "windows_over_max_missing": report["n_over_max_missing"],
             "rater_version": report["rater_version"],
             "judge_model": result.judge_model,
-            "device": settings.device,
+            "seconds": float(report["seconds"]["total"]),
             "dagster/row_count": scores.height,
             "dagster/column_schema": column_schema(scores, SCORES),
             "path": dg.MetadataValue.path(str(paths.table(SCORES))),
@@ -110,7 +137,8 @@ def timeseries_scores(
     deps=[timeseries_scores],
     code_version="1",
     description="selected.parquet: the points (columns of points.parquet) of the windows in "
-    "the top top_percent % by quality_score.",
+    "the top top_percent % by quality_score; windows that are not selectable (missing share "
+    "above max_missing) are never selected.",
 )
 def timeseries_selected(
     context: dg.AssetExecutionContext, config: SelectedConfig, settings: SieveSettings

@@ -22,6 +22,7 @@ from ops.contracts import (
 from ops.fileio import write_json_atomic
 from ops.ingest.timeseries import ingest_timeseries
 from ops.tables import read_table, write_table
+from ops.tsrating.judge_base import judge_kind_of
 from ops.tsrating.judging import judge_windows
 from ops.tsrating.pairs import PairConfig
 from ops.tsrating.prompts import CRITERIA
@@ -124,8 +125,9 @@ class JudgmentsConfig(dg.Config):
     pool="llm",
     code_version="1",
     description="Pairwise window judgments (judgments.parquet) on trend, frequency, amplitude "
-    "and pattern, both orders, from the configured judge (rubric surrogate by default, or an "
-    "LLM through litellm), cached on disk so unchanged data costs no calls.",
+    "and pattern, both orders, from the configured judge (rubric surrogate by default: a "
+    "rule-based stand-in, no LLM; or an LLM through litellm), named in judge_kind, cached on "
+    "disk so unchanged data costs no calls.",
 )
 def timeseries_judgments(
     context: dg.AssetExecutionContext,
@@ -147,18 +149,20 @@ def timeseries_judgments(
         cache=cache,
         progress=lambda p: context.log.debug(f"judging: {p}"),
     )
-    frame = frame.with_columns(run_id=pl.lit(run_id(context)))
+    kind = judge_kind_of(judge.kind, judge.model)
+    frame = frame.with_columns(judge_kind=pl.lit(kind), run_id=pl.lit(run_id(context)))
     write_table(frame, paths.clean, JUDGMENTS)
     summary = replace(
         summary,
         call_budget=judge.call_budget,
-        judge_kind=judge.kind,
+        judge_kind=kind,
         model=getattr(ops_judge, "model", judge.kind),
     )
     write_json_atomic(paths.clean / JUDGMENTS_SUMMARY.file, summary.to_json(), indent=1)
     return materialize_result(
         metadata={
             "judge": str(summary.model),
+            "judge_kind": kind,
             "pairs": summary.n_pairs,
             "confident_share": summary.confident_share,
             "llm_calls": summary.calls,

@@ -32,6 +32,14 @@ CRITERIA = ("trend", "frequency", "amplitude", "pattern")
 QUALITY_SCORE = "quality_score"
 #: the score columns in [0, 1] (four criteria, then their mix)
 SCORE_COLUMNS = (*(f"{c}_score" for c in CRITERIA), QUALITY_SCORE)
+#: values of ``judge_kind``: who made a judgment (docs/tsrating.md §11.6)
+LLM, LOCAL_LLM, RUBRIC_SURROGATE, SELF_SUPERVISED = (
+    "llm",
+    "local-llm",
+    "rubric-surrogate",
+    "self-supervised",
+)
+JUDGE_KINDS = (LLM, LOCAL_LLM, RUBRIC_SURROGATE, SELF_SUPERVISED)
 
 #: values of ``labels.action``: what label cleaning did with a row
 KEPT, RELABELED, DROPPED, QUARANTINED = "kept", "relabeled", "dropped", "quarantined"
@@ -261,14 +269,18 @@ WINDOWS = Table(
 )
 RATING_COLUMNS = _cols(
     *(
-        (f"{c}_score", "Float64", f"rater score for {c}, min-max normalised over the dataset")
+        (f"{c}_score", "Float64", f"judge head's {c} utility, min-max normalised over the dataset")
         for c in CRITERIA
     ),
-    (QUALITY_SCORE, "Float64", "mean of the trained criteria's scores, in [0, 1]"),
+    (QUALITY_SCORE, "Float64", "(1 - p_fault) x (1 - missing_share); 0 above max_missing"),
     ("quality_rank", "Int64", "rank by quality_score, 1 = best, ties by window order"),
-    ("is_low_quality_issue", "Boolean", "in the bottom low_quality_share of the dataset"),
+    ("is_low_quality_issue", "Boolean", "calibrated fault flag, or missing_share > max_missing"),
+    ("p_fault", "Float64", "calibrated probability that the window holds a fault"),
+    ("missing_share", "Float64", "n_missing / points the window should hold (with gaps)"),
+    ("selectable", "Boolean", "false when missing_share > max_missing: never selected"),
     ("rater_version", "String", "version of the rater that scored the window"),
-    ("judge_model", "String", "judge model(s) whose judgments trained the rater"),
+    ("judge_model", "String", "judge model(s) whose judgments trained the criterion heads"),
+    ("judge_kind", "String", "kind of judgments behind quality_score (self-supervised)"),
 )
 SCORES = Table(
     key="scores",
@@ -324,6 +336,7 @@ JUDGMENTS = Table(
         ("cached_backward", "Boolean", "backward answer came from the cache"),
         ("status", "String", "ok | unparseable | error | budget_exhausted"),
         ("reason", "String", "why an answer is not ok, else null"),
+        ("judge_kind", "String", "llm | local-llm | rubric-surrogate (a rule-based stand-in)"),
         RUN_ID,
     ),
 )
@@ -429,7 +442,7 @@ RATER_REPORT = SideFile(
     "rater_report.json",
     TIMESERIES,
     "timeseries_scores",
-    "per criterion: pairs, held-out accuracy, fallback; rater version and notes",
+    "rater version, init, calibration, self-supervised and judge agreement, timings, notes",
 )
 CLASSES = SideFile(
     "classes.json", IMAGES, "image_manifest", "the class names in order (prob_<class> order)"

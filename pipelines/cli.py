@@ -1,6 +1,7 @@
-"""Command line: ``python -m pipelines.cli demo`` and ``python -m pipelines.cli run <dataset>``.
+"""Command line: ``python -m pipelines.cli demo``, ``run <dataset>``, ``report`` and
+``meta-train [dataset ...]`` (the TSRating quality-net checkpoint, docs/tsrating.md §11.7).
 
-Both register the dataset folder(s) as partitions on the Dagster instance in
+``demo`` and ``run`` register the dataset folder(s) as partitions on the Dagster instance in
 ``$DAGSTER_HOME`` and materialize every asset of each, as a run launched by the sensor or
 the schedule would (the runs are recorded on the instance and show in the UI). The dataset
 name is validated (``ops.paths.validate_dataset_name``) before it reaches the instance or a
@@ -158,6 +159,41 @@ def demo() -> int:
     return 0
 
 
+def meta_train(datasets: list[str], out: str, method: str, steps: int, seed: int) -> int:
+    """Pre-train the quality net across the named clean time-series datasets (all of them when
+    none is named; each dataset is one domain) and write the checkpoint the scores step loads
+    (docs/tsrating.md §11.7)."""
+    import numpy as np
+    import polars as pl
+
+    from ops.contracts import POINTS, TIMESERIES
+    from ops.paths import data_root
+    from ops.tsrating.metatrain import meta_train_to
+    from ops.tsrating.scoring import series_arrays
+
+    clean = data_root() / "clean" / TIMESERIES
+    names = datasets or sorted(p.parent.name for p in clean.glob(f"*/{POINTS.file}"))
+    if not names:
+        raise FileNotFoundError(
+            f"no time-series dataset with {POINTS.file} under {clean}: run one first "
+            "(make run DATASET=...)"
+        )
+    domains = {}
+    for name in names:
+        path = clean / name / POINTS.file
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} not found: run `make run DATASET={name}` first")
+        series = series_arrays(pl.read_parquet(path, columns=["series_id", "timestamp", "value"]))
+        domains[name] = [x for x in series.values() if np.isfinite(x).sum() >= 2]
+    info = meta_train_to(out, domains, method=method, steps=steps, seed=seed)
+    print(
+        f"[sieve] meta-train ({method}) on {', '.join(names)}: {info['pairs']} pairs, "
+        f"{info['seconds']:.1f}s -> {info['path']} ({info['version']})"
+    )
+    print(f"[sieve] use it: ScoresConfig.checkpoint={info['path']}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="sieve", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -173,7 +209,24 @@ def main(argv: list[str] | None = None) -> int:
         help="mark runs whose worker process died as failed, free their pool slots and "
         "drop registered partitions whose names are not valid dataset names",
     )
+    mt = sub.add_parser(
+        "meta-train", help="pre-train the TSRating quality net across clean time-series datasets"
+    )
+    mt.add_argument("datasets", nargs="*", help="clean time-series datasets (default: all)")
+    mt.add_argument("--out", default="", help="checkpoint path (default: data/models/...)")
+    mt.add_argument("--method", choices=["fomaml", "erm"], default="fomaml")
+    mt.add_argument("--steps", type=int, default=600)
+    mt.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
+    if args.command == "meta-train":
+        from ops.paths import data_root
+
+        out = args.out or str(data_root() / "models" / "tsrating_quality_net.pt")
+        try:
+            return meta_train(args.datasets, out, args.method, args.steps, args.seed)
+        except (FileNotFoundError, ValueError) as exc:
+            print(f"[sieve] error: {exc}", file=sys.stderr)
+            return 2
     if args.command == "demo":
         return demo()
     if args.command == "reclaim":

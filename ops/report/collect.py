@@ -179,6 +179,7 @@ def _judgment_totals(j: pl.DataFrame | None) -> JudgmentTotals | None:
         cost_usd=total("cost_usd"),
         models=sorted(str(m) for m in j["model"].drop_nulls().unique()) if "model" in cols else [],
         status=_counts(j, "status"),
+        kinds=_distinct(j, "judge_kind"),
     )
 
 

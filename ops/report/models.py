@@ -113,6 +113,27 @@ class JudgmentTotals:
     cost_usd: float | None = None
     models: list[str] = field(default_factory=list)
     status: dict[str, int] = field(default_factory=dict)
+    kinds: list[str] = field(default_factory=list)  # judge_kind values (contracts.JUDGE_KINDS)
+
+    @property
+    def title(self) -> str:
+        """The section title, by judge kind (a rule-based surrogate is never called an LLM)."""
+        names = {
+            "llm": "LLM judgments",
+            "local-llm": "Local LLM judgments (offline model)",
+            "rubric-surrogate": "Rubric surrogate judgments — no LLM",
+        }
+        kinds = self.kinds or sorted(  # files written before judge_kind: from the model names
+            {
+                "rubric-surrogate"
+                if m.startswith("rubric")
+                else "local-llm"
+                if m.startswith("sieve-local/")
+                else "llm"
+                for m in self.models
+            }
+        )
+        return " + ".join(names.get(k, f"{k} judgments") for k in kinds) or "Judgments"
 
     def to_json(self) -> Json:
         return {
@@ -123,7 +144,7 @@ class JudgmentTotals:
             "cost_usd": self.cost_usd,
             "models": self.models,
             "status": self.status,
-        }
+        } | ({"kinds": self.kinds} if self.kinds else {})  # absent before judge_kind existed
 
     @classmethod
     def from_json(cls, d: Json | None) -> JudgmentTotals | None:
@@ -137,6 +158,7 @@ class JudgmentTotals:
             d.get("cost_usd"),
             list(d.get("models") or []),
             dict(d.get("status") or {}),
+            list(d.get("kinds") or []),
         )
 
 

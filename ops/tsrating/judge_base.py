@@ -83,3 +83,16 @@ def calibrate(pred_fwd: float | None, pred_bwd: float | None) -> float | None:
 def is_confident(p: float | None, low: float = 0.25, high: float = 0.75) -> bool:
     """Kept for training only when ``p <= low`` or ``p >= high`` (docs/tsrating.md §5)."""
     return p is not None and (p <= low or p >= high)
+
+
+def judge_kind_of(kind: str, model: str | None = None) -> str:
+    """The contract's ``judge_kind`` (``ops.contracts.JUDGE_KINDS``) of a configured judge:
+    the rubric judge is a rule-based stand-in (``rubric-surrogate``), a ``sieve-local/`` model
+    runs offline (``local-llm``), any other litellm model is an ``llm``."""
+    from ops.contracts import LLM, LOCAL_LLM, RUBRIC_SURROGATE
+
+    if kind == "rubric":
+        return RUBRIC_SURROGATE
+    if kind == "litellm":
+        return LOCAL_LLM if (model or "").startswith("sieve-local/") else LLM
+    raise ValueError(f"unknown judge kind {kind!r} (expected 'rubric' or 'litellm')")

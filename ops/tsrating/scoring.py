@@ -1,129 +1,419 @@
-"""Score every window of a dataset: encode, train the per-criterion raters on the dataset's
-confident judgments (optionally from a meta-trained checkpoint), mix, rank and flag.
+"""Score every window of a dataset (docs/tsrating.md §8, §11): series-relative features, a
+fault-aware rater fine-tuned on the dataset's own self-supervised fault pairs beside the judge's
+pairs, calibrated absolute flags and the coverage rule.
 
-The result is the scores table (``ops.contracts.SCORES`` without ``run_id``), one row per
-window in window order, keyed by ``window_id``: ``trend_score, frequency_score,
-amplitude_score, pattern_score, quality_score`` (all in [0, 1], see
-:func:`ops.tsrating.rater.mix_scores`), ``quality_rank`` (1 = best; ties broken by window
-order), ``is_low_quality_issue``, ``rater_version`` and ``judge_model`` (docs/tsrating.md §6, §8).
+Steps (:func:`score_windows`):
 
-``is_low_quality_issue`` policy: the windows ranked in the bottom ``low_quality_share`` of the
-dataset (``round(share * n)`` windows) — a *relative* flag: the rater's scores are rankings
-learned from pairwise judgments and carry no absolute threshold. When no criterion could be
-trained (too few confident judgments), nothing is flagged: an untrained rater has no evidence.
+1. **Series.** The points of each series in time order (NaN = unparsed value); each window is
+   ``x[start_index : start_index + n_points]`` of its series.
+2. **Features** (:mod:`ops.tsrating.context`) of every window in its series' context.
+3. **Init.** The quality-net checkpoint (``checkpoint``: ``""`` = the one shipped with Sieve,
+   ``"none"`` = from scratch, else a file written by ``sieve meta-train``).
+4. **Self-supervised pairs** (:mod:`ops.tsrating.sspairs`) from corrupted copies of up to
+   ``max_ss_windows`` windows' worth of the dataset's series, and the judge's pairs from
+   ``judgments.parquet``; fine-tune (``ft_steps`` Adam steps). Judge agreement is measured on
+   **window-disjoint** held-out pairs (``judge_holdout_share`` of the windows, by a hash of
+   their id, never trained on), on all pairs and on confident pairs.
+5. **Calibration** (:mod:`ops.tsrating.calibration`) on a separate fault copy (eval-band
+   faults, up to ``max_calibration_windows`` windows), then ``quality_score``, ``p_fault``,
+   ``is_low_quality_issue`` and ``selectable``; the coverage rule uses ``missing_share`` =
+   ``n_missing`` over the points the window should hold (observed + cadence gaps).
+
+Criterion scores (``trend_score`` …) are the judge heads' utilities, min–max normalised over
+the dataset (0.5 where the criterion had no judge pairs); they never enter ``quality_score``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import polars as pl
+import torch
 
-from ops.contracts import CRITERIA, QUALITY_SCORE
-from ops.tsrating.encoder import Encoder, default_encoder, encoder_fingerprint
-from ops.tsrating.rater import (
-    RaterConfig,
-    fit_rater,
-    load_heads,
-    mix_scores,
-    pairs_from_judgments,
-    standardize,
+from ops.contracts import CRITERIA, QUALITY_SCORE, SELF_SUPERVISED
+from ops.hashing import sha256_hex
+from ops.tsrating import calibration as cal
+from ops.tsrating.context import L_DEFAULT, grid_starts, series_features
+from ops.tsrating.faults import FAMILIES, inject, window_labels
+from ops.tsrating.quality_net import (
+    DEFAULT_CHECKPOINT,
+    QualityNet,
+    load_checkpoint,
+    pair_accuracy,
+    score,
+    train,
 )
+from ops.tsrating.sspairs import KINDS, make_pairs
+
+
+@dataclass(frozen=True)
+class ScoringConfig:
+    """The scores step's settings (docs/tsrating.md §11; the Dagster ``ScoresConfig`` has the
+    same fields and defaults)."""
+
+    checkpoint: str = ""
+    copies: int = 4
+    share: float = 0.3
+    ft_steps: int = 300
+    ft_lr: float = 1e-3
+    scratch_steps: int = 600
+    scratch_lr: float = 3e-3
+    hidden: int = 16
+    w_judge: float = 0.5
+    max_ss_windows: int = 6000
+    max_calibration_windows: int = 6000
+    judge_holdout_share: float = 0.2
+    max_missing: float = 0.5
+    prior: float = 0.05
+    target_precision: float = 0.8
+    max_fpr: float = 0.01
+    min_z: float = 3.0
+    min_series_windows: int = 8
+    shrink_windows: float = 2.0
+    combine_detectors: bool = True
+    seed: int = 0
+
+    def calibration(self) -> cal.CalibrationConfig:
+        return cal.CalibrationConfig(
+            prior=self.prior,
+            target_precision=self.target_precision,
+            max_fpr=self.max_fpr,
+            min_z=self.min_z,
+            max_missing=self.max_missing,
+            min_series_windows=self.min_series_windows,
+            shrink_windows=self.shrink_windows,
+            combine=self.combine_detectors,
+        )
 
 
 @dataclass
 class ScoringResult:
-    scores: pl.DataFrame  # one row per window: window_id + the rating columns
+    scores: pl.DataFrame  # one row per window: window_id + the rating columns (no run_id)
     report: dict[str, Any]
-    rater: Any = None
+    net: QualityNet | None = None
     notes: list[str] = field(default_factory=list)
-    judge_model: str = ""  # models whose judgments trained the rater, comma-separated
+    judge_model: str = ""
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)  # s, X, sid, r (diagnostics)
 
 
-def rank_and_flag(
-    quality: np.ndarray, low_quality_share: float, any_trained: bool
-) -> tuple[np.ndarray, np.ndarray]:
-    n = len(quality)
-    order = np.lexsort((np.arange(n), -quality))  # best first, ties by window order
-    rank = np.empty(n, dtype=np.int64)
-    rank[order] = np.arange(1, n + 1)
-    n_low = int(round(low_quality_share * n)) if any_trained else 0
-    return rank, rank > n - n_low
+def series_arrays(points: pl.DataFrame) -> dict[str, np.ndarray]:
+    """Each series' values in time order (the order windows index with ``start_index``)."""
+    return {
+        str(sid): g["value"].cast(pl.Float64).to_numpy().astype(np.float64)
+        for (sid,), g in points.sort(["series_id", "timestamp"]).group_by(
+            "series_id", maintain_order=True
+        )
+    }
+
+
+def missing_shares(windows: pl.DataFrame, series: dict[str, np.ndarray]) -> np.ndarray:
+    """``n_missing`` over the points a window should hold (observed + cadence gaps)."""
+    n_null = np.array(
+        [
+            int(np.isnan(series[s][i : i + n]).sum())
+            for s, i, n in windows.select("series_id", "start_index", "n_points").iter_rows()
+        ],
+        dtype=np.float64,
+    )
+    miss = windows["n_missing"].fill_null(0).to_numpy().astype(np.float64)
+    pts = windows["n_points"].fill_null(0).to_numpy().astype(np.float64)
+    expected = pts + np.maximum(miss - n_null, 0.0)
+    return np.where(expected > 0, miss / np.maximum(expected, 1.0), 1.0)
+
+
+def _sample(
+    lengths: list[int], budget: int, length: int, rng: np.random.Generator
+) -> list[tuple[int, int, int]]:
+    """Segments ``(series, lo, hi)`` of at most ``budget`` windows in all: whole series in a
+    random order, the last one cut to what the budget has left (contiguous, random offset)."""
+    out, left = [], budget
+    for i in rng.permutation(len(lengths)):
+        n = lengths[i]
+        w = len(grid_starts(max(n, length), length))
+        if left <= 0:
+            break
+        if w <= left:
+            out.append((int(i), 0, n))
+            left -= w
+        else:
+            pts = (left + 1) * 64 + length
+            lo = int(rng.integers(0, max(1, n - pts)))
+            out.append((int(i), lo, min(n, lo + pts)))
+            left = 0
+    return out
+
+
+def _judge_pairs(
+    judgments: pl.DataFrame, window_ids: list[str]
+) -> dict[str, tuple[np.ndarray, ...]]:
+    """Per criterion (a, b, p, confident) of the ``ok`` judgments whose windows exist."""
+    pos = {w: i for i, w in enumerate(window_ids)}
+    out: dict[str, tuple[np.ndarray, ...]] = {}
+    if not judgments.height:
+        return out
+    j = judgments.filter(pl.col("comparisons_avg").is_not_null())
+    if "status" in j.columns:
+        j = j.filter(pl.col("status") == "ok")
+    for c in CRITERIA:
+        jc = j.filter(pl.col("criterion") == c)
+        a = np.array([pos.get(str(x), -1) for x in jc["block_a"].to_list()], dtype=np.int64)
+        b = np.array([pos.get(str(x), -1) for x in jc["block_b"].to_list()], dtype=np.int64)
+        p = jc["comparisons_avg"].to_numpy().astype(np.float64)
+        conf = jc["confident"].fill_null(False).to_numpy().astype(bool)
+        keep = (a >= 0) & (b >= 0)
+        if keep.any():
+            out[c] = (a[keep], b[keep], p[keep], conf[keep])
+    return out
+
+
+def _heldout_windows(window_ids: list[str], share: float) -> np.ndarray:
+    """Window-disjoint split: a window is held out when a hash of its id falls below share."""
+    return np.array(
+        [int(sha256_hex(w)[:8], 16) / 0xFFFFFFFF < share for w in window_ids], dtype=bool
+    )
+
+
+def _minmax(v: np.ndarray) -> np.ndarray:
+    lo, hi = (float(v.min()), float(v.max())) if len(v) else (0.0, 0.0)
+    return (v - lo) / (hi - lo) if hi > lo else np.full(len(v), 0.5)
+
+
+def load_init(checkpoint: str) -> tuple[QualityNet | None, str | None]:
+    """The net to start from and its version (``None`` for a from-scratch run)."""
+    if checkpoint.strip().lower() == "none":
+        return None, None
+    path = Path(checkpoint) if checkpoint.strip() else DEFAULT_CHECKPOINT
+    net, header = load_checkpoint(path)
+    return net, str(header["version"])
 
 
 def score_windows(
     windows: pl.DataFrame,
-    values: np.ndarray,
+    points: pl.DataFrame,
     judgments: pl.DataFrame,
     *,
-    config: RaterConfig = RaterConfig(),
-    encoder: Encoder | None = None,
-    meta_checkpoint: str | Path | None = None,
-    low_quality_share: float = 0.1,
+    config: ScoringConfig = ScoringConfig(),
+    judge_kind: str | None = None,
+    device: str = "cpu",
+    families: Sequence[str] | None = None,
 ) -> ScoringResult:
-    """Rate every row of ``windows`` (values ``(n, L)`` in the same order; judgments by
-    window_id)."""
-    if not 0.0 <= low_quality_share <= 1.0:
-        raise ValueError(f"low_quality_share must be in [0, 1], got {low_quality_share}")
-    enc = encoder or default_encoder()
-    enc_cfg = enc.config() if hasattr(enc, "config") else {"name": enc.name, "dim": enc.dim}
+    """Rate every row of ``windows`` (their points in ``points``; judgments by window id).
+    ``families``: the simulated fault families of the self-supervision (default: all; the
+    leave-one-family-out benchmark passes fewer)."""
+    families = list(FAMILIES) if families is None else list(families)
+    del device  # a 57→16→16 net: the CPU is faster than a transfer
+    t0 = time.perf_counter()
+    rng = np.random.default_rng(config.seed)
     notes: list[str] = []
     n = windows.height
-    feats = standardize(enc.encode(values)) if n else np.zeros((0, enc.dim), np.float32)
-    pairs = pairs_from_judgments(judgments, windows["window_id"].to_list())
-    init, init_version = None, None
-    if meta_checkpoint:
-        states, info = load_heads(meta_checkpoint)
-        if info["dim"] != feats.shape[1] or info.get("encoder", enc_cfg) != enc_cfg:
-            raise ValueError(
-                f"meta checkpoint {meta_checkpoint} was trained with encoder {info.get('encoder')} "
-                f"(dim {info['dim']}), not {enc_cfg} (dim {feats.shape[1]})"
-            )
-        if info["hidden"] != config.hidden:
-            raise ValueError(
-                f"meta checkpoint hidden={info['hidden']} but rater hidden={config.hidden}"
-            )
-        init, init_version = states, info.get("version")
-        notes.append(f"initialised from meta checkpoint {init_version}")
-    rater, report = fit_rater(
-        feats,
-        pairs,
-        config,
-        encoder=enc_cfg | {"fingerprint": encoder_fingerprint(enc)},
-        init=init,
-        init_version=init_version,
+    if n == 0:
+        return _empty_result(windows, config, judge_kind)
+    series = series_arrays(points)
+    names = sorted(set(windows["series_id"].to_list()))
+    for s in names:
+        if s not in series:
+            raise ValueError(f"windows.parquet has series {s!r} that points.parquet lacks")
+    sidx = {s: i for i, s in enumerate(names)}
+    xs = [series[s] for s in names]
+    length = int(windows["n_points"].max() or L_DEFAULT) if n else L_DEFAULT
+    if length != L_DEFAULT:
+        notes.append(f"windows of {length} points; the shipped checkpoint saw {L_DEFAULT}")
+    length = max(length, 16)
+    sid = np.array([sidx[s] for s in windows["series_id"].to_list()], dtype=np.int64)
+    starts = windows["start_index"].to_numpy().astype(np.int64)
+    X = np.zeros((n, 0), np.float32)
+    for i, x in enumerate(xs):
+        rows = np.flatnonzero(sid == i)
+        F = series_features(x, starts[rows], length)
+        if X.shape[1] == 0:
+            X = np.zeros((n, F.shape[1]), np.float32)
+        X[rows] = F
+    missing = missing_shares(windows, series) if n else np.zeros(0)
+    t_feat = time.perf_counter() - t0
+
+    init, init_version = load_init(config.checkpoint)
+    torch.manual_seed(config.seed)
+    if init is None:
+        net = QualityNet(hidden=config.hidden)
+        if n:
+            net.set_norm(X)
+        steps, lr = config.scratch_steps, config.scratch_lr
+    else:
+        net, steps, lr = init, config.ft_steps, config.ft_lr
+
+    # self-supervised pairs on a sample of the series (features in the copies' own context)
+    segs = _sample([len(x) for x in xs], config.max_ss_windows, length, rng)
+    seg_series = [xs[i][lo:hi] for i, lo, hi in segs]
+    ps = make_pairs(
+        seg_series, families, rng, copies=config.copies, share=config.share, length=length
     )
-    for c, why in rater.fallback.items():
-        notes.append(f"{c}: {why}")
-    trained = list(rater.heads)
-    mixed = (
-        mix_scores(rater.score(feats, config.device), trained)
-        if n
-        else {c: np.zeros(0) for c in [*CRITERIA, "quality"]}
+    ss = ps.select()
+    # judge pairs index the data rows: stack data rows after the pair rows
+    jp = _judge_pairs(judgments, windows["window_id"].to_list())
+    held = _heldout_windows(windows["window_id"].to_list(), config.judge_holdout_share)
+    off = len(ps.X)
+    train_j = {}
+    for c, (a, b, p, conf) in jp.items():
+        m = conf & ~held[a] & ~held[b]
+        if m.any():
+            train_j[c] = (a[m] + off, b[m] + off, p[m])
+    Xall = np.concatenate([ps.X, X]) if n else ps.X
+    t_pairs = time.perf_counter() - t0 - t_feat
+    fit = (
+        train(net, Xall, ss, train_j, steps=steps, lr=lr, w_judge=config.w_judge, seed=config.seed)
+        if steps > 0 and (len(ss[0]) or train_j)
+        else {"steps": 0}
     )
-    rank, low = rank_and_flag(mixed["quality"], low_quality_share, bool(trained))
-    version = rater.version()
+    t_train = time.perf_counter() - t0 - t_feat - t_pairs
+    s, J = score(net, X)
+    sp = score(net, ps.X)[0]
+
+    # calibration copy: eval-band faults, never trained on
+    csegs = _sample([len(x) for x in xs], config.max_calibration_windows, length, rng)
+    cl, csid, cX = [], [], []
+    for i, lo, hi in csegs:
+        y, delta, fam = inject(np.asarray(xs[i][lo:hi], float), families, rng, 0.2, band="eval")
+        g = grid_starts(max(len(y), length), length)
+        F = series_features(y, g, length)
+        cl.append(window_labels(delta, fam, g, length)[0] if len(y) >= length else np.zeros(len(g)))
+        cX.append(F)
+        csid.append(np.full(len(g), i))
+    ccfg = config.calibration()
+    ev = cal.evidence(s, X, sid, len(xs), ccfg)
+    r = ev.utility(s, X, sid)
+    if cX:
+        cXa = np.concatenate(cX)
+        labc = np.concatenate(cl)
+        rc = ev.utility(score(net, cXa)[0], cXa, np.concatenate(csid))
+        r_fault = rc[labc == 1]
+    else:
+        r_fault = np.zeros(0)
+    calib = cal.fit(r, r_fault, ccfg)
+    out = cal.finalize(r, sid, missing, calib) if n else None
+    t_all = time.perf_counter() - t0
+
+    # criterion scores from the judge heads
+    crit_scores = {
+        c: (_minmax(J[:, k]) if c in train_j else np.full(n, 0.5)) for k, c in enumerate(CRITERIA)
+    }
+    agreement = {}
+    for k, c in enumerate(CRITERIA):
+        if c not in jp:
+            continue
+        a, b, p, conf = jp[c]
+        ho = held[a] & held[b]
+        agreement[c] = {
+            "n_train": int(len(train_j.get(c, ((),))[0])),
+            "n_heldout_all": int(ho.sum()),
+            "n_heldout_confident": int((ho & conf).sum()),
+            "heldout_accuracy_all": pair_accuracy(J[:, k], a[ho], b[ho], p[ho]),
+            "heldout_accuracy_confident": pair_accuracy(
+                J[:, k], a[ho & conf], b[ho & conf], p[ho & conf]
+            ),
+        }
+    kinds = {
+        k: {"n": int((ps.kind == i).sum())}
+        | {"train_accuracy": pair_accuracy(sp, *(v[ps.kind == i] for v in (ps.a, ps.b, ps.p)))}
+        for i, k in enumerate(KINDS)
+    }
+    version = (
+        "quality-net-"
+        + sha256_hex(
+            repr(sorted((k, v.numpy().tobytes().hex()[:64]) for k, v in net.state_dict().items()))
+            + repr(config)
+        )[:12]
+    )
+    quality = out["quality_score"] if out else np.zeros(0)
+    rank_key = out["rank_key"] if out else np.zeros(0)
+    order = np.lexsort((np.arange(n), -rank_key))
+    rank = np.empty(n, dtype=np.int64)
+    rank[order] = np.arange(1, n + 1)
     judge_model = judge_models(judgments)
-    out = windows.select("window_id").with_columns(
-        *[pl.Series(f"{c}_score", mixed[c], dtype=pl.Float64) for c in CRITERIA],
-        pl.Series(QUALITY_SCORE, mixed["quality"], dtype=pl.Float64),
+    frame = windows.select("window_id").with_columns(
+        *[pl.Series(f"{c}_score", crit_scores[c], dtype=pl.Float64) for c in CRITERIA],
+        pl.Series(QUALITY_SCORE, quality, dtype=pl.Float64),
         pl.Series("quality_rank", rank, dtype=pl.Int64),
-        pl.Series("is_low_quality_issue", low, dtype=pl.Boolean),
+        pl.Series("is_low_quality_issue", out["is_low_quality_issue"] if out else [], pl.Boolean),
+        pl.Series("p_fault", out["p_fault"] if out else [], dtype=pl.Float64),
+        pl.Series("missing_share", missing, dtype=pl.Float64),
+        pl.Series("selectable", out["selectable"] if out else [], dtype=pl.Boolean),
         pl.lit(version).alias("rater_version"),
         pl.lit(judge_model or None, dtype=pl.String).alias("judge_model"),
+        pl.lit(SELF_SUPERVISED).alias("judge_kind"),
     )
+    flags = out["is_low_quality_issue"] if out else np.zeros(0, bool)
     report = {
-        "criteria": report,
-        "trained": trained,
         "rater_version": version,
-        "init": init_version,
-        "low_quality_share": float(low.mean()) if n else 0.0,
-        "mean_quality_score": float(mixed["quality"].mean()) if n else None,
+        "init": init_version or "scratch",
+        "judge_kind": judge_kind,
+        "judge_model": judge_model,
+        "config": {f.name: getattr(config, f.name) for f in fields(config)},
+        "n_windows": n,
+        "n_series": len(xs),
+        "self_supervised": {
+            "windows_sampled": int(ps.n_orig),
+            "pairs": kinds,
+            "degraded_windows": int((ps.row_label == 1).sum()),
+        },
+        "judge_agreement": agreement,
+        "fit": fit,
+        "calibration": calib.to_json() | {"spreads": ev.spreads},
+        "low_quality_share": float(flags.mean()) if n else 0.0,
+        "n_low_quality": int(flags.sum()),
+        "n_over_max_missing": int((missing > config.max_missing).sum()),
+        "mean_quality_score": float(quality.mean()) if n else None,
+        "seconds": {
+            "features": t_feat,
+            "pairs": t_pairs,
+            "train": t_train,
+            "total": t_all,
+        },
     }
-    return ScoringResult(out, report, rater, notes, judge_model)
+    arrays = {"s": s, "X": X, "sid": sid, "r": r}
+    return ScoringResult(frame, report, net, notes, judge_model, arrays)
+
+
+def _empty_result(
+    windows: pl.DataFrame, config: ScoringConfig, judge_kind: str | None
+) -> ScoringResult:
+    """No windows: an empty scores table of the right schema, and a report that says so."""
+    from ops.contracts import SCORES
+
+    names = [c for c in SCORES.names if c != "run_id"]
+    frame = pl.DataFrame(schema=SCORES.polars_schema(names))
+    report = {
+        "rater_version": "none",
+        "init": "none",
+        "judge_kind": judge_kind,
+        "judge_model": "",
+        "config": {f.name: getattr(config, f.name) for f in fields(config)},
+        "n_windows": 0,
+        "n_series": 0,
+        "self_supervised": {"windows_sampled": 0, "pairs": {}, "degraded_windows": 0},
+        "judge_agreement": {},
+        "fit": {"steps": 0},
+        "calibration": {
+            "threshold": 0.0,
+            "fpr_est": 0.0,
+            "tpr_est": 0.0,
+            "config": {
+                "prior": config.prior,
+                "target_precision": config.target_precision,
+                "max_missing": config.max_missing,
+            },
+        },
+        "low_quality_share": 0.0,
+        "n_low_quality": 0,
+        "n_over_max_missing": 0,
+        "mean_quality_score": 0.0,
+        "seconds": {"features": 0.0, "pairs": 0.0, "train": 0.0, "total": 0.0},
+    }
+    return ScoringResult(frame, report, None, ["no windows: nothing to score"], "")
 
 
 def judge_models(judgments: pl.DataFrame) -> str:

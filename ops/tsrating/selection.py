@@ -2,7 +2,9 @@
 return the points those windows cover.
 
 Top-k: ``ceil(top_percent / 100 * n)`` windows with the best ``quality_rank`` (so ties follow
-the rank's tie-break, and any positive percentage keeps at least one window). Points: a window
+the rank's tie-break, and any positive percentage keeps at least one window), among the
+``selectable`` windows only: a window whose missing share is above ``max_missing`` is never
+selected, whatever the percentage (so fewer than k may be kept). Points: a window
 covers rows ``start_index .. start_index + n_points - 1`` of its series sorted by timestamp (the
 order :func:`ops.tsrating.windows.make_windows` cut it from); overlapping windows share points,
 which appear once. The result has exactly the columns of ``points`` in series/timestamp order.
@@ -20,7 +22,10 @@ def top_windows(windows: pl.DataFrame, top_percent: float) -> pl.DataFrame:
     if not 0.0 <= top_percent <= 100.0:
         raise ValueError(f"top_percent must be in [0, 100], got {top_percent}")
     k = int(math.ceil(top_percent / 100.0 * windows.height - 1e-9))
-    return windows.sort("quality_rank").head(k)
+    ranked = windows.sort("quality_rank").head(k)
+    if "selectable" in windows.columns:
+        ranked = ranked.filter(pl.col("selectable").fill_null(False))
+    return ranked
 
 
 def points_of_windows(points: pl.DataFrame, windows: pl.DataFrame) -> pl.DataFrame:

@@ -24,7 +24,7 @@ from ops.checks import Thresholds
 from ops.labels.clean import LabelCleaningConfig
 from ops.tsrating.llm_judge import LLMJudgeConfig
 from ops.tsrating.pairs import PairConfig
-from ops.tsrating.rater import RaterConfig
+from ops.tsrating.scoring import ScoringConfig
 from ops.tsrating.windows import WindowConfig
 
 _MISSING = object()
@@ -58,13 +58,7 @@ PAIRS = [
         {"backoff_initial_s", "backoff_max_s", "prec", "extra_params"},
         {"model"},  # optional on the resource (the rubric judge needs none), required in ops
     ),
-    (
-        ScoresConfig,
-        RaterConfig,
-        {"meta_checkpoint", "low_quality_share"},  # arguments of score_windows
-        {"val_share", "device"},  # fixed split; device comes from the settings resource
-        set(),
-    ),
+    (ScoresConfig, ScoringConfig, set(), set(), set()),
     (WindowsConfig, WindowConfig, set(), set(), set()),
     (
         JudgmentsConfig,
@@ -97,8 +91,8 @@ def test_ops_config_passes_every_shared_field():
         assert getattr(cfg, name) == getattr(resource, name), name
     thresholds = QualityThresholds(max_label_issue_share=0.3).to_ops()
     assert thresholds == Thresholds(max_label_issue_share=0.3)
-    rater = ops_config(RaterConfig, ScoresConfig(epochs=3, hidden=16), device="cpu")
-    assert (rater.epochs, rater.hidden, rater.lr, rater.device) == (3, 16, 5e-3, "cpu")
+    scoring = ops_config(ScoringConfig, ScoresConfig(ft_steps=3, max_missing=0.4))
+    assert (scoring.ft_steps, scoring.max_missing, scoring.hidden) == (3, 0.4, 16)
     pairs = ops_config(PairConfig, JudgmentsConfig(max_pairs=None, seed=4))
     assert (pairs.max_pairs, pairs.seed) == (None, 4)
 

@@ -87,8 +87,12 @@ def test_rated_windows_join_keeps_window_order_and_run_id(tmp_path):
             **{c: [0.1, 0.2, 0.3, 0.4] for c in SCORE_COLUMNS},
             "quality_rank": [4, 3, 2, 1],
             "is_low_quality_issue": [True, False, False, False],
+            "p_fault": [0.9, 0.1, 0.1, 0.1],
+            "missing_share": [0.0] * 4,
+            "selectable": [True] * 4,
             "rater_version": ["v"] * 4,
             "judge_model": ["m"] * 4,
+            "judge_kind": ["self-supervised"] * 4,
             "run_id": ["other run"] * 4,
         }
     )

@@ -1,4 +1,5 @@
-"""Encoder, Bradley–Terry rater and scoring (docs/tsrating.md §6)."""
+"""Encoder and Bradley–Terry rater of the previous pipeline (docs/tsrating.md §6; the fault
+benchmark's ``tsrating_v0`` comparator). The scores step: test_fault_rating.py."""
 
 import numpy as np
 import polars as pl
@@ -21,7 +22,6 @@ from ops.tsrating.rater import (
     standardize,
 )
 from ops.tsrating.rubric_judge import RUBRIC_STATISTICS
-from ops.tsrating.scoring import rank_and_flag, score_windows
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -131,12 +131,6 @@ def test_mix_scores_minmax_mean_and_fallback():
     assert np.all(mix_scores(raw, trained=[])["quality"] == 0.5)
 
 
-def test_rank_and_flag():
-    rank, low = rank_and_flag(np.array([0.2, 0.9, 0.5, 0.9]), 0.25, True)
-    assert rank.tolist() == [4, 1, 3, 2] and low.tolist() == [True, False, False, False]
-    assert not rank_and_flag(np.ones(4), 0.5, False)[1].any()
-
-
 def test_device_resolution():
     assert resolve_device("cpu").type == "cpu"
     assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
@@ -167,25 +161,3 @@ def test_pairs_from_judgments_keeps_confident_ok_only():
     )
     p = pairs_from_judgments(j, ["w0", "w1", "w2"])["trend"]
     assert p.a.tolist() == [0, 2] and p.b.tolist() == [1, 0] and p.p.tolist() == [0.9, 0.1]
-
-
-def test_score_windows_too_few_judgments_falls_back():
-    X, q = _windows(30)
-    w = pl.DataFrame({"window_id": [f"w{i}" for i in range(30)], "x": range(30)})
-    j = pl.DataFrame(
-        {
-            "block_a": ["w0"],
-            "block_b": ["w1"],
-            "criterion": ["trend"],
-            "comparisons_avg": [0.9],
-            "confident": [True],
-            "status": ["ok"],
-        }
-    )
-    res = score_windows(w, X, j, config=RaterConfig(epochs=1, hidden=8))
-    assert res.report["trained"] == [] and len(res.notes) == 4
-    assert (res.scores["quality_score"] == 0.5).all() and not res.scores[
-        "is_low_quality_issue"
-    ].any()
-    assert sorted(res.scores["quality_rank"]) == list(range(1, 31))
-    assert res.scores["window_id"].to_list() == w["window_id"].to_list()

@@ -1,0 +1,485 @@
+"""TSRating fault benchmark (docs/tsrating.md §11.8): does the scores step find real faults?
+
+    .venv/bin/python -m benchmarks.tsrating_faults pretrain  # shipped net + LOFO/FOMAML nets
+    .venv/bin/python -m benchmarks.tsrating_faults auc [--seeds 2] [--split heldout]
+    .venv/bin/python -m benchmarks.tsrating_faults clean [--co2-sunspots DIR]
+    .venv/bin/python -m benchmarks.tsrating_faults meta       # init: ERM vs FOMAML vs scratch
+    .venv/bin/python -m benchmarks.tsrating_faults downstream # forecaster after top-50 % selection
+
+Data: ``benchmarks/tsrating_data.py`` (tuning domains build the checkpoint and every design
+choice; the tables are on the held-out domains). Protocol (``auc``): per domain and seed, every
+series gets all 12 simulated + 3 never-simulated fault families (eval-band parameters) on 20 %
+of its points; a window is *degraded* by family f when f moved at least 16 of its points
+materially, *clean* when nothing changed (NAB windows on labelled real anomalies are left out),
+and ambiguous otherwise (left out). Per family: ROC AUC of degraded-by-f vs clean windows, for
+the full pipeline (``score_windows``: shipped checkpoint, self-supervised fine-tuning on the
+dataset itself with the rubric judge's pairs beside, calibration), its leave-one-family-out
+variant (checkpoint pre-trained AND fine-tuned without f), the previous pipeline (rubric judge
+→ BT heads → mix, ``tsrating_v0``) and the baselines of ``benchmarks/tsrating_baselines.py``.
+Results: ``benchmarks/results/tsrating_<part>.json`` and markdown tables on stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import torch
+from sklearn.metrics import roc_auc_score
+
+from benchmarks.tsrating_baselines import all_baselines
+from benchmarks.tsrating_data import Series, heldout_domains, tuning_domains
+from ops.tsrating.context import grid_starts
+from ops.tsrating.faults import FAMILIES, NAMES, UNSEEN, inject, window_labels
+from ops.tsrating.metatrain import meta_train_to
+from ops.tsrating.quality_net import DEFAULT_CHECKPOINT
+from ops.tsrating.rubric_judge import RubricConfig, rubric_scores
+from ops.tsrating.scoring import ScoringConfig, score_windows
+from ops.tsrating.windows import WindowConfig, make_windows
+
+torch.set_num_threads(1)
+RESULTS = Path(__file__).resolve().parent / "results"
+NETS = RESULTS / "tsrating_nets"
+FAMS = list(FAMILIES)
+ALL_FAMS = FAMS + list(UNSEEN)
+L = 128
+
+
+# ------------------------------------------------------------------ data -> pipeline frames
+
+
+def frames(xs: list[np.ndarray]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """points and windows tables of series ``s0000, s0001 …`` (hourly, NaN -> null)."""
+    parts = []
+    t0 = datetime(2020, 1, 1)
+    for i, x in enumerate(xs):
+        ts = pl.datetime_range(
+            t0, t0 + timedelta(hours=len(x) - 1), interval="1h", eager=True, time_unit="us"
+        )
+        v = pl.Series("value", x, dtype=pl.Float64)
+        parts.append(
+            pl.DataFrame({"series_id": f"s{i:04d}", "timestamp": ts, "value": v}).with_columns(
+                pl.when(pl.col("value").is_nan())
+                .then(None)
+                .otherwise(pl.col("value"))
+                .alias("value")
+            )
+        )
+    points = pl.concat(parts)
+    return points, make_windows(points, WindowConfig(L, 64))
+
+
+def window_matrix(xs: list[np.ndarray]) -> np.ndarray:
+    W = []
+    for x in xs:
+        g = grid_starts(len(x), L)
+        xp = np.concatenate([x, np.full(max(0, L - len(x)), np.nan)])
+        W.append(xp[g[:, None] + np.arange(L)])
+    return np.concatenate(W)
+
+
+def rubric_judgments(W: np.ndarray, ids: list[str], seed: int) -> pl.DataFrame:
+    """The rubric surrogate's pairs, as judgments.parquet has them (about one confident pair
+    per window and criterion; the default judge of ``make run``)."""
+    from ops.contracts import CRITERIA
+
+    S = np.array([[rubric_scores(w)[c] for c in CRITERIA] for w in W])
+    rng = np.random.default_rng(seed)
+    n, tau = len(W), RubricConfig().tau
+    rows = []
+    for k, c in enumerate(CRITERIA):
+        a, b = rng.integers(0, n, 4 * n), rng.integers(0, n, 4 * n)
+        p = 1 / (1 + np.exp(-(S[b, k] - S[a, k]) / tau))
+        keep = (a != b) & ((p <= 0.25) | (p >= 0.75))
+        a, b, p = a[keep][:n], b[keep][:n], p[keep][:n]
+        rows.append(
+            pl.DataFrame(
+                {
+                    "block_a": [ids[i] for i in a],
+                    "block_b": [ids[i] for i in b],
+                    "criterion": c,
+                    "comparisons_avg": p,
+                    "confident": True,
+                    "status": "ok",
+                    "model": "rubric-v1",
+                }
+            )
+        )
+    return pl.concat(rows)
+
+
+def v0_scores(W: np.ndarray, judg: pl.DataFrame, ids: list[str], seed: int) -> np.ndarray:
+    """The previous pipeline: encoder features, BT heads on the rubric pairs, mixed."""
+    from ops.tsrating.encoder import FeatureEncoder
+    from ops.tsrating.rater import (
+        RaterConfig,
+        fit_rater,
+        mix_scores,
+        pairs_from_judgments,
+        standardize,
+    )
+
+    F = standardize(FeatureEncoder().encode(W))
+    rater, _ = fit_rater(F, pairs_from_judgments(judg, ids), RaterConfig(hidden=128, seed=seed))
+    return mix_scores(rater.score(F), list(rater.heads))["quality"]
+
+
+def eval_set(dom: list[Series], families: list[str], seed: int, share: float = 0.2):
+    """Corrupted copies, window labels (1 degraded, 0 clean, -1 ambiguous, -2 real anomaly)
+    and the family per window."""
+    rng = np.random.default_rng(seed)
+    xs, labs, fids = [], [], []
+    for s in dom:
+        x = s.values
+        if families:
+            y, delta, fam = inject(x, families, rng, share=share, band="eval")
+        else:
+            y, delta, fam = x.copy(), np.zeros(len(x)), np.full(len(x), -1)
+        g = grid_starts(len(y), L)
+        lab, fid = window_labels(delta, fam, g, L)
+        cs = np.concatenate([[0], np.cumsum(s.anomaly)])
+        real = (cs[np.minimum(g + L, len(y))] - cs[np.minimum(g, len(y))]) > 0
+        labs.append(np.where((lab == 0) & real, -2, lab))
+        fids.append(fid)
+        xs.append(y)
+    return xs, np.concatenate(labs), np.concatenate(fids)
+
+
+def auc(score: np.ndarray, lab: np.ndarray, pos: np.ndarray | None = None) -> float:
+    """AUC of ``score`` (higher = better) ranking clean (0) above degraded (1, or ``pos``)."""
+    pos = (lab == 1) if pos is None else pos
+    m = (lab == 0) | pos
+    y = pos[m]
+    if y.all() or not y.any():
+        return float("nan")
+    return float(roc_auc_score(y, -np.asarray(score, float)[m]))
+
+
+def ours(xs, judg, seed, checkpoint="", families=None, **cfg):
+    points, windows = frames(xs)
+    res = score_windows(
+        windows,
+        points,
+        judg,
+        config=ScoringConfig(checkpoint=checkpoint, seed=seed, **cfg),
+        families=families,
+    )
+    return res
+
+
+def fmt(v) -> str:
+    return "–" if v is None or (isinstance(v, float) and np.isnan(v)) else f"{v:.2f}"
+
+
+# ------------------------------------------------------------------ parts
+
+
+def part_pretrain(args) -> None:
+    """The shipped checkpoint (FOMAML: it won on the held-out domains, see
+    benchmarks/README_tsrating.md), the pooled-ERM net it is compared with, and the
+    leave-one-family-out nets (ERM, one family left out of the pre-training pairs)."""
+    doms = {k: [s.values for s in v] for k, v in tuning_domains().items()}
+    NETS.mkdir(parents=True, exist_ok=True)
+    info = meta_train_to(DEFAULT_CHECKPOINT, doms, method="fomaml", seed=0)
+    print("shipped checkpoint:", json.dumps(info))
+    info = meta_train_to(NETS / "erm.pt", doms, method="erm", seed=0)
+    print("erm:", json.dumps(info))
+    if args.lofo:
+        for f in FAMS:
+            fam = [g for g in FAMS if g != f]
+            info = meta_train_to(NETS / f"lofo_{f}.pt", doms, method="erm", families=fam, seed=0)
+            print(f"lofo {f}: {info['seconds']:.1f}s", flush=True)
+
+
+def part_auc(args) -> None:
+    doms = tuning_domains() if args.split == "tuning" else heldout_domains()
+    names = [d for d in doms if d != "co2_sunspots"]
+    rows = []
+    for dname in names:
+        for seed in range(args.seeds):
+            xs, lab, fid = eval_set(doms[dname], ALL_FAMS, seed=1000 + seed)
+            W = window_matrix(xs)
+            _, windows = frames(xs)
+            ids = windows["window_id"].to_list()
+            judg = rubric_judgments(W, ids, seed)
+            t = time.perf_counter()
+            res = ours(xs, judg, seed)
+            t_ours = time.perf_counter() - t
+            sc = {"ours": -res.scores["quality_rank"].to_numpy().astype(float)}
+            flags = res.scores["is_low_quality_issue"].to_numpy()
+            if args.variants:
+                r = ours(xs, judg, seed, checkpoint="none")
+                sc["ours_scratch"] = -r.scores["quality_rank"].to_numpy().astype(float)
+                if (NETS / "erm.pt").is_file():
+                    r = ours(xs, judg, seed, checkpoint=str(NETS / "erm.pt"))
+                    sc["ours_erm"] = -r.scores["quality_rank"].to_numpy().astype(float)
+                r = ours(xs, judg, seed, combine_detectors=False)
+                sc["ours_no_detectors"] = -r.scores["quality_rank"].to_numpy().astype(float)
+            if args.v0:
+                sc["tsrating_v0"] = v0_scores(W, judg, ids, seed)
+            sc |= all_baselines(xs, seed=seed, slow=not args.fast)
+            lofo = {}
+            if args.lofo:
+                for f in FAMS:
+                    ck = NETS / f"lofo_{f}.pt"
+                    if ck.is_file():
+                        fam = [g for g in FAMS if g != f]
+                        r = ours(xs, judg, seed, checkpoint=str(ck), families=fam)
+                        lofo[f] = -r.scores["quality_rank"].to_numpy().astype(float)
+            for f in ["all", *ALL_FAMS]:
+                pos = (lab == 1) if f == "all" else (lab == 1) & (fid == NAMES.index(f))
+                row = {"domain": dname, "seed": seed, "family": f, "n_deg": int(pos.sum())}
+                row |= {k: auc(v, lab, pos) for k, v in sc.items()}
+                row["ours_lofo"] = auc(lofo[f], lab, pos) if f in lofo else None
+                if f == "all":
+                    row["flag_recall"] = float(flags[lab == 1].mean())
+                    row["flag_fpr_clean"] = float(flags[lab == 0].mean())
+                    row["seconds_ours"] = t_ours
+                rows.append(row)
+            print(f"{dname} seed {seed}: all-fault AUC ours {rows[-16]['ours']:.3f}", flush=True)
+    RESULTS.mkdir(exist_ok=True)
+    out = RESULTS / f"tsrating_auc_{args.split}.json"
+    out.write_text(json.dumps(rows, indent=1))
+    print_auc_table(rows)
+
+
+def print_auc_table(rows: list[dict]) -> None:
+    cols = [k for k in rows[0] if k not in ("domain", "seed", "family", "n_deg")]
+    cols = [c for c in cols if not c.startswith(("flag_", "seconds"))]
+    print("\nPer-family ROC AUC, degraded-by-family vs clean windows, mean over domains x seeds")
+    print("| family | n | " + " | ".join(cols) + " |")
+    print("|---" * (len(cols) + 2) + "|")
+    fams = list(dict.fromkeys(r["family"] for r in rows))
+    for f in fams:
+        rs = [r for r in rows if r["family"] == f]
+        n = sum(r["n_deg"] for r in rs)
+        vals = []
+        for c in cols:
+            v = [r[c] for r in rs if r.get(c) is not None and not np.isnan(r[c])]
+            vals.append(fmt(float(np.mean(v))) if v else "–")
+        tag = " (never simulated)" if f in UNSEEN else ""
+        print(f"| {f}{tag} | {n} | " + " | ".join(vals) + " |")
+    fl = [r for r in rows if r["family"] == "all"]
+    print(
+        f"\nflags on the mixes: recall {np.mean([r['flag_recall'] for r in fl]):.3f}, "
+        f"clean FPR {np.mean([r['flag_fpr_clean'] for r in fl]):.4f}; "
+        f"scores step {np.mean([r['seconds_ours'] for r in fl]):.1f}s per dataset"
+    )
+
+
+def part_clean(args) -> None:
+    doms = heldout_domains(args.co2_sunspots)
+    if args.split == "tuning":
+        doms = tuning_domains()
+    rows = []
+    for dname, dom in doms.items():
+        xs, lab, _ = eval_set(dom, [], seed=7)
+        res = ours(xs, pl.DataFrame(), 7)
+        fl = res.scores["is_low_quality_issue"].to_numpy()
+        sid = np.concatenate(
+            [np.full(len(grid_starts(len(s.values), L)), i) for i, s in enumerate(dom)]
+        )
+        rows.append(
+            {
+                "domain": dname,
+                "windows": int(len(fl)),
+                "flagged": float(fl[lab == 0].mean()),
+                "flagged_incl_real_anomalies": float(fl.mean()),
+                "per_series": {s.name: float(fl[sid == i].mean()) for i, s in enumerate(dom)},
+                "threshold": res.report["calibration"]["threshold"],
+            }
+        )
+        print(json.dumps(rows[-1]), flush=True)
+    res = ours([np.full(2000, 3.0), np.full(1500, -1.0)], pl.DataFrame(), 7)
+    rows.append(
+        {
+            "domain": "two constant series",
+            "windows": res.scores.height,
+            "flagged": float(res.scores["is_low_quality_issue"].mean()),
+        }
+    )
+    print(json.dumps(rows[-1]), flush=True)
+    held = heldout_domains()
+    for dname in ("exchange", "nab_traffic", "noaa_lincoln"):
+        xs, lab, _ = eval_set(held[dname], ["missing"], seed=5, share=0.3)
+        res = ours(xs, pl.DataFrame(), 5)
+        m = res.scores["missing_share"].to_numpy() > 0.5
+        s = res.scores.filter(pl.Series(m))
+        rows.append(
+            {
+                "domain": f"{dname} + missing faults (30 % of points)",
+                "windows_over_half_missing": int(m.sum()),
+                "flagged": float(s["is_low_quality_issue"].mean()) if m.any() else None,
+                "selectable": float(s["selectable"].mean()) if m.any() else None,
+                "max_quality_all_missing": float(
+                    res.scores.filter(pl.col("missing_share") >= 1.0)["quality_score"].max() or 0
+                ),
+            }
+        )
+        print(json.dumps(rows[-1]), flush=True)
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / f"tsrating_clean_{args.split}.json").write_text(json.dumps(rows, indent=1))
+    print("\n| data (untouched) | windows | flagged |")
+    print("|---|---|---|")
+    for r in rows:
+        if "flagged" in r and "windows" in r:
+            per = r.get("per_series", {})
+            extra = f" (series max {max(per.values()):.3f})" if per else ""
+            print(f"| {r['domain']} | {r['windows']} | {r['flagged']:.3f}{extra} |")
+    for r in rows:
+        if "windows_over_half_missing" in r:
+            print(
+                f"| {r['domain']}: > 50 % missing | {r['windows_over_half_missing']} | "
+                f"flagged {fmt(r['flagged'])}, selectable {fmt(r['selectable'])} |"
+            )
+
+
+def part_meta(args) -> None:
+    """Init comparison on held-out domains: shipped ERM vs FOMAML vs scratch, with the
+    dataset's own fine-tuning (the product path) and with none (``ft_steps=0``: the init
+    alone)."""
+    doms = heldout_domains()
+    inits = {"fomaml (shipped)": "", "scratch": "none"}
+    if (NETS / "erm.pt").is_file():
+        inits["erm"] = str(NETS / "erm.pt")
+    rows = []
+    for dname in ("exchange", "nab_traffic", "noaa_lincoln"):
+        for seed in range(args.seeds):
+            xs, lab, _ = eval_set(doms[dname], FAMS, seed=2000 + seed)
+            for name, ck in inits.items():
+                for ft in (0, 300) if ck != "none" else (300,):
+                    r = ours(xs, pl.DataFrame(), seed, checkpoint=ck, ft_steps=ft)
+                    q = -r.scores["quality_rank"].to_numpy().astype(float)
+                    rows.append(
+                        {
+                            "domain": dname,
+                            "seed": seed,
+                            "init": name,
+                            "ft_steps": ft,
+                            "auc": auc(q, lab),
+                        }
+                    )
+                    print(json.dumps(rows[-1]), flush=True)
+    (RESULTS / "tsrating_meta.json").write_text(json.dumps(rows, indent=1))
+    print("\n| init | fine-tune steps | mean AUC (12 simulated families, held-out) |")
+    print("|---|---|---|")
+    for name in inits:
+        for ft in (0, 300):
+            v = [r["auc"] for r in rows if r["init"] == name and r["ft_steps"] == ft]
+            if v:
+                print(f"| {name} | {ft} | {np.mean(v):.3f} |")
+
+
+def linear_rmse(train: np.ndarray, test: np.ndarray) -> float:
+    """Ridge 96 -> 32 on the training windows, RMSE on every test window."""
+    X, Y = train[:, :96], train[:, 96:]
+    Xa = np.hstack([X, np.ones((len(X), 1))])
+    Wt = np.linalg.solve(Xa.T @ Xa + 1e-1 * np.eye(97), Xa.T @ Y)
+    P = np.hstack([test[:, :96], np.ones((len(test), 1))]) @ Wt
+    return float(np.sqrt(np.mean((P - test[:, 96:]) ** 2)))
+
+
+def part_downstream(args) -> None:
+    """Forecaster test error after keeping the top 50 % of training windows: 70/10/20 split,
+    mixed faults (share 0 / 0.2 / 0.4) on the training part only, stride-4 training windows
+    scored by the pipeline (``score_windows`` on a stride-4 window table) and by the AR-residual
+    and spectral-flatness baselines; ridge 96 -> 32; RMSE on the untouched test part."""
+    from benchmarks.tsrating_baselines import heuristics, residual_scores
+
+    held = heldout_domains()
+    traffic = [s for s in held["nab_traffic"] if "occupancy_6005" in s.name][0]
+    targets = {"exchange/0": held["exchange"][0], "exchange/5": held["exchange"][5]}
+    targets["traffic/occupancy_6005"] = traffic
+    rows = []
+    for name, s in targets.items():
+        x = s.values
+        ntr, nva = int(0.7 * len(x)), int(0.1 * len(x))
+        for share in (0.0, 0.2, 0.4):
+            for seed in range(args.seeds):
+                rng = np.random.default_rng(seed)
+                tr = x[:ntr].copy()
+                if share > 0:
+                    tr = eval_set([Series(name, tr)], FAMS, seed=seed, share=share)[0][0]
+                fin = tr[np.isfinite(tr)]
+                mu, sd = fin.mean(), fin.std()
+                trz = (tr - mu) / sd
+                te = (x[ntr + nva :] - mu) / sd
+                points, _ = frames([tr])
+                windows = make_windows(points, WindowConfig(L, 4))
+                starts = windows["start_index"].to_numpy()
+                Wtr = np.stack([trz[i : i + L] for i in starts])
+                Wte = np.lib.stride_tricks.sliding_window_view(te, L)
+                ok = np.isfinite(Wtr).all(1)  # the forecaster needs complete windows
+                res = score_windows(
+                    windows, points, pl.DataFrame(), config=ScoringConfig(seed=seed)
+                )
+                g = grid_starts(len(trz), L)
+                near = np.clip(np.searchsorted(g, starts), 0, len(g) - 1)
+                filled = np.nan_to_num(trz)
+                scores = {
+                    "ours": -res.scores["quality_rank"].to_numpy().astype(float),
+                    "spectral_flatness": heuristics([filled])["spectral_flatness"][near],
+                    "ar_residual": residual_scores([filled])["ar_residual"][near],
+                }
+                idx = np.flatnonzero(ok)
+                half = len(idx) // 2
+                row = {
+                    "series": name,
+                    "share": share,
+                    "seed": seed,
+                    "all": linear_rmse(Wtr[idx], Wte),
+                    "random": linear_rmse(Wtr[rng.permutation(idx)[:half]], Wte),
+                }
+                for k, v in scores.items():
+                    order = idx[np.argsort(-v[idx], kind="stable")]
+                    row[f"{k}_top50"] = linear_rmse(Wtr[order[:half]], Wte)
+                    if k == "ours":
+                        row["ours_bottom50"] = linear_rmse(Wtr[order[-half:]], Wte)
+                rows.append(row)
+                print(
+                    json.dumps(
+                        {k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()}
+                    ),
+                    flush=True,
+                )
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "tsrating_downstream.json").write_text(json.dumps(rows, indent=1))
+    cols = [k for k in rows[0] if k not in ("series", "share", "seed")]
+    print("\nTest RMSE (standardised), mean over seeds")
+    print("| series | faults | " + " | ".join(cols) + " |")
+    print("|---" * (len(cols) + 2) + "|")
+    for name in targets:
+        for share in (0.0, 0.2, 0.4):
+            rs = [r for r in rows if r["series"] == name and r["share"] == share]
+            vals = " | ".join(f"{np.mean([r[c] for r in rs]):.3f}" for c in cols)
+            print(f"| {name} | {int(share * 100)} % | {vals} |")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("part", choices=["pretrain", "auc", "clean", "meta", "downstream"])
+    ap.add_argument("--seeds", type=int, default=2)
+    ap.add_argument("--split", choices=["heldout", "tuning"], default="heldout")
+    ap.add_argument("--no-lofo", dest="lofo", action="store_false")
+    ap.add_argument("--no-v0", dest="v0", action="store_false")
+    ap.add_argument("--variants", action="store_true", help="scratch/FOMAML/no-detector runs")
+    ap.add_argument("--fast", action="store_true", help="skip the data-valuation baselines")
+    ap.add_argument("--co2-sunspots", default=None, help="statsmodels/datasets folder")
+    args = ap.parse_args()
+    parts = {
+        "pretrain": part_pretrain,
+        "auc": part_auc,
+        "clean": part_clean,
+        "meta": part_meta,
+        "downstream": part_downstream,
+    }
+    parts[args.part](args)
+
+
+if __name__ == "__main__":
+    main()
