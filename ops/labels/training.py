@@ -428,6 +428,15 @@ def meta_training(
         yield net, loop, device  # type: ignore[misc]
 
 
+def virtual_state(net: nn.Module) -> dict[str, torch.Tensor]:
+    """The parameters of ``net`` plus *clones* of its buffers, for ``functional_call`` in a
+    virtual (look-ahead) pass: BatchNorm then updates the clones, never the real running
+    statistics (docs/labels.md §5)."""
+    state: dict[str, torch.Tensor] = dict(net.named_parameters())
+    state.update({k: b.clone() for k, b in net.named_buffers()})
+    return state
+
+
 def lookahead(
     params: dict[str, torch.Tensor], loss: torch.Tensor, lr: float
 ) -> dict[str, torch.Tensor]:
