@@ -73,7 +73,7 @@ RUN_CONFIG_TARGETS = {
     "epochs": "backbone.epochs",
     "image_size": "image.size",
     "k_folds": "k_folds",
-    "relabel_threshold": "rectify.relabel_threshold",
+    "relabel_threshold": "policy.relabel_threshold",
 }
 PRESETS = {"default": LabelCleaningConfig, "tiny": LabelCleaningConfig.tiny}
 
@@ -132,7 +132,13 @@ def image_labels_clean(
             "notes": "; ".join(summary.notes) or "-",
             "estimated_noise_rate": float(summary.estimated_noise_rate),
             "n_issues": int(summary.n_issues),
-            "label_issue_rate": float(summary.n_issues) / max(1, int(summary.n_scored)),
+            "label_issue_rate": float(summary.label_issue_share),
+            "dropped_share": float(summary.dropped_share),
+            "relabeled_share": float(summary.relabeled_share),
+            "policy_mode": summary.policy["mode"],
+            "policy_reason": summary.policy["reason"] or "-",
+            "policy": dg.MetadataValue.json(summary.policy),
+            "classes_without_train_rows": summary.classes_without_train_rows,
             "oof_cache_hit": bool(summary.oof_cache_hit),
             "wall_seconds": float(summary.wall_seconds),
             "confusion_given_vs_clean": table_metadata(

@@ -16,6 +16,7 @@ from pathlib import Path
 import polars as pl
 
 from ops.contracts import (
+    DROPPED,
     FILES,
     IMAGES,
     IMAGES_QUARANTINE,
@@ -24,6 +25,7 @@ from ops.contracts import (
     LABELS,
     POINTS,
     QUARANTINED,
+    RELABELED,
     SCORE_COLUMNS,
     SCORES,
     TEST,
@@ -36,7 +38,8 @@ from ops.contracts import (
 @dataclass(frozen=True)
 class Thresholds:
     max_quarantine_share: float = 0.5  # blocking: more than half the input unusable → stop
-    max_label_issue_share: float = 0.5  # warning
+    max_label_issue_share: float = 0.5  # warning, over the scored pool
+    max_dropped_share: float = 0.1  # warning: pool rows dropped by the label policy
     max_low_quality_share: float = 0.5  # warning
     max_judge_budget_share: float = 1.0  # warning: calls made / call budget
 
@@ -351,21 +354,56 @@ def check_protected(raw: Path, clean: Path, t: Thresholds) -> CheckOutcome:
     )
 
 
+def _scored_pool(clean: Path) -> pl.DataFrame:
+    """The rows label cleaning scores: untrusted train rows that were not quarantined (trusted
+    and test rows are never flagged or changed, so they must not dilute the shares)."""
+    labels = pl.read_parquet(clean / LABELS.file)
+    return labels.filter(
+        (pl.col("action") != QUARANTINED) & ~pl.col("trusted") & (pl.col("split") != TEST)
+    )
+
+
 @register(
     "label_issue_share",
     IMAGES,
     blocking=False,
-    description="share of rows flagged as label issues ≤ max_label_issue_share",
+    description="share of the scored pool (untrusted train rows) flagged as label issues "
+    "≤ max_label_issue_share",
 )
 def check_label_issue_share(raw: Path, clean: Path, t: Thresholds) -> CheckOutcome:
-    labels = pl.read_parquet(clean / LABELS.file).filter(pl.col("action") != QUARANTINED)
-    share = float(labels["is_label_issue"].mean() or 0.0) if labels.height else 0.0
+    pool = _scored_pool(clean)
+    n = int(pool["is_label_issue"].sum()) if pool.height else 0
+    share = n / pool.height if pool.height else 0.0
     return CheckOutcome(
         share <= t.max_label_issue_share,
         {
             "label_issue_share": share,
             "threshold": t.max_label_issue_share,
-            "n_issues": int(labels["is_label_issue"].sum()),
+            "n_issues": n,
+            "scored_rows": pool.height,
+        },
+    )
+
+
+@register(
+    "dropped_share",
+    IMAGES,
+    blocking=False,
+    description="share of the scored pool (untrusted train rows) dropped by the label policy "
+    "≤ max_dropped_share",
+)
+def check_dropped_share(raw: Path, clean: Path, t: Thresholds) -> CheckOutcome:
+    pool = _scored_pool(clean)
+    n = int((pool["action"] == DROPPED).sum()) if pool.height else 0
+    share = n / pool.height if pool.height else 0.0
+    return CheckOutcome(
+        share <= t.max_dropped_share,
+        {
+            "dropped_share": share,
+            "threshold": t.max_dropped_share,
+            "n_dropped": n,
+            "n_relabeled": int((pool["action"] == RELABELED).sum()) if pool.height else 0,
+            "scored_rows": pool.height,
         },
     )
 
