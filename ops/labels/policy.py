@@ -65,6 +65,8 @@ class PolicyConfig:
         One-sided z of the lower confidence bound in the never-worse check (1.645 = 95 %).
     smoothing : float
         Weight of a uniform matrix mixed into the estimated transition ``T``.
+    em_steps : int
+        EM refinements of ``T`` (0: the soft confusion matrix of the calibrated probabilities).
     """
 
     relabel: bool = True
@@ -76,6 +78,7 @@ class PolicyConfig:
     min_evidence_rows: int = 20
     z: float = 1.645
     smoothing: float = 0.01
+    em_steps: int = 2
 
     def __post_init__(self) -> None:
         if not self.relabel_grid or not all(0.0 < t <= 1.0 for t in self.relabel_grid):
@@ -301,9 +304,12 @@ def decide(
                 f"{len(ev)} evidence rows < min_evidence_rows {cfg.min_evidence_rows}: the "
                 "policy cannot be checked against known labels"
             )
-        rep.temperature = fit_temperature(p[ev], y[ev])
+        # proxy rows were picked for agreeing with the model: fitting a temperature on them
+        # would only sharpen it, so proxy evidence checks the policy but does not calibrate
+        proxy = rep.evidence == "proxy"
+        rep.temperature = 1.0 if proxy else fit_temperature(p[ev], y[ev])
         p_true = calibrate(p, rep.temperature)
-        t_mat = estimate_transition(p_true[pool], y[pool], c, cfg.smoothing)
+        t_mat = estimate_transition(p_true[pool], y[pool], c, cfg.smoothing, cfg.em_steps)
         post = posterior(p_true, y, t_mat)
     else:
         t_mat = None
@@ -326,7 +332,7 @@ def decide(
         gain = np.zeros(len(ev))
         for h in (0, 1):
             fit, test = ev[half != h], ev[half == h]
-            tau = fit_temperature(p[fit], y[fit])
+            tau = 1.0 if proxy else fit_temperature(p[fit], y[fit])
             gain[half == h] = _simulate(calibrate(p[test], tau), y[test], t_mat, threshold, cfg)
         acc_given = float(np.mean(np.diag(t_mat)[y[ev]]))
         rep.est_accuracy_given = round(acc_given, 4)

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -62,11 +63,23 @@ progress line (tensors are read only at the end of the epoch: no GPU sync per st
 
 
 # --------------------------------------------------------------------------- run set-up
+def available_cpus() -> int:
+    """CPUs this process may run on (``os.sched_getaffinity``; ``os.cpu_count`` where that does
+    not exist): torch's own default counts the machine's cores, which oversubscribes a process
+    pinned to fewer."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on every platform
+        return max(1, os.cpu_count() or 1)
+
+
 class Threads:
-    """``torch.set_num_threads(n)`` inside the ``with`` block (restored after); ``None`` = as is."""
+    """``torch.set_num_threads(n)`` inside the ``with`` block (restored after); ``None`` = the
+    CPUs available to the process (:func:`available_cpus`)."""
 
     def __init__(self, n: int | None) -> None:
-        self.n, self.old = n, torch.get_num_threads()
+        self.old = torch.get_num_threads()
+        self.n = n if n else available_cpus()
 
     def __enter__(self) -> None:
         if self.n:
