@@ -138,7 +138,7 @@ def image_labels_clean(
             "policy_mode": summary.policy["mode"],
             "policy_reason": summary.policy["reason"] or "-",
             "policy": dg.MetadataValue.json(summary.policy),
-            "classes_without_train_rows": summary.classes_without_train_rows,
+            "classes_without_train_rows": dg.MetadataValue.json(summary.classes_without_train_rows),
             "oof_cache_hit": bool(summary.oof_cache_hit),
             "wall_seconds": float(summary.wall_seconds),
             "confusion_given_vs_clean": table_metadata(
