@@ -172,16 +172,16 @@ class LabelCleaningSummary:
     n_rows, n_scored, n_trusted, n_test : manifest rows; pool rows scored; trusted; test rows.
     trusted_per_class : trusted rows per class name.
     n_issues, n_kept, n_relabeled, n_dropped : flagged rows and the actions taken.
-    label_issue_share, dropped_share, relabeled_share : flagged / dropped / relabeled rows as a
-        share of the scored pool (trusted and test rows are never scored).
-    classes_without_train_rows : classes that had no train row and were left out of scoring.
-    policy : the decision policy's report (mode, evidence, calibration, chosen threshold,
-        estimated accuracy of the given and the cleaned labels; docs/labels.md §4a).
     confusion : records ``given_label, clean_label, action, count`` over train rows.
     oof_cache_hit : out-of-fold probabilities read from the cache (None: not applicable).
     image_size, channels : the images' training size and channels (None for embeddings).
     notes : remarks (fallbacks, method notes).
     wall_seconds : run time.
+    label_issue_share, dropped_share, relabeled_share : flagged / dropped / relabeled rows as a
+        share of the scored pool (trusted and test rows are never scored).
+    classes_without_train_rows : classes that had no train row and were left out of scoring.
+    policy : the decision policy's report (mode, evidence, calibration, chosen threshold,
+        estimated accuracy of the given and the cleaned labels; docs/labels.md §4a).
     """
 
     method: str
@@ -196,17 +196,17 @@ class LabelCleaningSummary:
     n_kept: int
     n_relabeled: int
     n_dropped: int
-    label_issue_share: float
-    dropped_share: float
-    relabeled_share: float
-    classes_without_train_rows: list[str]
-    policy: dict[str, Any]
     confusion: list[dict[str, Any]]
     oof_cache_hit: bool | None
     image_size: int | None
     channels: int | None
     notes: list[str] = field(default_factory=list)
     wall_seconds: float = 0.0
+    label_issue_share: float = 0.0
+    dropped_share: float = 0.0
+    relabeled_share: float = 0.0
+    classes_without_train_rows: list[str] = field(default_factory=list)
+    policy: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
