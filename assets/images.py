@@ -212,7 +212,7 @@ RUN_CONFIG_TARGETS = {
     "epochs": "backbone.epochs",
     "image_size": "image.size",
     "k_folds": "k_folds",
-    "relabel_threshold": "rectify.relabel_threshold",
+    "relabel_threshold": "policy.relabel_threshold",
     "encoder_resolution": "backbone.encoder_resolution",
     "head": "backbone.head",
     "device": "backbone.device",
@@ -286,6 +286,14 @@ def image_labels_clean(
                 "estimated_noise_rate": float(summary.estimated_noise_rate),
                 "n_issues": int(summary.n_issues),
                 "label_issue_rate": label_issue_rate(table),
+                "dropped_share": float(summary.dropped_share),
+                "relabeled_share": float(summary.relabeled_share),
+                "policy_mode": summary.policy["mode"],
+                "policy_reason": summary.policy["reason"] or "-",
+                "policy": dg.MetadataValue.json(summary.policy),
+                "classes_without_train_rows": dg.MetadataValue.json(
+                    summary.classes_without_train_rows
+                ),
                 "oof_cache_hit": bool(summary.oof_cache_hit),
                 "wall_seconds": float(summary.wall_seconds),
                 "confusion_given_vs_clean": table_metadata(

@@ -45,7 +45,10 @@ class QualityThresholds(dg.ConfigurableResource):
     kept in step by tests/assets/test_config_parity.py); shares in [0, 1]."""
 
     max_quarantine_share: float = Field(0.5, description="blocking: share of input quarantined")
-    max_label_issue_share: float = Field(0.5, description="warning: share flagged as label issue")
+    max_label_issue_share: float = Field(
+        0.5, description="warning: share of the scored pool flagged as label issue"
+    )
+    max_dropped_share: float = Field(0.1, description="warning: share of the scored pool dropped")
     max_low_quality_share: float = Field(0.5, description="warning: share of low-quality windows")
     max_judge_budget_share: float = Field(1.0, description="warning: judge calls / call budget")
     max_judge_failure_share: float = Field(

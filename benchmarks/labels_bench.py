@@ -40,7 +40,8 @@ from ops.labels.images import ArrayImageDataset
 from ops.labels.methods import MethodContext, get_method
 from ops.labels.mwnet import train_mwnet
 from ops.labels.noise import draw_trusted, inject_noise
-from ops.labels.rectify import DROPPED, RectifyConfig, rectify
+from ops.labels.policy import decide
+from ops.labels.rectify import DROPPED, RELABELED, RectifyConfig, rectify
 from ops.labels.rst import RSTConfig, train_rst
 from ops.labels.training import predict_featnet, predict_proba, train_model
 from ops.labels.vri import VRIConfig, rectifier_stats, train_vri
@@ -141,7 +142,29 @@ def load_cifar10n():
 LOADERS = {"digits": load_digits_data, "usps": load_usps, "cifar10n": load_cifar10n}
 
 
-def run_setting(name, data, noise, seed, base_cfg, k, log, methods=None):
+def label_metrics(actions, clean, flag, pool, ytr, given):
+    """Honest label metrics over the pool: all-row accuracy (a dropped row counts as not
+    correct), kept share, kept-only accuracy, relabel accuracy, detection P/R/F1."""
+    a, c, f = np.asarray(actions)[pool], np.asarray(clean)[pool], np.asarray(flag)[pool]
+    truth, err = ytr[pool], given[pool] != ytr[pool]
+    kept = a != DROPPED
+    relab = a == RELABELED
+    tp = int(np.sum(f & err))
+    prec, rec = tp / max(int(f.sum()), 1), tp / max(int(err.sum()), 1)
+    return dict(
+        prec=prec,
+        rec=rec,
+        f1=2 * prec * rec / max(prec + rec, 1e-12),
+        all_acc=float(np.mean((c == truth) & kept)),
+        kept_share=float(kept.mean()),
+        clean_acc=float(np.mean((c == truth)[kept])) if kept.any() else np.nan,
+        relabel_acc=float(np.mean((c == truth)[relab])) if relab.any() else np.nan,
+        n_relabeled=int(relab.sum()),
+        n_dropped=int((~kept).sum()),
+    )
+
+
+def run_setting(name, data, noise, seed, base_cfg, k, log, methods=None, labels_only=False):
     methods = tuple(ALL_METHODS.split(",")) if methods is None else methods
     xtr, ytr, xte, yte, human = data
     n_tr, C = len(ytr), 10
@@ -166,6 +189,8 @@ def run_setting(name, data, noise, seed, base_cfg, k, log, methods=None):
     cfg = base_cfg
 
     def fit_eval(train_rows, train_labels, tag):
+        if labels_only:
+            return np.nan, np.nan
         accs = []
 
         def cb(ep, model):
@@ -189,6 +214,8 @@ def run_setting(name, data, noise, seed, base_cfg, k, log, methods=None):
                 prec=np.nan,
                 rec=np.nan,
                 f1=np.nan,
+                all_acc=1 - actual,
+                kept_share=1.0,
                 clean_acc=1 - actual,
                 best=best,
                 last=last,
@@ -215,15 +242,10 @@ def run_setting(name, data, noise, seed, base_cfg, k, log, methods=None):
             seed=seed,
         )
         res = get_method(reg)(ctx)
-        flag = res.is_issue[pool]
-        tp = int(np.sum(flag & err))
-        prec = tp / max(int(flag.sum()), 1)
-        rec = tp / max(int(err.sum()), 1)
-        f1 = 2 * prec * rec / max(prec + rec, 1e-12)
-        protected = np.zeros(len(labels_all), bool)
-        protected[trusted] = True
-        protected[test_idx] = True
-        for thr in THRESHOLDS:
+        protected = np.ones(len(labels_all), bool)
+        protected[pool] = False
+        scored = ~protected
+        for thr in THRESHOLDS:  # the fixed rule before issue 12, for comparison
             a, c = rectify(
                 labels_all,
                 res.probs,
@@ -236,27 +258,46 @@ def run_setting(name, data, noise, seed, base_cfg, k, log, methods=None):
             thr_rows.append(
                 (mname, thr, float(np.mean(c[keep] == ytr[keep])), len(keep) / len(pool))
             )
-        actions, clean = rectify(
-            labels_all, res.probs, res.is_issue, protected, res.quality, RectifyConfig()
+            if thr == 0.9:
+                m = label_metrics(a, c, res.is_issue, pool, ytr, given)
+                rows.append(
+                    dict(
+                        method=f"{mname}, fixed 0.9 rule (before issue 12)",
+                        best=np.nan,
+                        last=np.nan,
+                        wall=np.nan,
+                        policy="fixed",
+                        **m,
+                    )
+                )
+        actions, clean, flags, rep = decide(
+            labels_all,
+            res.probs,
+            res.is_issue,
+            scored,
+            res.evidence_idx,
+            kind=res.prob_kind,
+            estimated_noise_rate=res.estimated_noise_rate,
+            proxy_ok=res.proxy_ok,
         )
+        m = label_metrics(actions, clean, flags, pool, ytr, given)
         keep_pool = pool[actions[pool] != DROPPED]
-        clean_acc = float(np.mean(clean[keep_pool] == ytr[keep_pool]))
         train_rows = np.sort(np.concatenate([keep_pool, trusted]))
         log(
-            f"  {mname}: flagged {int(flag.sum())}, P {prec:.2f} R {rec:.2f}, "
-            f"kept {len(keep_pool)}/{len(pool)}"
+            f"  {mname}: flagged {int(flags[pool].sum())}, P {m['prec']:.2f} R {m['rec']:.2f}, "
+            f"all-row {m['all_acc']:.3f} (given {1 - actual:.3f}), kept {m['kept_share']:.3f}, "
+            f"policy {rep.mode} thr {rep.relabel_threshold} T {rep.temperature:.2f} "
+            f"gain lcb {rep.est_gain_lcb}"
         )
         best, last = fit_eval(train_rows, clean[train_rows], mname)
         rows.append(
             dict(
                 method=mname,
-                prec=prec,
-                rec=rec,
-                f1=f1,
-                clean_acc=clean_acc,
                 best=best,
                 last=last,
                 wall=time.perf_counter() - t,
+                policy=rep.mode,
+                **m,
             )
         )
     for key in [m for m in methods if m in META_METHODS or m in RETRAIN]:
@@ -267,6 +308,8 @@ def run_setting(name, data, noise, seed, base_cfg, k, log, methods=None):
         row, clean, keep = run_meta_method(
             base, src, given, ytr, yte, pool, trusted, test_idx, err, cfg, seed, log
         )
+        if labels_only:
+            row.update(best=np.nan, last=np.nan)
         rows.append(row)
         if key != base:
             train_rows = np.sort(np.concatenate([pool[keep], trusted]))
@@ -291,6 +334,8 @@ def run_setting(name, data, noise, seed, base_cfg, k, log, methods=None):
                 prec=np.nan,
                 rec=np.nan,
                 f1=np.nan,
+                all_acc=1.0,
+                kept_share=1.0,
                 clean_acc=1.0,
                 best=best,
                 last=last,
@@ -335,28 +380,26 @@ def run_meta_method(key, src, given, ytr, yte, pool, trusted, test_idx, err, cfg
         )
     wall = time.perf_counter() - t
     top = probs_pool.argmax(1)
-    flag = top != given[pool]
-    relabel = flag & (probs_pool.max(1) >= RectifyConfig().relabel_threshold)
-    keep = ~flag | relabel
-    clean = np.where(relabel, top, given[pool])
-    clean_acc = float(np.mean(clean[keep] == ytr[pool][keep]))
-    tp = int(np.sum(flag & err))
-    prec, rec = tp / max(int(flag.sum()), 1), tp / max(int(err.sum()), 1)
+    flag0 = top != given[pool]
+    actions, clean, flag, rep = decide(
+        given[pool],
+        probs_pool,
+        flag0,
+        np.ones(len(pool), bool),
+        None,
+        kind="posterior",
+        estimated_noise_rate=float(flag0.mean()),
+        proxy_ok=False,
+    )
+    keep = actions != DROPPED
+    m = label_metrics(actions, clean, flag, np.arange(len(pool)), ytr[pool], given[pool])
+    clean_acc = m["clean_acc"]
     log(
         f"  {mname}: last {accs[-1]:.3f}, argmax acc {np.mean(top == ytr[pool]):.3f}, "
         f"cleaned {clean_acc:.3f} (kept {keep.mean():.2f}){extra}"
     )
     return (
-        dict(
-            method=mname,
-            prec=prec,
-            rec=rec,
-            f1=2 * prec * rec / max(prec + rec, 1e-12),
-            clean_acc=clean_acc,
-            best=max(accs),
-            last=accs[-1],
-            wall=wall,
-        ),
+        dict(method=mname, best=max(accs), last=accs[-1], wall=wall, policy=rep.mode, **m),
         clean,
         keep,
     )
@@ -413,6 +456,11 @@ def main(argv=None):
     )
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument(
+        "--labels-only",
+        action="store_true",
+        help="label metrics only: no retraining on the cleaned labels (test accuracy not run)",
+    )
+    ap.add_argument(
         "--methods",
         default=DEFAULT_METHODS,
         help=f"comma list of: ce, cleanlab, oracle, {', '.join(META_METHODS)}, "
@@ -444,6 +492,7 @@ def main(argv=None):
             names = {
                 "ce": [METHOD_ROWS[0]],
                 "cleanlab": list(METHOD_ROWS[1:3]),
+                "fixed": [f"{n}, fixed 0.9 rule (before issue 12)" for n in METHOD_ROWS[1:3]],
                 "oracle": [METHOD_ROWS[3]],
                 **{k: [v[0]] for k, v in META_METHODS.items()},
                 **{k: [f"{META_METHODS[b][0]} labels -> retrain"] for k, b in RETRAIN.items()},
@@ -483,7 +532,15 @@ def main(argv=None):
             for seed in range(args.first_seed, args.first_seed + seeds):
                 log(f"{ds} {noise} seed {seed} ({time.perf_counter() - t0:.0f} s)")
                 rows, thr = run_setting(
-                    ds, data, noise, seed, cfg, args.k, log, tuple(args.methods.split(","))
+                    ds,
+                    data,
+                    noise,
+                    seed,
+                    cfg,
+                    args.k,
+                    log,
+                    tuple(args.methods.split(",")),
+                    labels_only=args.labels_only,
                 )
                 for r in rows:
                     r["seed"] = seed
@@ -523,42 +580,67 @@ def main(argv=None):
     )
 
 
+def _get(rows: list[dict], key: str) -> list[float]:
+    return [float(r.get(key, np.nan)) for r in rows]
+
+
+def _tie_or_win(a: list[float], b: list[float]) -> str:
+    """``win``/``loss`` when the mean ± sd intervals of ``a`` and ``b`` do not overlap, else
+    ``tie`` (``?`` with fewer than 2 values each)."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    a, b = a[~np.isnan(a)], b[~np.isnan(b)]
+    if a.size < 2 or b.size < 2:
+        return "?"
+    lo_a, hi_a = a.mean() - a.std(ddof=1), a.mean() + a.std(ddof=1)
+    lo_b, hi_b = b.mean() - b.std(ddof=1), b.mean() + b.std(ddof=1)
+    if lo_a > hi_b:
+        return "win"
+    if hi_a < lo_b:
+        return "loss"
+    return "tie"
+
+
 def print_summary(rows: list[dict], order: list[str]) -> None:
     """Pivot: one line per (dataset, noise), one column per method (in ``order``); cell =
-    test last % (mean ± sd over the seeds run) [cleaned-label acc %] F1 % when the method flags
-    rows; the seeds column lists the distinct seed counts of the line's cells."""
+    **label accuracy over all pool rows %** (a dropped row counts as not correct; mean ± sd over
+    the seeds) [kept share %] F1 % of the flags, then ``vs given`` (win / tie / loss: whether the
+    mean ± sd intervals against the given labels' accuracy overlap) and the test accuracy at the
+    last epoch of the model retrained on the labels when it was run."""
     methods = [m for m in order if any(r["method"] == m for r in rows)]
     settings = list(dict.fromkeys((r["dataset"], r["noise"]) for r in rows))
-    print("| dataset / noise (actual %) | seeds | " + " | ".join(methods) + " |")
+    print("| dataset / noise (given acc %) | seeds | " + " | ".join(methods) + " |")
     print("|---" * (len(methods) + 2) + "|")
     for ds, noise in settings:
+        here = [r for r in rows if (r["dataset"], r["noise"]) == (ds, noise)]
+        given = {r["seed"]: 1 - r["actual"] for r in here}
         cells, n_seeds = [], set()
         for m in methods:
-            rs = [r for r in rows if (r["dataset"], r["noise"], r["method"]) == (ds, noise, m)]
+            rs = [r for r in here if r["method"] == m]
             n_seeds.add(len(rs))
             if not rs:
                 cells.append("–")
                 continue
-            g = partial(column, rs)
-            f1 = fmt(g("f1"), sd=False)
+            f1 = fmt(_get(rs, "f1"), sd=False)
+            last = fmt(_get(rs, "last"))
+            vs = _tie_or_win(_get(rs, "all_acc"), [given[r["seed"]] for r in rs])
             cells.append(
-                f"**{fmt(g('last'))}** [{fmt(g('clean_acc'), sd=False)}]"
+                f"**{fmt(_get(rs, 'all_acc'))}** [{fmt(_get(rs, 'kept_share'), sd=False)}]"
                 + (f" F1 {f1}" if f1 != "–" else "")
+                + f" {vs}"
+                + (f"; test {last}" if last != "–" else "")
             )
-        actual = fmt(
-            [r["actual"] for r in rows if (r["dataset"], r["noise"]) == (ds, noise)], sd=False
-        )
+        g = fmt(list(given.values()), sd=False)
         seeds_txt = "/".join(str(n) for n in sorted(n_seeds - {0}))
-        print(f"| {ds} {noise} ({actual}) | {seeds_txt} | " + " | ".join(cells) + " |")
+        print(f"| {ds} {noise} ({g}) | {seeds_txt} | " + " | ".join(cells) + " |")
 
 
 def print_tables(all_rows: list[dict], all_thr: list[tuple], title: str) -> None:
     print(title)
     print(
         "| dataset | noise | actual rate % | method | precision % | recall % | F1 % "
-        "| cleaned-label acc % | test best % | **test last %** | wall s |"
+        "| **all-row acc %** | kept % | kept-only acc % | relabel acc % | test last % | wall s |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     keys = []
     for r in all_rows:
         k = (r["dataset"], r["noise"], r["method"])
@@ -566,17 +648,18 @@ def print_tables(all_rows: list[dict], all_thr: list[tuple], title: str) -> None
             keys.append(k)
     for ds, noise, m in keys:
         rs = [r for r in all_rows if (r["dataset"], r["noise"], r["method"]) == (ds, noise, m)]
-        g = partial(column, rs)
+        g = partial(_get, rs)
         print(
             f"| {ds} | {noise} | {fmt(g('actual'), sd=False)} | {m} | {fmt(g('prec'))} | "
-            f"{fmt(g('rec'))} | {fmt(g('f1'))} | {fmt(g('clean_acc'))} | {fmt(g('best'))} | "
-            f"**{fmt(g('last'))}** | {fmt(g('wall'), pct=False, sd=False)} |"
+            f"{fmt(g('rec'))} | {fmt(g('f1'))} | **{fmt(g('all_acc'))}** | "
+            f"{fmt(g('kept_share'))} | {fmt(g('clean_acc'))} | {fmt(g('relabel_acc'))} | "
+            f"{fmt(g('last'))} | {fmt(g('wall'), pct=False, sd=False)} |"
         )
     print(
-        "\nRelabel threshold vs cleaned-label accuracy on kept pool rows (kept fraction), "
-        "mean over all settings:\n"
+        "\nThe fixed rule before issue 12 (relabel at top probability >= threshold, else drop): "
+        "kept-only accuracy (kept fraction), mean over all settings:\n"
     )
-    print("| method | threshold | cleaned-label acc % | pool kept % |")
+    print("| method | threshold | kept-only acc % | pool kept % |")
     print("|---|---|---|---|")
     for m in ("cleanlab OOF", "cleanlab trusted"):
         for thr in THRESHOLDS:

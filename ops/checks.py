@@ -16,6 +16,7 @@ from pathlib import Path
 import polars as pl
 
 from ops.contracts import (
+    DROPPED,
     FILES,
     IMAGES,
     IMAGES_QUARANTINE,
@@ -24,6 +25,7 @@ from ops.contracts import (
     LABELS,
     POINTS,
     QUARANTINED,
+    RELABELED,
     SCORE_COLUMNS,
     SCORES,
     TEST,
@@ -31,13 +33,20 @@ from ops.contracts import (
     TIMESERIES_QUARANTINE,
     WINDOWS,
 )
-from ops.rates import label_issue_rate, low_quality_share, quarantine_share
+from ops.rates import (
+    dropped_share,
+    label_issue_rate,
+    low_quality_share,
+    quarantine_share,
+    scored_pool,
+)
 
 
 @dataclass(frozen=True)
 class Thresholds:
     max_quarantine_share: float = 0.5  # blocking: more than half the input unusable → stop
-    max_label_issue_share: float = 0.5  # warning
+    max_label_issue_share: float = 0.5  # warning, over the scored pool
+    max_dropped_share: float = 0.1  # warning: pool rows dropped by the label policy
     max_low_quality_share: float = 0.5  # warning
     max_judge_budget_share: float = 1.0  # warning: calls made / call budget
     max_judge_failure_share: float = 0.5  # the scores asset fails: judge errors / pairs asked
@@ -356,17 +365,45 @@ def check_protected(raw: Path, clean: Path, t: Thresholds) -> CheckOutcome:
     "label_issue_share",
     IMAGES,
     blocking=False,
-    description="share of rows flagged as label issues ≤ max_label_issue_share",
+    description="share of the scored pool (untrusted train rows) flagged as label issues "
+    "≤ max_label_issue_share",
 )
 def check_label_issue_share(raw: Path, clean: Path, t: Thresholds) -> CheckOutcome:
-    labels = pl.read_parquet(clean / LABELS.file, columns=["action", "is_label_issue"])
+    labels = pl.read_parquet(clean / LABELS.file)
+    pool = scored_pool(labels)
+    n = int(pool["is_label_issue"].fill_null(False).sum())
     share = label_issue_rate(labels)
     return CheckOutcome(
         share <= t.max_label_issue_share,
         {
             "label_issue_rate": share,
             "threshold": t.max_label_issue_share,
-            "n_issues": int(labels["is_label_issue"].fill_null(False).sum()),
+            "n_issues": n,
+            "scored_rows": pool.height,
+        },
+    )
+
+
+@register(
+    "dropped_share",
+    IMAGES,
+    blocking=False,
+    description="share of the scored pool (untrusted train rows) dropped by the label policy "
+    "≤ max_dropped_share",
+)
+def check_dropped_share(raw: Path, clean: Path, t: Thresholds) -> CheckOutcome:
+    labels = pl.read_parquet(clean / LABELS.file)
+    pool = scored_pool(labels)
+    n = int((pool["action"] == DROPPED).sum())
+    share = dropped_share(labels)
+    return CheckOutcome(
+        share <= t.max_dropped_share,
+        {
+            "dropped_share": share,
+            "threshold": t.max_dropped_share,
+            "n_dropped": n,
+            "n_relabeled": int((pool["action"] == RELABELED).sum()) if pool.height else 0,
+            "scored_rows": pool.height,
         },
     )
 

@@ -5,16 +5,30 @@ from __future__ import annotations
 
 import polars as pl
 
-from ops.contracts import QUARANTINED
+from ops.contracts import DROPPED, QUARANTINED, TEST
+
+
+def scored_pool(labels: pl.DataFrame) -> pl.DataFrame:
+    """The rows label cleaning scores: untrusted train rows that were not quarantined. Trusted
+    and test rows are never flagged or changed, so they must not dilute the shares."""
+    return labels.filter(
+        (pl.col("action") != QUARANTINED) & ~pl.col("trusted") & (pl.col("split") != TEST)
+    )
 
 
 def label_issue_rate(labels: pl.DataFrame) -> float:
-    """Share of the readable rows of labels.parquet (action != quarantined, test split included)
-    flagged ``is_label_issue``; 0.0 when there are none."""
-    live = labels.filter(pl.col("action") != QUARANTINED)
-    if live.height == 0:
+    """Share of the scored pool (:func:`scored_pool`) of labels.parquet flagged
+    ``is_label_issue``; 0.0 when the pool is empty."""
+    pool = scored_pool(labels)
+    if pool.height == 0:
         return 0.0
-    return float(live["is_label_issue"].fill_null(False).sum()) / live.height
+    return float(pool["is_label_issue"].fill_null(False).sum()) / pool.height
+
+
+def dropped_share(labels: pl.DataFrame) -> float:
+    """Share of the scored pool the label policy dropped; 0.0 when the pool is empty."""
+    pool = scored_pool(labels)
+    return float((pool["action"] == DROPPED).sum()) / pool.height if pool.height else 0.0
 
 
 def quarantine_share(n_quarantined: int, n_in: int) -> float:

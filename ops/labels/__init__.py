@@ -34,6 +34,7 @@ _WHERE = {
         "symmetric_noise",
     ),
     "oof": ("OOFResult", "oof_pred_probs"),
+    "policy": ("PolicyConfig", "PolicyReport", "decide"),
     "rectify": ("RectifyConfig", "rectify"),
     "training": (
         "Loader",

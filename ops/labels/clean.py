@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from ops.contracts import MANIFEST, MANIFEST_REQUIRED_COLUMNS, SPLITS
+from ops.contracts import DROPPED, KEPT, MANIFEST, MANIFEST_REQUIRED_COLUMNS, RELABELED, SPLITS
 from ops.labels.backbones import (
     BackboneConfig,
     EmbeddingSource,
@@ -33,7 +33,7 @@ from ops.labels.detection import FILTER_BY, quality_scores
 from ops.labels.embeddings import pretrained_source
 from ops.labels.images import ImageFileDataset, ImageSpec, scan_channels, scan_native_size
 from ops.labels.methods import METHODS, MethodContext, MethodResult, get_method
-from ops.labels.rectify import DROPPED, KEPT, RELABELED, RectifyConfig, rectify
+from ops.labels.policy import PolicyConfig, PolicyReport, decide
 from ops.labels.rst import RSTConfig
 from ops.labels.vri import VRIConfig
 
@@ -57,7 +57,7 @@ class LabelCleaningConfig:
         ``vri`` (variational rectification, trusted rows as meta data; ``vri`` settings) and
         ``rst`` (robust self-training with label correction; ``rst`` settings); for both, a
         pool row is an issue when the final model's (VRI) or the corrected label's (RST) top
-        class differs from the given label, then ``rectify`` relabels or drops it.
+        class differs from the given label; the same policy then decides (``policy``).
     min_trusted_per_class : int
         Fallback threshold (default 5).
     k_folds : int
@@ -70,8 +70,9 @@ class LabelCleaningConfig:
         the decoded-image cache limit.
     backbone : BackboneConfig
         Model and training recipe (default: SmallCNN, 15 epochs, batch 128, SGD 0.05 cosine).
-    rectify : RectifyConfig
-        Relabel/drop thresholds.
+    policy : PolicyConfig
+        The decision policy (docs/labels.md §4a): evidence-based relabel / keep / drop, a drop
+        cap, the never-worse check and the minimum data below which labels are only flagged.
     filter_by : str
         cleanlab ``find_label_issues`` filter (default ``prune_by_noise_rate``).
     embeddings_path : Path or None
@@ -89,7 +90,7 @@ class LabelCleaningConfig:
     seed: int = 0
     image: ImageSpec = field(default_factory=ImageSpec)
     backbone: BackboneConfig = field(default_factory=BackboneConfig)
-    rectify: RectifyConfig = field(default_factory=RectifyConfig)
+    policy: PolicyConfig = field(default_factory=PolicyConfig)
     filter_by: str = "prune_by_noise_rate"
     embeddings_path: Path | None = None
     vri: VRIConfig = field(default_factory=VRIConfig)
@@ -143,13 +144,13 @@ def _validate_manifest(manifest: pl.DataFrame, classes: list[str]) -> None:
     bad_split = sorted(set(manifest["split"].to_list()) - set(SPLITS))
     if bad_split:
         raise ValueError(f"split must be one of {SPLITS}, got {bad_split}")
-    train = manifest.filter(pl.col("split") == "train")
-    counts = Counter(train["label"].to_list())
-    empty = [c for c in classes if counts.get(c, 0) == 0]
-    if empty:
-        raise ValueError(
-            f"classes with no train rows: {empty} (drop them from classes or add data)"
-        )
+
+
+def classes_without_train_rows(manifest: pl.DataFrame, classes: list[str]) -> list[str]:
+    """Classes with no row in the train split (e.g. every row of the class was quarantined):
+    they cannot be learned, so they are reported and left out of scoring."""
+    counts = Counter(manifest.filter(pl.col("split") == "train")["label"].to_list())
+    return [c for c in classes if counts.get(c, 0) == 0]
 
 
 @dataclass(frozen=True)
@@ -183,6 +184,11 @@ class LabelCleaningSummary:
     image_size, channels : the images' training size and channels (None for embeddings).
     notes : remarks (fallbacks, method notes).
     wall_seconds : run time.
+    label_issue_share, dropped_share, relabeled_share : flagged / dropped / relabeled rows as a
+        share of the scored pool (trusted and test rows are never scored).
+    classes_without_train_rows : classes that had no train row and were left out of scoring.
+    policy : the decision policy's report (mode, evidence, calibration, chosen threshold,
+        estimated accuracy of the given and the cleaned labels; docs/labels.md §4a).
     """
 
     method: str
@@ -203,6 +209,11 @@ class LabelCleaningSummary:
     channels: int | None
     notes: list[str] = field(default_factory=list)
     wall_seconds: float = 0.0
+    label_issue_share: float = 0.0
+    dropped_share: float = 0.0
+    relabeled_share: float = 0.0
+    classes_without_train_rows: list[str] = field(default_factory=list)
+    policy: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -325,15 +336,23 @@ def build_frame(
     method: str,
     rows: Rows,
     res: MethodResult,
-    rectify_config: RectifyConfig,
-) -> pl.DataFrame:
-    """Apply the rectification policy to the method's flags (protected rows never flagged) and
-    lay out the output: ``image, given_label, clean_label, label_quality, is_label_issue,
-    action, method, prob_<class>..., trusted, split`` in manifest order."""
+    policy: PolicyConfig,
+) -> tuple[pl.DataFrame, PolicyReport]:
+    """Apply the decision policy (docs/labels.md §4a) to the method's probabilities and flags
+    (protected rows are never flagged or changed) and lay out the output: ``image, given_label,
+    clean_label, label_quality, is_label_issue, action, method, prob_<class>..., trusted,
+    split`` in manifest order; with the policy's report."""
     protected = rows.trusted | rows.test
-    is_issue = res.is_issue & ~protected
-    actions, clean = rectify(
-        rows.labels, res.probs, is_issue, protected, res.quality, rectify_config
+    actions, clean, is_issue, report = decide(
+        rows.labels,
+        res.probs,
+        res.is_issue & ~protected,
+        ~protected,
+        res.evidence_idx,
+        kind=res.prob_kind,
+        estimated_noise_rate=res.estimated_noise_rate,
+        config=policy,
+        proxy_ok=res.proxy_ok,
     )
     cols: dict[str, object] = {
         "image": manifest["image"].to_list(),
@@ -348,7 +367,7 @@ def build_frame(
         cols[f"prob_{c}"] = res.probs[:, j].astype(np.float64)
     cols["trusted"] = rows.trusted
     cols["split"] = manifest["split"].to_list()
-    return pl.DataFrame(cols)
+    return pl.DataFrame(cols), report
 
 
 def confusion_records(frame: pl.DataFrame) -> list[dict[str, Any]]:
@@ -402,51 +421,133 @@ def clean_labels(
     say = progress or (lambda _m: None)
     _validate_manifest(manifest, classes)
     dataset_dir = Path(dataset_dir)
-    rows = split_rows(manifest, classes)
-    method, notes = choose_method(cfg, rows, classes)
-    for note in notes:
-        say(note)
-    source, channels, size = open_source(
-        manifest, dataset_dir, cfg, cache_dir=cache_dir, progress=progress
-    )
-    if isinstance(source, EmbeddingSource):
-        cfg = replace(cfg, backbone=cfg.backbone.for_vectors())
-    for note in getattr(source, "notes", []):
-        say(note)
-        notes = [*notes, note]
-    if channels is not None:
-        say(
-            f"{manifest.height} images -> {size}x{size}x{channels}, decoded-image cache "
-            f"{'on' if getattr(source, 'cache_enabled', False) else 'off'}"
+    empty = classes_without_train_rows(manifest, classes)
+    active = [c for c in classes if c not in empty]
+    notes: list[str] = []
+    if empty:
+        notes.append(
+            f"classes with no train rows, left out of scoring: {empty}; their other rows "
+            "(if any) are kept unchanged"
         )
-    res = score_rows(
-        method, source, rows, len(classes), cfg, cache_dir=cache_dir, progress=progress
-    )
-    frame = build_frame(manifest, classes, method, rows, res, cfg.rectify)
-    actions = frame["action"].to_numpy()
-    trusted_counts = np.bincount(rows.labels[rows.trusted_idx], minlength=len(classes))
-    summary = LabelCleaningSummary(
-        method=method,
-        requested_method=cfg.method,
-        estimated_noise_rate=float(res.estimated_noise_rate),
-        n_rows=int(len(rows.labels)),
-        n_scored=int(len(rows.pool_idx)),
-        n_trusted=int(len(rows.trusted_idx)),
-        n_test=int(len(rows.test_idx)),
-        trusted_per_class={c: int(n) for c, n in zip(classes, trusted_counts, strict=True)},
-        n_issues=int(frame["is_label_issue"].sum()),
-        n_kept=int(np.sum(actions == KEPT)),
-        n_relabeled=int(np.sum(actions == RELABELED)),
-        n_dropped=int(np.sum(actions == DROPPED)),
-        confusion=confusion_records(frame),
-        oof_cache_hit=res.cache_hit,
-        image_size=size,
-        channels=channels,
-        notes=notes + list(res.notes),
-        wall_seconds=round(time.perf_counter() - t0, 3),
-    )
+        say(notes[-1])
+    scorable = manifest.with_row_index("_row").filter(pl.col("label").is_in(active))
+    method, size, channels, cache_hit = cfg.method, None, None, None
+    if len(active) < 2:
+        reason = f"{len(active)} class(es) with train rows: nothing to contrast, labels unchanged"
+        notes.append(reason)
+        say(reason)
+        res_noise = 0.0
+        report = PolicyReport(mode="flag_only", reason=reason)
+        part = unscored_frame(scorable.drop("_row"), classes, method)
+    else:
+        sub = scorable.drop("_row")
+        rows = split_rows(sub, active)
+        method, method_notes = choose_method(cfg, rows, active)
+        notes += method_notes
+        for note in method_notes:
+            say(note)
+        source, channels, size = open_source(
+            sub, dataset_dir, cfg, cache_dir=cache_dir, progress=progress
+        )
+        if isinstance(source, EmbeddingSource):
+            cfg = replace(cfg, backbone=cfg.backbone.for_vectors())
+        for note in getattr(source, "notes", []):
+            say(note)
+            notes.append(note)
+        if channels is not None:
+            say(
+                f"{sub.height} images -> {size}x{size}x{channels}, decoded-image cache "
+                f"{'on' if getattr(source, 'cache_enabled', False) else 'off'}"
+            )
+        res = score_rows(
+            method, source, rows, len(active), cfg, cache_dir=cache_dir, progress=progress
+        )
+        notes += list(res.notes)
+        res_noise, cache_hit = float(res.estimated_noise_rate), res.cache_hit
+        part, report = build_frame(sub, active, method, rows, res, cfg.policy)
+        part = part.with_columns(pl.lit(0.0).alias(f"prob_{c}") for c in empty)
+        if report.mode == "flag_only":
+            notes.append(f"flag only: {report.reason}")
+            say(notes[-1])
+    rest_idx = np.setdiff1d(np.arange(manifest.height), scorable["_row"].to_numpy())
+    frame = part.select(unscored_frame(manifest[:0], classes, method).columns)
+    if len(rest_idx):
+        frame = pl.concat([frame, unscored_frame(manifest[rest_idx], classes, method)])
+    order = np.argsort(np.concatenate([scorable["_row"].to_numpy(), rest_idx]), kind="stable")
+    frame = frame[order]
+    summary = summarize(frame, manifest, classes, cfg, method, res_noise, cache_hit, report)
+    summary.image_size, summary.channels = size, channels
+    summary.notes = notes
+    summary.wall_seconds = round(time.perf_counter() - t0, 3)
+    summary.classes_without_train_rows = empty
     say(
         f"{summary.n_issues} issues: {summary.n_relabeled} relabeled, {summary.n_dropped} "
         f"dropped ({summary.wall_seconds} s)"
     )
     return frame, summary
+
+
+def unscored_frame(manifest: pl.DataFrame, classes: list[str], method: str) -> pl.DataFrame:
+    """The output layout for rows that cannot be scored: given label kept, not flagged,
+    uniform probabilities, label quality ``1 / C``."""
+    n, c = manifest.height, len(classes)
+    cols: dict[str, object] = {
+        "image": manifest["image"].to_list(),
+        "given_label": manifest["label"].to_list(),
+        "clean_label": manifest["label"].to_list(),
+        "label_quality": np.full(n, 1.0 / c),
+        "is_label_issue": np.zeros(n, bool),
+        "action": [KEPT] * n,
+        "method": [method] * n,
+    }
+    for cl in classes:
+        cols[f"prob_{cl}"] = np.full(n, 1.0 / c)
+    cols["trusted"] = manifest["trusted"].to_numpy().astype(bool)
+    cols["split"] = manifest["split"].to_list()
+    return pl.DataFrame(cols, schema_overrides={"given_label": pl.Utf8, "clean_label": pl.Utf8})
+
+
+def summarize(
+    frame: pl.DataFrame,
+    manifest: pl.DataFrame,
+    classes: list[str],
+    cfg: LabelCleaningConfig,
+    method: str,
+    noise: float,
+    cache_hit: bool | None,
+    report: PolicyReport,
+) -> LabelCleaningSummary:
+    """The counts of :class:`LabelCleaningSummary` from the output frame; shares are over the
+    scored pool (untrusted train rows)."""
+    actions = frame["action"].to_numpy()
+    pool = (~frame["trusted"].to_numpy().astype(bool)) & (frame["split"] == "train").to_numpy()
+    n_pool = int(pool.sum())
+    trusted = frame.filter(pl.col("trusted") & (pl.col("split") == "train"))
+    tcounts = Counter(trusted["given_label"].to_list())
+
+    def share(mask: np.ndarray) -> float:
+        return round(float(np.sum(mask & pool)) / n_pool, 6) if n_pool else 0.0
+
+    return LabelCleaningSummary(
+        method=method,
+        requested_method=cfg.method,
+        estimated_noise_rate=float(noise),
+        n_rows=int(frame.height),
+        n_scored=n_pool,
+        n_trusted=int(trusted.height),
+        n_test=int((frame["split"] == "test").sum()),
+        trusted_per_class={c: int(tcounts.get(c, 0)) for c in classes},
+        n_issues=int(frame["is_label_issue"].sum()),
+        n_kept=int(np.sum(actions == KEPT)),
+        n_relabeled=int(np.sum(actions == RELABELED)),
+        n_dropped=int(np.sum(actions == DROPPED)),
+        label_issue_share=share(frame["is_label_issue"].to_numpy()),
+        dropped_share=share(actions == DROPPED),
+        relabeled_share=share(actions == RELABELED),
+        classes_without_train_rows=[],
+        policy=report.to_dict(),
+        confusion=confusion_records(frame),
+        oof_cache_hit=cache_hit,
+        image_size=None,
+        channels=None,
+    )

@@ -48,6 +48,7 @@ def cleanlab_oof(ctx: MethodContext) -> MethodResult:
     if res.extra_probs is not None:
         probs[ctx.test_idx] = res.extra_probs
     out = _finish(ctx, probs, res.cache_hit)
+    out.evidence_idx = ctx.trusted_idx  # scored out of fold, labels known to be right
     if res.n_splits != ctx.k_folds:
         out.notes.append(f"K lowered from {ctx.k_folds} to {res.n_splits} (too few rows)")
     return out

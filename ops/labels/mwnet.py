@@ -28,6 +28,7 @@ from ops.labels.training import (
     set_lr,
     set_meta_grads,
     sgd_step,
+    virtual_state,
 )
 
 
@@ -68,11 +69,12 @@ def mwnet_meta_step(
     """Virtual step + meta loss; writes the meta-gradient into ``wnet``'s ``.grad``.
 
     Returns the meta CE."""
-    params = dict(net.named_parameters())
+    params = virtual_state(net)  # cloned buffers: the real BN statistics stay put
     _, logits = functional_call(net, params, (xb,))
     ce = F.cross_entropy(logits, yb, reduction="none")
     w = wnet(ce.detach())
-    new = lookahead(params, (w * ce).mean(), lr)
+    w = w / w.sum().clamp_min(1e-8)  # normalised as in the real step
+    new = lookahead(params, (w * ce).sum(), lr)
     _, lm = functional_call(net, new, (xm,))
     meta = F.cross_entropy(lm, ym)
     set_meta_grads(meta, wnet)

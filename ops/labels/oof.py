@@ -15,12 +15,12 @@ from pathlib import Path
 import numpy as np
 
 from ops.fileio import atomic_write
-from ops.hashing import stable_hash
+from ops.hashing import sha256_hex, stable_hash
 from ops.labels.backbones import BackboneConfig, Progress, Source
 from ops.labels.training import predict_proba, train_model
 from ops.progress import bar as progress_bar
 
-OOF_CODE_VERSION = "oof-v1"
+OOF_CODE_VERSION = "oof-v2"
 """Bump when the training or fold code changes in a way that changes the probabilities."""
 
 FitPredict = Callable[[np.ndarray, np.ndarray, list[np.ndarray], str], list[np.ndarray]]
@@ -80,6 +80,30 @@ def make_folds(labels: np.ndarray, k: int, seed: int) -> tuple[np.ndarray, int]:
     return fold, k_eff
 
 
+def _factory_fingerprint(
+    backbone: BackboneConfig, source: Source, idx: np.ndarray, n_classes: int, seed: int
+) -> str | None:
+    """Hash of a custom factory's model (parameter names, shapes and seeded initial values) when
+    the backbone has no ``model_id``; None otherwise (the config identifies the model)."""
+    if backbone.model_factory is None or backbone.model_id is not None:
+        return None
+    import torch
+
+    from ops.labels.backbones import build_model
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = build_model(backbone, source, idx, n_classes)
+    state = model.state_dict()
+    h = sha256_hex(
+        type(model).__qualname__,
+        repr(model),
+        *(f"{k}{tuple(v.shape)}" for k, v in state.items()),
+        *(v.detach().cpu().contiguous().numpy().tobytes() for v in state.values()),
+    )
+    return h
+
+
 def oof_pred_probs(
     source: Source,
     idx: np.ndarray,
@@ -93,6 +117,7 @@ def oof_pred_probs(
     cache_dir: Path | None = None,
     progress: Progress | None = None,
     fit_predict: FitPredict | None = None,
+    fit_predict_id: str | None = None,
     source_fingerprint: str | None = None,
 ) -> OOFResult:
     """Out-of-fold probabilities for rows ``idx`` of ``source``.
@@ -110,9 +135,14 @@ def oof_pred_probs(
     cache_dir : folder for ``oof_<key>.npz``; the key covers the pixels (or vectors),
         labels, rows, backbone identity, K, seed and :data:`OOF_CODE_VERSION`.
     progress : receives ``"fold f/K epoch e/E ..."`` lines and cache messages.
-    fit_predict : replaces the backbone (tests, sklearn models); not part of the cache key
-        unless its name is (``__qualname__``).
+    fit_predict : replaces the backbone (tests, sklearn models). With ``cache_dir`` it needs
+        ``fit_predict_id``: a name says nothing about what a callable computes, so two different
+        ones with the same ``__qualname__`` would share cached probabilities.
+    fit_predict_id : identifies ``fit_predict`` in the cache key (bump it when it changes).
     source_fingerprint : precomputed ``source.fingerprint()`` (saves re-hashing the files).
+
+    A custom ``backbone.model_factory`` without ``backbone.model_id`` is identified in the key by
+    a hash of the model it builds (architecture and seeded initial weights), not by its name.
     """
     idx = np.asarray(idx, dtype=np.int64)
     y = np.asarray(labels, dtype=np.int64)
@@ -121,6 +151,8 @@ def oof_pred_probs(
     extra = (
         np.zeros(0, dtype=np.int64) if extra_idx is None else np.asarray(extra_idx, dtype=np.int64)
     )
+    if fit_predict is not None and cache_dir is not None and not fit_predict_id:
+        raise ValueError("a custom fit_predict with cache_dir needs fit_predict_id")
     fold, k_eff = make_folds(y, k, seed)
     say = progress or (lambda _m: None)
 
@@ -135,9 +167,10 @@ def oof_pred_probs(
             "backbone": backbone.identity(),
             "k": k,
             "seed": seed,
-            "fit_predict": None
-            if fit_predict is None
-            else getattr(fit_predict, "__qualname__", "custom"),
+            "fit_predict": fit_predict_id if fit_predict is not None else None,
+            "model_init": _factory_fingerprint(backbone, source, idx, n_classes, seed)
+            if fit_predict is None and cache_dir is not None
+            else None,
         }
     )
     path = Path(cache_dir) / f"oof_{key[:40]}.npz" if cache_dir is not None else None

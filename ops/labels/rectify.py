@@ -1,4 +1,7 @@
-"""The policy that turns probabilities and flags into one ``action`` per row.
+"""The fixed-threshold rule used before issue 12, kept only as the benchmark's comparison row;
+``clean_labels`` decides with :mod:`ops.labels.policy` (docs/labels.md §4a).
+
+The rule:
 
 - not flagged -> ``kept`` (clean label = given label)
 - flagged, the model's top class differs from the given label and its probability is at

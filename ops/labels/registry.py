@@ -63,6 +63,14 @@ class MethodResult:
     estimated_noise_rate : float, the method's estimate of the pool's share of wrong labels.
     cache_hit : bool or None, whether cached out-of-fold probabilities were reused.
     notes : human-readable remarks that end up in the run's summary.
+    prob_kind : ``"clean"`` (probabilities of the true class that never saw the row's own label:
+        out-of-fold, trusted model) or ``"posterior"`` (they already condition on the given
+        label: RST's corrected labels, VRI's model trained on the pool); docs/labels.md §4a.
+    evidence_idx : rows whose probabilities are out of sample and whose given label is known
+        to be right (cleanlab OOF: the trusted rows), used by the policy to calibrate and to
+        check itself; None when there are none.
+    proxy_ok : whether pool rows the model agrees with may stand in for evidence rows (only
+        when the pool's probabilities are out of sample).
     """
 
     probs: np.ndarray
@@ -71,6 +79,9 @@ class MethodResult:
     estimated_noise_rate: float
     cache_hit: bool | None = None
     notes: list[str] = field(default_factory=list)
+    prob_kind: str = "clean"
+    evidence_idx: np.ndarray | None = None
+    proxy_ok: bool = True
 
 
 MethodFn = Callable[[MethodContext], MethodResult]

@@ -14,9 +14,13 @@ Experimental: benchmarked in benchmarks/README_labels.md, not the default method
   ``y_bar_t`` on the pool -> simplex weights over the history ``(y_noisy, y_bar_1..y_bar_t)``
   fitted with SLSQP to minimise CE on the 20 % -> ``y_hat``.
 
-Choices the paper leaves open (docs/labels.md §6): the weight loss is CE; on the
-validation split component 0 is the *current* simulated posterior, components k >= 1 are the
-frozen validation predictions of each ``r_k``; the corrector input feature is standardised with
+Choices the paper leaves open (docs/labels.md §6): the corrector is trained and applied on
+the same kind of input -- a one-hot label: each trusted row enters once per class ``k`` with
+input ``[one-hot k, z]`` and weight ``g_n(z)[k]`` (the simulated noisy label, in expectation),
+exactly as pool rows enter with their one-hot given label; the weight loss is CE, over the same
+expanded validation rows, where component 0 is the one-hot simulated label (as the one-hot
+given label on the pool) and components k >= 1 are the frozen validation predictions of each
+``r_k``; the corrector input feature is standardised with
 the statistics of its training split; the corrector is trained full-batch with **Adam** (lr 1e-3,
 divided by 10 at the first validation-loss rise, stopped after ``corrector_patience`` checks
 without improvement, best validation state kept) -- SGD at 1e-3 barely moves in the few hundred
@@ -123,13 +127,28 @@ def split_trusted(labels: np.ndarray, val_frac: float, seed: int) -> tuple[np.nd
     return np.sort(np.concatenate(tr)), np.sort(np.concatenate(va))
 
 
-def fit_simplex_weights(preds: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Weights ``w`` on the simplex minimising ``mean_i -log sum_k w_k preds[k, i, y_i]`` (SLSQP).
+def expand_simulated(
+    sim: np.ndarray, z: np.ndarray, y: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Each row ``i`` once per class ``k``: ``(one-hot k, z_i, y_i, weight sim[i, k])``, so the
+    corrector sees one-hot labels as on the pool, weighted by how likely the simulated noisy
+    label is ``k``. Returns ``(labels (n*C, C), z (n*C, D), y (n*C,), w (n*C,))``."""
+    n, c = sim.shape
+    lab = np.tile(np.eye(c), (n, 1))
+    return lab, np.repeat(z, c, axis=0), np.repeat(np.asarray(y), c), np.asarray(sim).reshape(-1)
+
+
+def fit_simplex_weights(
+    preds: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None
+) -> np.ndarray:
+    """Weights ``w`` on the simplex minimising the (sample-weighted) mean of
+    ``-log sum_k w_k preds[k, i, y_i]`` (SLSQP).
 
     Parameters
     ----------
     preds : (K, n, C) label distributions of K components on n validation rows.
     y : (n,) int true labels.
+    sample_weight : (n,) non-negative row weights (default: equal).
     """
     p = np.asarray(preds, np.float64)
     if p.ndim != 3 or p.shape[1] != len(y):
@@ -138,12 +157,14 @@ def fit_simplex_weights(preds: np.ndarray, y: np.ndarray) -> np.ndarray:
     if k == 1:
         return np.ones(1)
     py = p[:, np.arange(len(y)), np.asarray(y, np.int64)].T  # (n, K) probability of the truth
+    sw = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, np.float64)
+    sw = sw / max(float(sw.sum()), 1e-12)
 
     def loss(w: np.ndarray) -> float:
-        return float(-np.mean(np.log(py @ w + 1e-12)))
+        return float(-np.sum(sw * np.log(py @ w + 1e-12)))
 
     def jac(w: np.ndarray) -> np.ndarray:
-        return -np.mean(py / (py @ w + 1e-12)[:, None], axis=0)
+        return -np.sum(sw[:, None] * py / (py @ w + 1e-12)[:, None], axis=0)
 
     res = minimize(
         loss,
@@ -188,8 +209,11 @@ def train_corrector(
     y_val: np.ndarray,
     cfg: RSTConfig,
     seed: int = 0,
+    w_tr: np.ndarray | None = None,
+    w_val: np.ndarray | None = None,
 ) -> Corrector:
-    """Fresh corrector trained on (lab_tr, z_tr) -> y_tr, best validation-loss state returned."""
+    """Fresh corrector trained on (lab_tr, z_tr) -> y_tr (rows weighted by ``w_tr``), best
+    (``w_val``-weighted) validation-loss state returned."""
     n_classes, d = lab_tr.shape[1], z_tr.shape[1]
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
@@ -206,16 +230,23 @@ def train_corrector(
             torch.as_tensor(z_val, dtype=torch.float32),
             torch.as_tensor(y_val, dtype=torch.long),
         )
+        wt = torch.as_tensor(np.ones(len(t)) if w_tr is None else w_tr, dtype=torch.float32)
+        wv = torch.as_tensor(np.ones(len(tv)) if w_val is None else w_val, dtype=torch.float32)
+        wt, wv = wt / wt.sum().clamp_min(1e-12), wv / wv.sum().clamp_min(1e-12)
         opt = torch.optim.Adam(r.parameters(), lr=cfg.corrector_lr)
         best, best_state, last, bad, dropped = float("inf"), None, float("inf"), 0, False
         for step in range(cfg.corrector_steps):
-            loss = F.cross_entropy(r.logits(a, b), t)
+            loss = (wt * F.cross_entropy(r.logits(a, b), t, reduction="none")).sum()
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             if step % 5 == 4 or step == cfg.corrector_steps - 1:
                 with torch.no_grad():
-                    vl = float(F.cross_entropy(r.logits(av, bv), tv)) if len(tv) else float(loss)
+                    vl = (
+                        float((wv * F.cross_entropy(r.logits(av, bv), tv, reduction="none")).sum())
+                        if len(tv)
+                        else float(loss)
+                    )
                 if vl > last and not dropped:  # first rise: lr / 10
                     for g in opt.param_groups:
                         g["lr"] = cfg.corrector_lr / 10
@@ -237,7 +268,8 @@ def train_corrector(
 @dataclass
 class CorrectionState:
     """History of corrections: pool components (one-hot noisy labels first) and the frozen
-    validation predictions of each corrector; ``weights`` of every round."""
+    predictions of each corrector on the expanded validation rows (:func:`expand_simulated`);
+    ``weights`` of every round."""
 
     pool: list[np.ndarray]
     val: list[np.ndarray] = field(default_factory=list)
@@ -263,7 +295,13 @@ def correction_round(
     trusted split.
     """
     n_classes = sim_m.shape[1]
-    r = train_corrector(sim_m[tr], z_m[tr], y_m[tr], sim_m[va], z_m[va], y_m[va], cfg, seed=seed)
+    # train and apply on the same input: one-hot labels (trusted rows expanded over the classes,
+    # weighted by the simulated noisy posterior), as the pool's one-hot given labels
+    lab_tr, zz_tr, yy_tr, w_tr = expand_simulated(sim_m[tr], z_m[tr], y_m[tr])
+    lab_va, zz_va, yy_va, w_va = expand_simulated(sim_m[va], z_m[va], y_m[va])
+    r = train_corrector(
+        lab_tr, zz_tr, yy_tr, lab_va, zz_va, yy_va, cfg, seed=seed, w_tr=w_tr, w_val=w_va
+    )
     with torch.no_grad():
         onehot = np.eye(n_classes)[given_pool]
         ybar_pool = (
@@ -276,8 +314,8 @@ def correction_round(
         )
         ybar_val = (
             r(
-                torch.as_tensor(sim_m[va], dtype=torch.float32),
-                torch.as_tensor(z_m[va], dtype=torch.float32),
+                torch.as_tensor(lab_va, dtype=torch.float32),
+                torch.as_tensor(zz_va, dtype=torch.float32),
             )
             .double()
             .numpy()
@@ -287,8 +325,8 @@ def correction_round(
     if not cfg.convex:
         state.weights.append(np.eye(len(state.pool))[-1])
         return ybar_pool
-    comps_val = np.stack([sim_m[va]] + state.val)
-    w = fit_simplex_weights(comps_val, y_m[va]) if len(va) else np.eye(len(state.pool))[-1]
+    comps_val = np.stack([lab_va] + state.val)  # component 0: the one-hot label, as on the pool
+    w = fit_simplex_weights(comps_val, yy_va, w_va) if len(va) else np.eye(len(state.pool))[-1]
     state.weights.append(w)
     return np.tensordot(w, np.stack(state.pool), axes=1)
 
@@ -386,8 +424,8 @@ def train_rst(
 def rst_method(ctx: MethodContext) -> MethodResult:
     """Registered as ``rst``: pool rows get the final corrected soft label ``y_hat`` as their
     probabilities; trusted and test rows the clean head's prediction. Flags = pool rows whose
-    corrected top class differs from the given label (``rectify`` then relabels or drops them);
-    quality = probability of the given label."""
+    corrected top class differs from the given label (the policy of docs/labels.md §4a then
+    decides); quality = probability of the given label."""
     rcfg = ctx.options.get("rst") or RSTConfig()
     net, y_hat, state = train_rst(
         ctx.source,
@@ -409,4 +447,13 @@ def rst_method(ctx: MethodContext) -> MethodResult:
         f"pool probabilities = corrected soft labels"
     )
     det = flag_disagreements(ctx.labels, probs, ctx.pool_idx)
-    return MethodResult(probs, det.is_issue, det.quality, det.estimated_noise_rate, None, [note])
+    return MethodResult(
+        probs,
+        det.is_issue,
+        det.quality,
+        det.estimated_noise_rate,
+        None,
+        [note],
+        prob_kind="posterior",
+        proxy_ok=False,
+    )

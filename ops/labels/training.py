@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -63,11 +64,23 @@ progress line (tensors are read only at the end of the epoch: no GPU sync per st
 
 
 # --------------------------------------------------------------------------- run set-up
+def available_cpus() -> int:
+    """CPUs this process may run on (``os.sched_getaffinity``; ``os.cpu_count`` where that does
+    not exist): torch's own default counts the machine's cores, which oversubscribes a process
+    pinned to fewer."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on every platform
+        return max(1, os.cpu_count() or 1)
+
+
 class Threads:
-    """``torch.set_num_threads(n)`` inside the ``with`` block (restored after); ``None`` = as is."""
+    """``torch.set_num_threads(n)`` inside the ``with`` block (restored after); ``None`` = the
+    CPUs available to the process (:func:`available_cpus`)."""
 
     def __init__(self, n: int | None) -> None:
-        self.n, self.old = n, torch.get_num_threads()
+        self.old = torch.get_num_threads()
+        self.n = n if n else available_cpus()
 
     def __enter__(self) -> None:
         if self.n:
@@ -429,6 +442,15 @@ def meta_training(
             source, cfg, noisy_idx, noisy_labels, meta_idx, meta_labels, gen, device, meta_batch
         )
         yield net, loop, device  # type: ignore[misc]
+
+
+def virtual_state(net: nn.Module) -> dict[str, torch.Tensor]:
+    """The parameters of ``net`` plus *clones* of its buffers, for ``functional_call`` in a
+    virtual (look-ahead) pass: BatchNorm then updates the clones, never the real running
+    statistics (docs/labels.md §5)."""
+    state: dict[str, torch.Tensor] = dict(net.named_parameters())
+    state.update({k: b.clone() for k, b in net.named_buffers()})
+    return state
 
 
 def lookahead(

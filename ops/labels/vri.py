@@ -72,6 +72,7 @@ from ops.labels.training import (
     set_lr,
     set_meta_grads,
     sgd_step,
+    virtual_state,
 )
 
 KL_MODES = ("outer", "inner", "inert", "deterministic")
@@ -228,7 +229,7 @@ def vri_meta_step(
 
     ``net(x) -> (z, logits)`` (a :class:`FeatNet`); ``lr`` is the classifier's current lr.
     """
-    params = dict(net.named_parameters())
+    params = virtual_state(net)  # cloned buffers: the real BN statistics stay put
     z, logits = functional_call(net, params, (xb,))
     inner, kl, _ = vri_inner_loss(z, logits, yb, nets, cfg, eps)
     new = lookahead(params, inner, lr)
@@ -340,8 +341,8 @@ def vri_method(ctx: MethodContext) -> MethodResult:
     """Registered as ``vri``: train with VRI on the pool (trusted rows = meta data); the final
     classifier's probabilities score every row (in-sample for the pool, as for any end-to-end
     robust trainer; the rectifying vector is what limits memorisation). Flags = pool rows whose
-    top class differs from the given label (``rectify`` then relabels or drops them); quality =
-    probability of the given label (cleanlab self-confidence)."""
+    top class differs from the given label (the policy of docs/labels.md §4a then decides);
+    quality = probability of the given label (cleanlab self-confidence)."""
     vcfg = ctx.options.get("vri") or VRIConfig()
     net, _ = train_vri(
         ctx.source,
@@ -358,4 +359,13 @@ def vri_method(ctx: MethodContext) -> MethodResult:
     probs, _ = predict_featnet(net, ctx.source, np.arange(len(ctx.labels)), ctx.backbone)
     det = flag_disagreements(ctx.labels, probs, ctx.pool_idx)
     note = f"vri kl_mode={vcfg.kl_mode} lam={vcfg.lam}; flags = model top class != given label"
-    return MethodResult(probs, det.is_issue, det.quality, det.estimated_noise_rate, None, [note])
+    return MethodResult(
+        probs,
+        det.is_issue,
+        det.quality,
+        det.estimated_noise_rate,
+        None,
+        [note],
+        prob_kind="posterior",
+        proxy_ok=False,
+    )

@@ -59,14 +59,43 @@ def test_good_labels_pass_and_broken_ones_fail(tmp_path):
 
 
 def test_label_issue_share_warns_over_threshold(tmp_path):
-    _labels().write_parquet(tmp_path / "labels.parquet")
-    assert run_check(_check("images", "label_issue_share"), tmp_path, tmp_path, Thresholds()).passed
+    _labels().write_parquet(tmp_path / "labels.parquet")  # the one pool row is flagged
+    t = Thresholds(max_label_issue_share=1.0)
+    assert run_check(_check("images", "label_issue_share"), tmp_path, tmp_path, t).passed
     assert not run_check(
         _check("images", "label_issue_share"),
         tmp_path,
         tmp_path,
         Thresholds(max_label_issue_share=0.2),
     ).passed
+
+
+def test_label_shares_are_over_the_scored_pool_only(tmp_path):
+    # issue 12: trusted and test rows used to be in the denominator, so a 40 % pool drop hid
+    # behind them. Here 2 of 4 pool rows are dropped and 3 flagged; 6 protected rows are clean
+    n_prot = 6
+    _labels(
+        image=[f"{i}.png" for i in range(10)],
+        given_label=["x"] * 10,
+        clean_label=["x"] * 10,
+        label_quality=[0.5] * 10,
+        is_label_issue=[False] * n_prot + [True, True, True, False],
+        action=["kept"] * n_prot + ["dropped", "dropped", "kept", "kept"],
+        method=["m"] * 10,
+        trusted=[True] * 3 + [False] * 7,
+        split=["train"] * 3 + ["test"] * 3 + ["train"] * 4,
+        prob_x=[0.5] * 10,
+        prob_y=[0.5] * 10,
+        quarantine_reason=pl.Series([None] * 10, dtype=pl.String),
+        run_id=["r"] * 10,
+    ).write_parquet(tmp_path / "labels.parquet")
+    issues = run_check(_check("images", "label_issue_share"), tmp_path, tmp_path, Thresholds())
+    assert issues.metadata["label_issue_share"] == 0.75 and issues.metadata["scored_rows"] == 4
+    assert not issues.passed
+    dropped = run_check(_check("images", "dropped_share"), tmp_path, tmp_path, Thresholds())
+    assert dropped.metadata["dropped_share"] == 0.5 and not dropped.passed
+    t = Thresholds(max_label_issue_share=0.8, max_dropped_share=0.5)
+    assert run_check(_check("images", "dropped_share"), tmp_path, tmp_path, t).passed
 
 
 def test_missing_table_is_a_failed_check_not_a_crash(tmp_path):

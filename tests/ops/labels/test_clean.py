@@ -75,10 +75,10 @@ def _check_frame(frame, d):
     assert q.min() >= 0 and q.max() <= 1
     probs = frame.select([f"prob_{c}" for c in CLASSES]).to_numpy()
     assert np.allclose(probs.sum(1), 1, atol=1e-6)
-    # a relabeled row takes the model's top class; kept/dropped rows keep their given label
+    # a relabeled row changes its label and is flagged; kept/dropped rows keep their given label
     relab = frame["action"].to_numpy() == "relabeled"
-    top = np.asarray(CLASSES)[probs.argmax(1)]
-    assert np.array_equal(frame["clean_label"].to_numpy()[relab], top[relab])
+    assert np.all(frame["clean_label"].to_numpy()[relab] != frame["given_label"].to_numpy()[relab])
+    assert frame["is_label_issue"].to_numpy()[relab].all()
     same = ~relab
     assert np.array_equal(
         frame["clean_label"].to_numpy()[same], frame["given_label"].to_numpy()[same]
@@ -108,7 +108,18 @@ def test_oof_flags_injected_noise_and_caches(digits):
     prec, rec = _precision_recall(frame, digits)
     assert rec >= 0.7 and prec >= 0.7, (prec, rec)
     assert s.method == "cleanlab_oof" and s.oof_cache_hit is False
-    assert s.n_issues == s.n_relabeled + s.n_dropped and s.n_issues > 0
+    assert s.n_issues >= s.n_relabeled + s.n_dropped and s.n_issues > 0
+    assert s.policy["evidence"] == "trusted" and s.policy["n_evidence"] == 100
+    # shares are over the scored pool only
+    assert s.label_issue_share == pytest.approx(s.n_issues / s.n_scored, abs=1e-6)
+    assert s.dropped_share == pytest.approx(s.n_dropped / s.n_scored, abs=1e-6)
+    # never worse than the given labels, and the drops stay under the estimated noise rate
+    pool = digits["pool"]
+    clean = np.asarray([CLASSES.index(c) for c in frame["clean_label"]])
+    kept = frame["action"].to_numpy() != "dropped"
+    all_row = np.mean((clean == digits["y"])[pool] & kept[pool])
+    assert all_row > np.mean(digits["noisy"][pool] == digits["y"][pool]), all_row
+    assert s.dropped_share <= s.estimated_noise_rate + 1e-9
     assert 0.05 < s.estimated_noise_rate < 0.35
     assert sum(r["count"] for r in s.confusion) == frame.filter(pl.col("split") == "train").height
     assert any("fold 3/3 epoch" in m for m in msgs)
@@ -160,11 +171,62 @@ def test_config_and_manifest_errors(digits, tmp_path):
         LabelCleaningConfig(method="bogus")
     with pytest.raises(ValueError, match="k_folds must be >= 2"):
         LabelCleaningConfig(k_folds=1)
-    with pytest.raises(ValueError, match=r"classes with no train rows: \['d9'\]"):
-        clean_labels(m.filter(pl.col("label") != "d9"), digits["root"], CLASSES, config=_cfg())
     with pytest.raises(ValueError, match="labels not in classes"):
         clean_labels(m, digits["root"], CLASSES[:-1], config=_cfg())
     with pytest.raises(ValueError, match="missing columns"):
         clean_labels(m.drop("trusted"), digits["root"], CLASSES, config=_cfg())
     with pytest.raises(ValueError, match="split must be one of"):
         clean_labels(m.with_columns(split=pl.lit("val")), digits["root"], CLASSES, config=_cfg())
+
+
+def test_class_with_no_train_rows_is_reported_and_the_rest_cleaned(digits):
+    # issue 15: every row of one class quarantined -> no ValueError; the class is reported,
+    # the other classes are scored and cleaned, and the output keeps every class column
+    m = digits["manifest"]
+    keep = (m["label"] != "d9").to_numpy()
+    frame, s = clean_labels(m.filter(pl.Series(keep)), digits["root"], CLASSES, config=_cfg())
+    assert frame.height == int(keep.sum())
+    assert s.classes_without_train_rows == ["d9"]
+    assert any("d9" in n and "no train rows" in n for n in s.notes)
+    assert frame["prob_d9"].max() == 0.0
+    probs = frame.select([f"prob_{c}" for c in CLASSES]).to_numpy()
+    assert np.allclose(probs.sum(1), 1, atol=1e-6)
+    assert s.n_issues > 0 and s.policy["mode"] == "rectify"
+    assert (frame["clean_label"] != "d9").all()
+
+
+def test_test_rows_of_an_unlearnable_class_are_kept_in_order(digits):
+    m = digits["manifest"]
+    # d9 only in the test split: its train rows are gone, its test rows stay (kept, in order)
+    sub = m.filter(~((pl.col("label") == "d9") & (pl.col("split") == "train")))
+    frame, s = clean_labels(sub, digits["root"], CLASSES, config=_cfg())
+    assert frame["image"].to_list() == sub["image"].to_list()
+    d9 = frame.filter(pl.col("given_label") == "d9")
+    assert d9.height > 0 and (d9["action"] == "kept").all() and (d9["split"] == "test").all()
+    assert s.classes_without_train_rows == ["d9"]
+
+
+def test_below_the_minimum_labels_are_checked_not_changed(tmp_path):
+    # issue 15: five images, every label correct -> before, two correct labels were relabeled;
+    # now below PolicyConfig.min_scored_rows nothing changes and the reason is in the summary
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    pick = [0, 10, 20, 1, 11]  # three 0s and two 1s, all correctly labelled
+    for i in pick:
+        img = (d.images[i] / 16 * 255).round().astype(np.uint8)
+        Image.fromarray(img, mode="L").save(tmp_path / f"{i}.png")
+    m = pl.DataFrame(
+        {
+            "image": [f"{i}.png" for i in pick],
+            "label": [f"d{d.target[i]}" for i in pick],
+            "trusted": [False] * 5,
+            "split": ["train"] * 5,
+        }
+    )
+    frame, s = clean_labels(m, tmp_path, CLASSES[:2], config=_cfg())
+    assert (frame["clean_label"] == frame["given_label"]).all()
+    assert (frame["action"] == "kept").all()
+    assert s.n_relabeled == 0 and s.n_dropped == 0
+    assert s.policy["mode"] == "flag_only" and "min_scored_rows" in s.policy["reason"]
+    assert any("flag only" in n for n in s.notes)

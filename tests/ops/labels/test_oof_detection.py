@@ -69,7 +69,7 @@ def test_oof_cache_hit_and_invalidation(tmp_path):
     src = _src()
     y = np.arange(60) % 3
     fake = Memorizer(3)
-    kw = dict(k=3, seed=1, cache_dir=tmp_path, fit_predict=fake)
+    kw = dict(k=3, seed=1, cache_dir=tmp_path, fit_predict=fake, fit_predict_id="memorizer")
     r1 = oof_pred_probs(src, np.arange(60), y, 3, BackboneConfig(), **kw)
     assert not r1.cache_hit and len(fake.calls) == 3 and len(list(tmp_path.glob("oof_*.npz"))) == 1
     msgs = []
@@ -82,6 +82,61 @@ def test_oof_cache_hit_and_invalidation(tmp_path):
     assert not oof_pred_probs(src, np.arange(60), y, 3, BackboneConfig(epochs=3), **kw).cache_hit
     # device and thread count are not part of the key
     assert oof_pred_probs(src, np.arange(60), y, 3, BackboneConfig(num_threads=1), **kw).cache_hit
+
+
+def test_oof_cache_key_is_not_a_name(tmp_path):
+    # issue 12: two different callables with the same __qualname__ used to share a cache entry
+    src = _src()
+    y = np.arange(60) % 3
+
+    class Uniform(Memorizer):
+        __qualname__ = "Memorizer"  # same name, different behaviour
+
+        def __call__(self, train_idx, train_labels, score, prefix):
+            return [np.tile([0.8, 0.1, 0.1], (len(r), 1)) for r in score]
+
+    a, b = Memorizer(3), Uniform(3)
+    kw = dict(k=3, seed=1, cache_dir=tmp_path)
+    with pytest.raises(ValueError, match="fit_predict_id"):
+        oof_pred_probs(src, np.arange(60), y, 3, BackboneConfig(), fit_predict=a, **kw)
+    ra = oof_pred_probs(
+        src, np.arange(60), y, 3, BackboneConfig(), fit_predict=a, fit_predict_id="a", **kw
+    )
+    rb = oof_pred_probs(
+        src, np.arange(60), y, 3, BackboneConfig(), fit_predict=b, fit_predict_id="b", **kw
+    )
+    assert not rb.cache_hit and not np.allclose(ra.pred_probs, rb.pred_probs)
+
+
+def _make_factory(hidden):
+    import torch
+
+    def factory(in_ch, n_classes):  # the same module.qualname for every hidden size
+        return torch.nn.Sequential(
+            torch.nn.Flatten(),
+            torch.nn.Linear(in_ch * 64, hidden),
+            torch.nn.Linear(hidden, n_classes),
+        )
+
+    return factory
+
+
+def test_custom_factories_with_one_name_get_different_keys(tmp_path):
+    from ops.labels.oof import _factory_fingerprint
+
+    src = _src()
+    idx = np.arange(60)
+    f4, f8 = _make_factory(4), _make_factory(8)
+    assert f4.__qualname__ == f8.__qualname__
+    cfg4 = BackboneConfig(kind="custom", model_factory=f4)
+    cfg8 = BackboneConfig(kind="custom", model_factory=f8)
+    assert cfg4.identity() == cfg8.identity()  # the name alone cannot tell them apart
+    k4 = _factory_fingerprint(cfg4, src, idx, 3, 0)
+    assert k4 == _factory_fingerprint(cfg4, src, idx, 3, 0)  # stable
+    assert k4 != _factory_fingerprint(cfg8, src, idx, 3, 0)
+    assert _factory_fingerprint(BackboneConfig(), src, idx, 3, 0) is None
+    named = BackboneConfig(kind="custom", model_factory=f4, model_id="mlp4")
+    assert _factory_fingerprint(named, src, idx, 3, 0) is None
 
 
 def test_oof_real_model_progress(tmp_path):

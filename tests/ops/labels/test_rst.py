@@ -138,3 +138,29 @@ def test_clean_labels_rst_contract(digits_pngs):
 
 def digits_pngs_classes():
     return _vt.CLASSES
+
+
+def test_corrector_is_trained_on_the_input_it_is_applied_to():
+    # issue 12: the corrector learned from soft simulated posteriors of the trusted rows but was
+    # applied to one-hot given labels. With uninformative features the right answer for given
+    # label k is P(true | given = k): 0.7 on k and 0.3 on k - 1 under this simulated noise
+    rng = np.random.default_rng(0)
+    c, n_m = 3, 300
+    y_m = np.repeat(np.arange(c), n_m // c)
+    z_m = rng.normal(0, 1, (n_m, 4)).astype(np.float32)
+    sim = 0.7 * np.eye(c)[y_m] + 0.3 * np.eye(c)[(y_m + 1) % c]
+    given = np.repeat(np.arange(c), 100)
+    z_pool = rng.normal(0, 1, (len(given), 4)).astype(np.float32)
+    tr, va = split_trusted(y_m, 0.2, SEED)
+    state = CorrectionState(pool=[np.eye(c)[given]])
+    cfg = RSTConfig.tiny(convex=False, corrector_steps=400)
+    y_hat = correction_round(state, z_pool, given, z_m, sim, y_m, tr, va, cfg)
+    rows = np.arange(len(given))
+    assert abs(y_hat[rows, given].mean() - 0.7) < 0.12, y_hat[rows, given].mean()
+    assert abs(y_hat[rows, (given - 1) % c].mean() - 0.3) < 0.12
+    # the convex weights are fitted on the same one-hot first component as they are applied to:
+    # component 0 (the given label) is right 70 % of the time, the corrector's calibrated
+    # (0.7, 0.3) beats it, so the fit puts weight on the corrector
+    state2 = CorrectionState(pool=[np.eye(c)[given]])
+    correction_round(state2, z_pool, given, z_m, sim, y_m, tr, va, RSTConfig.tiny())
+    assert state2.weights[-1][1] > 0.5, state2.weights[-1]

@@ -173,3 +173,20 @@ def test_gpu_style_recipe_trains_on_cpu():
     again = train_model(src, np.arange(40), y, 2, cfg, seed=SEED)
     for a, b in zip(model.state_dict().values(), again.state_dict().values(), strict=True):
         assert torch.equal(a, b)  # seeded: bit-identical on the CPU
+
+
+def test_threads_default_to_the_cpus_this_process_may_use():
+    import os
+
+    import torch
+
+    from ops.labels.training import Threads, available_cpus
+
+    n = available_cpus()
+    assert 1 <= n <= (os.cpu_count() or n)
+    if hasattr(os, "sched_getaffinity"):
+        assert n == len(os.sched_getaffinity(0))
+    before = torch.get_num_threads()
+    with Threads(None):
+        assert torch.get_num_threads() == n
+    assert torch.get_num_threads() == before
