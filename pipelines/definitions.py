@@ -14,6 +14,7 @@ from assets.resources import (  # noqa: E402
     SieveSettings,
     judge_resource_from_env,
 )
+from pipelines.celery_executor import executor_from_env  # noqa: E402
 from pipelines.jobs import images_job, timeseries_job  # noqa: E402
 from pipelines.schedules import report_job, schedules  # noqa: E402
 from pipelines.sensors import dataset_folder_sensor  # noqa: E402
@@ -24,6 +25,7 @@ defs = dg.Definitions(
     jobs=[timeseries_job, images_job, report_job],
     schedules=schedules,
     sensors=[dataset_folder_sensor],
+    executor=executor_from_env(),  # SIEVE_EXECUTOR: multiprocess (default), celery, k8s
     resources={
         "settings": SieveSettings(),
         "thresholds": QualityThresholds(),
