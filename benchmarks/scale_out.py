@@ -23,6 +23,7 @@ Needs PostgreSQL and Redis, as the Celery tests do (``SIEVE_TEST_PG_HOST/PORT/US
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import math
 import multiprocessing as mp
@@ -196,6 +197,7 @@ def _vm_hwm_kib(pid: int) -> int:
 def night(executor: str, n: int, args, server: SlowJudgeServer, work: Path) -> dict:
     import dagster as dg
 
+    from pipelines.definitions import defs
     from pipelines.schedules import nightly_timeseries_refresh
     from tests.e2e.celery_cluster import drop_cluster, make_cluster
 
@@ -203,13 +205,17 @@ def night(executor: str, n: int, args, server: SlowJudgeServer, work: Path) -> d
     cluster = make_cluster(root, executor="celery" if executor.startswith("celery") else "")
     cluster.env[KEY_ENV] = "sk-bench-not-a-key"
     cluster.env["OMP_NUM_THREADS"] = "1"
+    # this process opens the instance too (the schedule context re-opens it from its config)
+    os.environ.update({k: v for k, v in cluster.env.items() if k.startswith("SIEVE_PG_")})
     try:
         data = root / "data"
         names = make_datasets(data, n, args.points)
         with cluster.instance() as instance:
             instance.add_dynamic_partitions("timeseries_datasets", names)
             ctx = dg.build_schedule_context(
-                instance=instance, scheduled_execution_time=dg.get_current_datetime()
+                instance=instance,
+                scheduled_execution_time=datetime.datetime.now(datetime.UTC),
+                repository_def=defs.get_repository_def(),
             )
             requests = list(nightly_timeseries_refresh.evaluate_tick(ctx).run_requests or [])
         assert len(requests) == n, f"the schedule asked for {len(requests)} runs, not {n}"
@@ -239,12 +245,14 @@ def night(executor: str, n: int, args, server: SlowJudgeServer, work: Path) -> d
         calls0 = server.calls
         ctx_mp = mp.get_context("spawn")
         t0 = time.perf_counter()
-        with ctx_mp.Pool(
-            args.max_runs, initializer=_launcher_init, initargs=(cluster.env,)
-        ) as pool:
+        pool = ctx_mp.Pool(args.max_runs, initializer=_launcher_init, initargs=(cluster.env,))
+        try:
             results = pool.map(
                 _launch, [(str(cluster.home), r.partition_key, run_config) for r in requests], 1
             )
+        finally:
+            pool.close()  # let the launchers exit on their own (terminate() interrupts them)
+            pool.join()
         wall = time.perf_counter() - t0
         ok = sum(1 for _, s, _, _ in results if s)
         if n_workers:
@@ -273,9 +281,9 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--n", type=int, nargs="+", default=[8, 32])
     p.add_argument("--executors", nargs="+", default=list(EXECUTORS), choices=EXECUTORS)
-    p.add_argument("--latency", type=float, default=0.5, help="seconds per LLM call")
+    p.add_argument("--latency", type=float, default=1.0, help="seconds per LLM call")
     p.add_argument("--points", type=int, default=640, help="points per series")
-    p.add_argument("--max-pairs", type=int, default=6, help="judged pairs per dataset")
+    p.add_argument("--max-pairs", type=int, default=4, help="judged pairs per dataset")
     p.add_argument("--judge-concurrency", type=int, default=2)
     p.add_argument("--max-runs", type=int, default=4, help="runs in flight (max_concurrent_runs)")
     p.add_argument("--keep", action="store_true", help="keep the data dirs")
