@@ -35,6 +35,7 @@ import sys
 import tempfile
 import threading
 import time
+from concurrent.futures import ProcessPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -245,14 +246,13 @@ def night(executor: str, n: int, args, server: SlowJudgeServer, work: Path) -> d
         calls0 = server.calls
         ctx_mp = mp.get_context("spawn")
         t0 = time.perf_counter()
-        pool = ctx_mp.Pool(args.max_runs, initializer=_launcher_init, initargs=(cluster.env,))
-        try:
-            results = pool.map(
-                _launch, [(str(cluster.home), r.partition_key, run_config) for r in requests], 1
-            )
-        finally:
-            pool.close()  # let the launchers exit on their own (terminate() interrupts them)
-            pool.join()
+        # not multiprocessing.Pool: its daemonic workers may not start the multiprocess
+        # executor's step processes
+        with ProcessPoolExecutor(
+            args.max_runs, mp_context=ctx_mp, initializer=_launcher_init, initargs=(cluster.env,)
+        ) as pool:
+            launches = [(str(cluster.home), r.partition_key, run_config) for r in requests]
+            results = list(pool.map(_launch, launches))
         wall = time.perf_counter() - t0
         ok = sum(1 for _, s, _, _ in results if s)
         if n_workers:
