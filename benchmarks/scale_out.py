@@ -213,6 +213,10 @@ def night(executor: str, n: int, args, server: SlowJudgeServer, work: Path) -> d
         names = make_datasets(data, n, args.points)
         with cluster.instance() as instance:
             instance.add_dynamic_partitions("timeseries_datasets", names)
+            # Set the `llm` pool's row up front: on a fresh Postgres instance, parallel runs that
+            # first claim the pool race to insert its default limit and one fails with a
+            # UniqueViolation (seen here with dagster 1.13.27; README "Scaling out").
+            instance.event_log_storage.set_concurrency_slots("llm", 2)
             ctx = dg.build_schedule_context(
                 instance=instance,
                 scheduled_execution_time=datetime.datetime.now(datetime.UTC),
