@@ -17,7 +17,7 @@ largest step process, from ``getrusage(RUSAGE_CHILDREN)`` of the launchers).
 Needs PostgreSQL and Redis, as the Celery tests do (``SIEVE_TEST_PG_HOST/PORT/USER/DB`` and
 ``SIEVE_TEST_REDIS_URL``; README "Scaling out" has the commands)::
 
-    python -m benchmarks.scale_out --n 8 32 --executors celery1 celery2 multiprocess
+    python -m benchmarks.scale_out --n 4 8 --executors celery1 celery2 multiprocess
 """
 
 from __future__ import annotations
@@ -283,7 +283,7 @@ def night(executor: str, n: int, args, server: SlowJudgeServer, work: Path) -> d
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--n", type=int, nargs="+", default=[8, 32])
+    p.add_argument("--n", type=int, nargs="+", default=[4, 8])
     p.add_argument("--executors", nargs="+", default=list(EXECUTORS), choices=EXECUTORS)
     p.add_argument("--latency", type=float, default=1.0, help="seconds per LLM call")
     p.add_argument("--points", type=int, default=640, help="points per series")
