@@ -11,7 +11,7 @@ export DAGSTER_DISABLE_TELEMETRY := 1
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install install-vision install-local-llm demo test test-slow ui run report meta-train bench clean
+.PHONY: install install-vision install-local-llm demo test test-slow ui run report meta-train bench clean celery-worker
 
 $(STAMP): pyproject.toml
 	@echo "[sieve] creating $(VENV) and installing (torch first: $(TORCH_SPEC)) ..."
@@ -64,6 +64,12 @@ test-slow: $(STAMP)
 # "superseded, use dg dev" warning is silenced here rather than followed.
 ui: $(STAMP)
 	PYTHONWARNINGS='ignore:Function `dev_command` is superseded' $(BIN)/dagster dev
+
+# One Celery worker process (README "Scaling out"): needs SIEVE_CELERY_BROKER/_BACKEND, the
+# shared instance (DAGSTER_HOME with the Postgres block) and the shared SIEVE_DATA_DIR.
+celery-worker: $(STAMP)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dagster-celery worker start -A dagster_celery.app -y pipelines/celery_worker.yaml \
+		-n $(or $(NAME),sieve-worker) -- --concurrency=$(or $(CONCURRENCY),1)
 
 # The fast benchmarks (about a minute): rater scoring speed on synthetic windows, then the rubric
 # judge on real windows when the shared datasets are there ($$SIEVE_SHARED_DATA, ../shared/data or

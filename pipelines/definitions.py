@@ -14,6 +14,7 @@ from assets.resources import (  # noqa: E402
     SieveSettings,
     judge_resource_from_env,
 )
+from pipelines.celery_executor import executor_from_env  # noqa: E402
 from pipelines.console import sieve_console  # noqa: E402
 from pipelines.jobs import images_job, timeseries_job  # noqa: E402
 from pipelines.reclaim import reclaim_dead_runs_sensor  # noqa: E402
@@ -27,9 +28,10 @@ defs = dg.Definitions(
     schedules=schedules,
     sensors=[dataset_folder_sensor, reclaim_dead_runs_sensor],
     loggers={"console": sieve_console},
-    # A partition's assets form a chain: one process runs all its steps and checks, instead of
-    # a process start per step (10-20 s each on a loaded machine; benchmarks/ui_run_time.py).
-    executor=dg.in_process_executor,
+    # SIEVE_EXECUTOR: in_process (default), multiprocess, celery, k8s. In-process by default: a
+    # partition's assets form a chain, and one process running all its steps and checks beats a
+    # process start per step (10-20 s each on a loaded machine; benchmarks/ui_run_time.py).
+    executor=executor_from_env(),
     resources={
         "settings": SieveSettings(),
         "thresholds": QualityThresholds(),

@@ -8,7 +8,10 @@ hashes). Value = the :class:`~ops.tsrating.judge_base.Answer` as JSON. Only fina
 
 Concurrent writers: SQLite's own busy timeout waits for a lock; beyond it a ``database is
 locked`` / ``busy`` error is retried with exponential backoff (tenacity: 10 ms doubling up to
-0.5 s) until ``busy_timeout_s`` has passed since the first attempt.
+0.5 s) until ``busy_timeout_s`` has passed since the first attempt. Several Celery workers on
+one machine (or on a volume with working POSIX locks) share the file safely: tested with two
+workers judging at once (tests/e2e/test_celery.py). SQLite over NFS is not safe; there, give each
+worker a cache on its local disk.
 """
 
 from __future__ import annotations
