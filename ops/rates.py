@@ -11,9 +11,12 @@ from ops.contracts import DROPPED, QUARANTINED, TEST
 def scored_pool(labels: pl.DataFrame) -> pl.DataFrame:
     """The rows label cleaning scores: untrusted train rows that were not quarantined. Trusted
     and test rows are never flagged or changed, so they must not dilute the shares."""
-    return labels.filter(
-        (pl.col("action") != QUARANTINED) & ~pl.col("trusted") & (pl.col("split") != TEST)
-    )
+    keep = pl.col("action") != QUARANTINED
+    if "trusted" in labels.columns:  # tables written before the contract had these columns
+        keep &= ~pl.col("trusted").fill_null(False)
+    if "split" in labels.columns:
+        keep &= pl.col("split").fill_null("") != TEST
+    return labels.filter(keep)
 
 
 def label_issue_rate(labels: pl.DataFrame) -> float:

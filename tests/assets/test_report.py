@@ -61,8 +61,8 @@ def test_metadata_and_files(two_runs):
 
 def test_numeric_metrics_per_dataset(two_runs):
     _, first, second = two_runs
-    assert first[f"{IMAGES}/label_issue_rate"].value == pytest.approx(1 / 12)
-    assert second[f"{IMAGES}/label_issue_rate"].value == pytest.approx(2 / 12)
+    assert first[f"{IMAGES}/label_issue_rate"].value == pytest.approx(1 / 9)
+    assert second[f"{IMAGES}/label_issue_rate"].value == pytest.approx(2 / 9)
     assert first[f"{TS_RATED}/low_quality_share"].value == pytest.approx(0.25)
     assert second[f"{TS_RATED}/low_quality_share"].value == pytest.approx(0.5)
     assert f"{TS_RAW}/low_quality_share" not in first  # not rated: no invented number

@@ -102,9 +102,9 @@ def test_rated_summary_values(two_nights):
     assert j.cost_usd == pytest.approx(0.003)
     assert first.metrics[f"{TS_RATED}/llm_cost_usd"] == pytest.approx(0.003)
     img = first.summary.datasets[f"images/{IMAGES}"]
-    assert img.n_flagged == 1 and img.label_issue_rate == pytest.approx(1 / 12)
+    assert img.n_flagged == 1 and img.label_issue_rate == pytest.approx(1 / 9)
     assert img.n_quarantined == 1 and img.labels.actions["quarantined"] == 1
-    assert first.metrics[f"{IMAGES}/label_issue_rate"] == pytest.approx(1 / 12)
+    assert first.metrics[f"{IMAGES}/label_issue_rate"] == pytest.approx(1 / 9)
 
 
 def test_night_two_diff_shows_new_flags_and_drift(two_nights):

@@ -7,7 +7,9 @@ folder, a previous night with a removed dataset). The JSON summaries must be equ
 the HTML and Markdown once whitespace between tags and the spelling of HTML entities are
 normalised. ``2026-03-04.json`` doubles as a previous night written by the old code: the new
 code must load it and diff against it exactly as before. One sentence changed on purpose: the
-"not rated yet" note now names scores.parquet (the golden files were edited to match).
+"not rated yet" note now names scores.parquet, and the label issue rate is a share of the scored
+pool (ops/rates.py: untrusted train rows; 1/9 and 2/9 where the old code divided by all 12
+readable rows); the golden files were edited to match.
 """
 
 from __future__ import annotations
