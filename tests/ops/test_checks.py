@@ -90,7 +90,7 @@ def test_label_shares_are_over_the_scored_pool_only(tmp_path):
         run_id=["r"] * 10,
     ).write_parquet(tmp_path / "labels.parquet")
     issues = run_check(_check("images", "label_issue_share"), tmp_path, tmp_path, Thresholds())
-    assert issues.metadata["label_issue_share"] == 0.75 and issues.metadata["scored_rows"] == 4
+    assert issues.metadata["label_issue_rate"] == 0.75 and issues.metadata["scored_rows"] == 4
     assert not issues.passed
     dropped = run_check(_check("images", "dropped_share"), tmp_path, tmp_path, Thresholds())
     assert dropped.metadata["dropped_share"] == 0.5 and not dropped.passed
