@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ops.labels.registry import MethodContext, MethodResult
+
 FILTER_BY = (
     "prune_by_noise_rate",
     "prune_by_class",
@@ -107,3 +109,20 @@ def flag_disagreements(labels: np.ndarray, pred_probs: np.ndarray, rows: np.ndar
     is_issue[rows] = p[rows].argmax(1) != y[rows]
     est = float(is_issue[rows].mean()) if len(rows) else 0.0
     return Detection(is_issue, quality_scores(y, p), est)
+
+
+def posterior_result(ctx: MethodContext, probs: np.ndarray, note: str) -> MethodResult:
+    """The result of an end-to-end trainer (VRI, RST): ``probs`` estimate the true class after
+    seeing the pool's labels (``prob_kind="posterior"``, no proxy evidence), and the pool rows
+    whose top class differs from the given label are flagged (:func:`flag_disagreements`)."""
+    det = flag_disagreements(ctx.labels, probs, ctx.pool_idx)
+    return MethodResult(
+        probs,
+        det.is_issue,
+        det.quality,
+        det.estimated_noise_rate,
+        None,
+        [note],
+        prob_kind="posterior",
+        proxy_ok=False,
+    )

@@ -40,7 +40,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ops.labels.backbones import BackboneConfig, Progress, Source, build_featnet
-from ops.labels.detection import flag_disagreements
+from ops.labels.detection import posterior_result
 from ops.labels.registry import MethodContext, MethodResult, register
 from ops.labels.training import (
     Batch,
@@ -446,14 +446,4 @@ def rst_method(ctx: MethodContext) -> MethodResult:
         f"rst: {len(state.weights)} correction rounds, last weights {w}; "
         f"pool probabilities = corrected soft labels"
     )
-    det = flag_disagreements(ctx.labels, probs, ctx.pool_idx)
-    return MethodResult(
-        probs,
-        det.is_issue,
-        det.quality,
-        det.estimated_noise_rate,
-        None,
-        [note],
-        prob_kind="posterior",
-        proxy_ok=False,
-    )
+    return posterior_result(ctx, probs, note)

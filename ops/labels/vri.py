@@ -60,7 +60,7 @@ from torch.func import functional_call
 from torch.nn import functional as F
 
 from ops.labels.backbones import BackboneConfig, FeatNet, Progress, Source
-from ops.labels.detection import flag_disagreements
+from ops.labels.detection import posterior_result
 from ops.labels.registry import MethodContext, MethodResult, register
 from ops.labels.training import (
     Batch,
@@ -357,15 +357,5 @@ def vri_method(ctx: MethodContext) -> MethodResult:
         progress=ctx.progress,
     )
     probs, _ = predict_featnet(net, ctx.source, np.arange(len(ctx.labels)), ctx.backbone)
-    det = flag_disagreements(ctx.labels, probs, ctx.pool_idx)
     note = f"vri kl_mode={vcfg.kl_mode} lam={vcfg.lam}; flags = model top class != given label"
-    return MethodResult(
-        probs,
-        det.is_issue,
-        det.quality,
-        det.estimated_noise_rate,
-        None,
-        [note],
-        prob_kind="posterior",
-        proxy_ok=False,
-    )
+    return posterior_result(ctx, probs, note)
