@@ -195,6 +195,29 @@ def _vm_hwm_kib(pid: int) -> int:
     return 0
 
 
+def night_run_config(data: Path, api_base: str, max_pairs: int, judge_concurrency: int) -> dict:
+    """The run config of every partition of the night: the data dir, the slow judge on
+    localhost, and few judged pairs (tests/test_benchmarks_config.py validates it against
+    ``timeseries_job``, so a renamed config field fails there, not mid-benchmark)."""
+    return {
+        "resources": {
+            "settings": {"config": {"data_dir": str(data)}},
+            "judge": {
+                "config": {
+                    "kind": "litellm",
+                    "model": "openai/sieve-bench",
+                    "api_base": api_base,
+                    "api_key_env": KEY_ENV,
+                    "use_logprobs": "always",
+                    "max_concurrency": judge_concurrency,
+                    "timeout_s": 60.0,
+                }
+            },
+        },
+        "ops": {"timeseries_judgments": {"config": {"max_pairs": max_pairs}}},
+    }
+
+
 def night(executor: str, n: int, args, server: SlowJudgeServer, work: Path) -> dict:
     import dagster as dg
 
@@ -224,26 +247,7 @@ def night(executor: str, n: int, args, server: SlowJudgeServer, work: Path) -> d
             )
             requests = list(nightly_timeseries_refresh.evaluate_tick(ctx).run_requests or [])
         assert len(requests) == n, f"the schedule asked for {len(requests)} runs, not {n}"
-        run_config = {
-            "resources": {
-                "settings": {"config": {"data_dir": str(data)}},
-                "judge": {
-                    "config": {
-                        "kind": "litellm",
-                        "model": "openai/sieve-bench",
-                        "api_base": server.api_base,
-                        "api_key_env": KEY_ENV,
-                        "use_logprobs": "always",
-                        "max_concurrency": args.judge_concurrency,
-                        "timeout_s": 60.0,
-                    }
-                },
-            },
-            "ops": {
-                "timeseries_judgments": {"config": {"max_pairs": args.max_pairs}},
-                "timeseries_scores": {"config": {"min_pairs": 4}},
-            },
-        }
+        run_config = night_run_config(data, server.api_base, args.max_pairs, args.judge_concurrency)
         n_workers = {"celery1": 1, "celery2": 2}.get(executor, 0)
         if n_workers:
             cluster.start_workers(n_workers)

@@ -95,3 +95,36 @@ def test_stale_temp_files_in_clean_are_removed_by_the_next_publish(tmp_path):
     os.utime(stale, (old, old))
     publish_tables(clean, tmp_path / "published" / "ds", TABLES)
     assert not stale.exists() and young.exists()
+
+
+def _publish_many(clean: str, pub: str, times: int) -> int:
+    """One worker process publishing its set ``times`` times."""
+    for _ in range(times):
+        publish_tables(clean, pub, TABLES)
+    return os.getpid()
+
+
+def test_concurrent_publishes_of_one_dataset_from_two_processes(tmp_path):
+    """Two worker processes (as two Celery workers would) publish the same dataset at once: the
+    per-dataset lock serialises them, every publish lands, nothing is half-built or left over,
+    and the pointer ends on one complete set."""
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    pub = tmp_path / "published" / "timeseries" / "ds"
+    for tag in ("w1", "w2"):
+        clean_set(tmp_path / "clean" / tag, tag, rows=5_000)
+    with ProcessPoolExecutor(2, mp_context=mp.get_context("fork")) as pool:
+        futures = [
+            pool.submit(_publish_many, str(tmp_path / "clean" / tag), str(pub), 15)
+            for tag in ("w1", "w2")
+        ]
+        pids = {f.result(timeout=300) for f in futures}
+    assert len(pids) == 2
+    tags = published_tags(pub)
+    assert len(tags) == len(TABLES) and len(set().union(*tags.values())) == 1
+    entries = list(versions_dir(pub).iterdir())
+    versions = [p for p in entries if p.is_dir() and not p.name.startswith(".")]
+    assert len(versions) == KEEP_VERSIONS and resolve_published(pub) in versions
+    assert not [p for p in entries if p.name.startswith(".tmp-")]
+    assert not list(pub.parent.glob(".ds.*.link.tmp"))
