@@ -1,5 +1,6 @@
 """A many-partition night, measured: N generated time-series datasets refreshed by the nightly
-schedule, on 1 or 2 Celery workers and on Dagster's multiprocess executor, side by side.
+schedule, on 1 or 2 Celery workers, on Dagster's multiprocess executor (a process per step) and
+on the in-process executor (Sieve's default: one process per run), side by side.
 
 For each executor and each N: a fresh Postgres database as the instance, a fresh data dir with N
 small datasets (two series of ``--points`` points each, different seeds so no judgment is shared),
@@ -7,12 +8,13 @@ small datasets (two series of ``--points`` points each, different seeds so no ju
 ``--max-runs`` launcher processes (``dg.execute_job``; as the run coordinator's
 ``max_concurrent_runs`` would). The judge is an LLM behind a real HTTP server on localhost
 (OpenAI chat-completions protocol) that sleeps ``--latency`` seconds per call and answers from
-the rubric judge: judging partitions are I/O-bound, as with a hosted model.
+the rubric judge (``tests/reliability/fault_server.py`` with ``latency``): judging partitions are
+I/O-bound, as with a hosted model.
 
 Printed per row: wall time of the night (first launch to last run finished; worker start-up not
 counted), runs per minute, the speed-up over one Celery worker, and the peak RSS of a worker
-process (Celery: the pool process that executes steps, read from /proc VmHWM; multiprocess: the
-largest step process, from ``getrusage(RUSAGE_CHILDREN)`` of the launchers).
+process (Celery: the pool process that executes steps, read from /proc VmHWM; multiprocess and
+in_process: the largest step or run process, from ``getrusage(RUSAGE_CHILDREN)`` of the launchers).
 
 Needs PostgreSQL and Redis, as the Celery tests do (``SIEVE_TEST_PG_HOST/PORT/USER/DB`` and
 ``SIEVE_TEST_REDIS_URL``; README "Scaling out" has the commands)::
@@ -25,103 +27,22 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import math
 import multiprocessing as mp
 import os
-import re
 import resource
 import shutil
 import sys
 import tempfile
-import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 
 REPO = Path(__file__).resolve().parents[1]
-EXECUTORS = ("celery1", "celery2", "multiprocess")
+EXECUTORS = ("celery1", "celery2", "multiprocess", "in_process")
 KEY_ENV = "SIEVE_BENCH_LLM_KEY"
-
-
-# --- a slow OpenAI-compatible judge -------------------------------------------------------------
-class SlowJudgeServer:
-    """Answers chat completions with logprobs from the rubric judge after ``latency`` seconds."""
-
-    _crit = re.compile(r"Criterion \((\w+)\)")
-    _a = re.compile(r"^\[Option A\] (.*)$", re.M)
-    _b = re.compile(r"^\[Option B\] (.*)$", re.M)
-
-    def __init__(self, latency: float):
-        from ops.tsrating.rubric_judge import RubricJudge
-        from ops.tsrating.serialize import parse_series
-
-        rubric, server = RubricJudge(), self
-        self.calls = 0
-        self.lock = threading.Lock()
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *a):
-                pass
-
-            def do_POST(self):
-                req = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
-                time.sleep(latency)
-                prompt = req["messages"][-1]["content"]
-                crit = server._crit.search(prompt).group(1)
-                a = parse_series(server._a.search(prompt).group(1))
-                b = parse_series(server._b.search(prompt).group(1))
-                p = min(max(rubric.prob_second(a, b, crit), 1e-6), 1 - 1e-6)
-                top = sorted(
-                    [
-                        {"token": "A", "logprob": math.log(1 - p), "bytes": None},
-                        {"token": "B", "logprob": math.log(p), "bytes": None},
-                    ],
-                    key=lambda e: -e["logprob"],
-                )
-                body = json.dumps(
-                    {
-                        "id": "bench",
-                        "object": "chat.completion",
-                        "created": int(time.time()),
-                        "model": req.get("model"),
-                        "choices": [
-                            {
-                                "index": 0,
-                                "message": {"role": "assistant", "content": top[0]["token"]},
-                                "finish_reason": "length",
-                                "logprobs": {"content": [{**top[0], "top_logprobs": top}]},
-                            }
-                        ],
-                        "usage": {
-                            "prompt_tokens": 100,
-                            "completion_tokens": 1,
-                            "total_tokens": 101,
-                        },
-                    }
-                ).encode()
-                with server.lock:
-                    server.calls += 1
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    @property
-    def api_base(self) -> str:
-        host, port = self.httpd.server_address[:2]
-        return f"http://{host}:{port}/v1"
-
-    def close(self) -> None:
-        self.httpd.shutdown()
 
 
 # --- data -------------------------------------------------------------------------------------
@@ -167,7 +88,7 @@ def _launcher_init(env: dict[str, str]) -> None:
 
 def _launch(args: tuple[str, str, dict]) -> tuple[str, bool, float, int]:
     """Run one partition through ``dg.execute_job`` in this launcher process; returns the run's
-    success, its wall time and this process's peak child RSS in KiB."""
+    success, its wall time and the peak RSS of this process or its step children, in KiB."""
     import dagster as dg
     from dagster._core.definitions.reconstruct import ReconstructableRepository
 
@@ -181,7 +102,11 @@ def _launch(args: tuple[str, str, dict]) -> tuple[str, bool, float, int]:
         result = dg.execute_job(
             job, instance=instance, run_config=run_config, tags={"dagster/partition": partition}
         )
-    rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    # multiprocess: steps ran in children; in_process: in this launcher process itself
+    rss = max(
+        resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
+        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+    )
     return partition, result.success, time.perf_counter() - t0, rss
 
 
@@ -218,7 +143,7 @@ def night_run_config(data: Path, api_base: str, max_pairs: int, judge_concurrenc
     }
 
 
-def night(executor: str, n: int, args, server: SlowJudgeServer, work: Path) -> dict:
+def night(executor: str, n: int, args, server, work: Path) -> dict:
     import dagster as dg
 
     from pipelines.definitions import defs
@@ -226,7 +151,7 @@ def night(executor: str, n: int, args, server: SlowJudgeServer, work: Path) -> d
     from tests.e2e.celery_cluster import drop_cluster, make_cluster
 
     root = work / f"{executor}-{n}"
-    cluster = make_cluster(root, executor="celery" if executor.startswith("celery") else "")
+    cluster = make_cluster(root, executor="celery" if executor.startswith("celery") else executor)
     cluster.env[KEY_ENV] = "sk-bench-not-a-key"
     cluster.env["OMP_NUM_THREADS"] = "1"
     # this process opens the instance too (the schedule context re-opens it from its config)
@@ -251,7 +176,7 @@ def night(executor: str, n: int, args, server: SlowJudgeServer, work: Path) -> d
         n_workers = {"celery1": 1, "celery2": 2}.get(executor, 0)
         if n_workers:
             cluster.start_workers(n_workers)
-        calls0 = server.calls
+        calls0 = server.requests
         ctx_mp = mp.get_context("spawn")
         t0 = time.perf_counter()
         # not multiprocessing.Pool: its daemonic workers may not start the multiprocess
@@ -276,7 +201,7 @@ def night(executor: str, n: int, args, server: SlowJudgeServer, work: Path) -> d
             "wall_s": wall,
             "runs_per_min": 60 * n / wall,
             "peak_worker_rss_mib": max(pool_rss) / 1024,
-            "llm_calls": server.calls - calls0,
+            "llm_calls": server.requests - calls0,
             "mean_run_s": sum(r[2] for r in results) / len(results),
         }
     finally:
@@ -303,7 +228,8 @@ def main(argv: list[str] | None = None) -> int:
     if why:
         print(f"[scale_out] {why}", file=sys.stderr)
         return 2
-    server = SlowJudgeServer(args.latency)
+    from tests.reliability.fault_server import FaultServer
+
     rows = []
     work = Path(tempfile.mkdtemp(prefix="sieve-scale-out-"))
     print(
@@ -313,13 +239,13 @@ def main(argv: list[str] | None = None) -> int:
         flush=True,
     )
     try:
-        for n in args.n:
-            for ex in args.executors:
-                row = night(ex, n, args, server, work)
-                rows.append(row)
-                print(f"[scale_out] {json.dumps(row)}", flush=True)
+        with FaultServer(latency=args.latency, max_requests=10**9) as server:
+            for n in args.n:
+                for ex in args.executors:
+                    row = night(ex, n, args, server, work)
+                    rows.append(row)
+                    print(f"[scale_out] {json.dumps(row)}", flush=True)
     finally:
-        server.close()
         shutil.rmtree(work, ignore_errors=True)
     base = {r["n"]: r["wall_s"] for r in rows if r["executor"] == "celery1"}
     print()

@@ -12,6 +12,8 @@
   is stuck inside the pool ``llm``.
 
 ``every``: apply the fault only to every ``every``-th request (the others are ``ok``).
+``latency``: seconds an ``ok`` answer waits before it is sent -- a hosted model's response
+time, so judging is I/O-bound (the Celery pool test and ``benchmarks/scale_out.py``).
 Every request is counted (``requests``); ``max_requests`` bounds the test: past it the
 server answers 503 without delay, so a runaway client cannot loop forever.
 """
@@ -34,8 +36,11 @@ _B = re.compile(r"^\[Option B\] (.*)$", re.M)
 
 
 class FaultServer:
-    def __init__(self, mode: str = "ok", every: int = 1, max_requests: int = 10_000):
+    def __init__(
+        self, mode: str = "ok", every: int = 1, max_requests: int = 10_000, latency: float = 0.0
+    ):
         self.mode = mode
+        self.latency = latency
         self.every = every
         self.max_requests = max_requests
         self.hang_s = 120.0
@@ -142,6 +147,8 @@ class FaultServer:
                 if mode == "hang":
                     server._release.wait(server.hang_s)
                     return self._send(503, b'{"error": {"message": "released"}}')
+                if server.latency > 0:
+                    time.sleep(server.latency)
                 self._send(200, json.dumps(server._answer(json.loads(raw))).encode())
 
         return H
