@@ -208,7 +208,8 @@ def part_auc(args) -> None:
             ids = windows["window_id"].to_list()
             judg = rubric_judgments(W, ids, seed)
             t = time.perf_counter()
-            res = ours(xs, judg, seed)
+            ck = str(lodo_checkpoint(dname)) if args.split == "tuning" else ""
+            res = ours(xs, judg, seed, checkpoint=ck)
             t_ours = time.perf_counter() - t
             sc = {"ours": -res.scores["quality_rank"].to_numpy().astype(float)}
             flags = res.scores["is_low_quality_issue"].to_numpy()
@@ -339,40 +340,68 @@ def part_clean(args) -> None:
             )
 
 
+def lodo_checkpoint(dname: str) -> Path:
+    """FOMAML net pre-trained on the tuning domains other than ``dname`` (written on first use):
+    on the tuning split the shipped checkpoint has seen every domain, so init comparisons
+    there use these."""
+    path = NETS / f"lodo_{dname}.pt"
+    if not path.is_file():
+        NETS.mkdir(parents=True, exist_ok=True)
+        doms = {k: [s.values for s in v] for k, v in tuning_domains().items() if k != dname}
+        info = meta_train_to(path, doms, method="fomaml", seed=0)
+        print(f"lodo net without {dname}: {info['seconds']:.0f}s", flush=True)
+    return path
+
+
 def part_meta(args) -> None:
-    """Init comparison on held-out domains: shipped ERM vs FOMAML vs scratch, with the
-    dataset's own fine-tuning (the product path) and with none (``ft_steps=0``: the init
-    alone)."""
-    doms = heldout_domains()
-    inits = {"fomaml (shipped)": "", "scratch": "none"}
-    if (NETS / "erm.pt").is_file():
-        inits["erm"] = str(NETS / "erm.pt")
+    """Init and fine-tuning comparison: shipped FOMAML (on the tuning split: the
+    leave-one-domain-out FOMAML net) vs pooled ERM vs scratch; per init no fine-tuning
+    (``ft_steps=0``: the init alone), 300 steps keeping the last state, and 300 steps with the
+    validation-selected state (``ft_select``, the default)."""
+    doms = heldout_domains() if args.split == "heldout" else tuning_domains()
+    names = [d for d in doms if d != "co2_sunspots"]
+    runs = [("fomaml", 0, False), ("fomaml", 300, False), ("fomaml", 300, True)]
+    if args.variants:
+        runs += [("erm", 0, False), ("erm", 300, False), ("erm", 300, True)]
+        runs += [("scratch", 600, False), ("scratch", 600, True)]
     rows = []
-    for dname in ("exchange", "nab_traffic", "noaa_lincoln"):
+    for dname in names:
+        init = {"fomaml": str(lodo_checkpoint(dname)) if args.split == "tuning" else ""}
+        init |= {"scratch": "none", "erm": str(NETS / "erm.pt")}
         for seed in range(args.seeds):
             xs, lab, _ = eval_set(doms[dname], FAMS, seed=2000 + seed)
-            for name, ck in inits.items():
-                for ft in (0, 300) if ck != "none" else (300,):
-                    r = ours(xs, pl.DataFrame(), seed, checkpoint=ck, ft_steps=ft)
-                    q = -r.scores["quality_rank"].to_numpy().astype(float)
-                    rows.append(
-                        {
-                            "domain": dname,
-                            "seed": seed,
-                            "init": name,
-                            "ft_steps": ft,
-                            "auc": auc(q, lab),
-                        }
-                    )
-                    print(json.dumps(rows[-1]), flush=True)
-    (RESULTS / "tsrating_meta.json").write_text(json.dumps(rows, indent=1))
-    print("\n| init | fine-tune steps | mean AUC (12 simulated families, held-out) |")
-    print("|---|---|---|")
-    for name in inits:
-        for ft in (0, 300):
-            v = [r["auc"] for r in rows if r["init"] == name and r["ft_steps"] == ft]
-            if v:
-                print(f"| {name} | {ft} | {np.mean(v):.3f} |")
+            for name, ft, sel in runs:
+                if name == "erm" and not (NETS / "erm.pt").is_file():
+                    continue
+                kw = {"ft_steps": ft} if name != "scratch" else {"scratch_steps": ft}
+                r = ours(xs, pl.DataFrame(), seed, checkpoint=init[name], ft_select=sel, **kw)
+                q = -r.scores["quality_rank"].to_numpy().astype(float)
+                v = r.report["fit"].get("validation", {})
+                rows.append(
+                    {
+                        "domain": dname,
+                        "seed": seed,
+                        "init": name,
+                        "ft_steps": ft,
+                        "select": sel,
+                        "auc": auc(q, lab),
+                        "selected_step": v.get("selected_step"),
+                    }
+                )
+                print(json.dumps(rows[-1]), flush=True)
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / f"tsrating_meta_{args.split}.json").write_text(json.dumps(rows, indent=1))
+    print(f"\n| init | fine-tune steps | state kept | mean AUC (12 families, {args.split}) |")
+    print("|---|---|---|---|")
+    for name, ft, sel in runs:
+        v = [
+            r["auc"]
+            for r in rows
+            if r["init"] == name and r["ft_steps"] == ft and r["select"] == sel
+        ]
+        if v:
+            kept = "validation-selected" if sel else "last"
+            print(f"| {name} | {ft} | {kept} | {np.mean(v):.3f} |")
 
 
 def linear_rmse(train: np.ndarray, test: np.ndarray) -> float:
