@@ -46,6 +46,7 @@ class ScoresConfig(dg.Config):
     min_series_windows: int = 8
     shrink_windows: float = 2.0
     combine_detectors: bool = True
+    mixture_threshold: bool = True
     seed: int = 0
 
 

@@ -78,6 +78,7 @@ class ScoringConfig:
     min_series_windows: int = 8
     shrink_windows: float = 2.0
     combine_detectors: bool = True
+    mixture_threshold: bool = True
     seed: int = 0
 
     def calibration(self) -> cal.CalibrationConfig:
@@ -90,6 +91,7 @@ class ScoringConfig:
             min_series_windows=self.min_series_windows,
             shrink_windows=self.shrink_windows,
             combine=self.combine_detectors,
+            mixture=self.mixture_threshold,
         )
 
 
@@ -100,7 +102,7 @@ class ScoringResult:
     net: QualityNet | None = None
     notes: list[str] = field(default_factory=list)
     judge_model: str = ""
-    arrays: dict[str, np.ndarray] = field(default_factory=dict)  # s, X, sid, r (diagnostics)
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)  # diagnostics (benchmarks)
 
 
 def series_arrays(points: pl.DataFrame) -> dict[str, np.ndarray]:
@@ -448,7 +450,7 @@ def score_windows(
             "total": t_all,
         },
     }
-    arrays = {"s": s, "X": X, "sid": sid, "r": r}
+    arrays = {"s": s, "X": X, "sid": sid, "r": r, "cX": cXa, "csid": csida, "clab": labc}
     return ScoringResult(frame, report, net, notes, judge_model, arrays)
 
 
