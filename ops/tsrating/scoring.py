@@ -337,6 +337,7 @@ def score_windows(
     labc = np.concatenate(cl) if cl else np.zeros(0)
     csida = np.concatenate(csid).astype(np.int64) if csid else np.zeros(0, np.int64)
     val = _Validation(cXa, labc, csida, len(xs)) if config.ft_select else None
+    t_copy = time.perf_counter() - t0 - t_feat - t_pairs
     fit = (
         train(
             net,
@@ -353,7 +354,7 @@ def score_windows(
         if steps > 0 and (len(ss[0]) or train_j)
         else {"steps": 0}
     )
-    t_train = time.perf_counter() - t0 - t_feat - t_pairs
+    t_train = time.perf_counter() - t0 - t_feat - t_pairs - t_copy
     s, J = score(net, X)  # judge heads: the whole fine-tune
     if val is not None and val.best_state is not None:
         fit["validation"] = val.summary()
@@ -446,6 +447,7 @@ def score_windows(
         "seconds": {
             "features": t_feat,
             "pairs": t_pairs,
+            "calibration_copy": t_copy,
             "train": t_train,
             "total": t_all,
         },
