@@ -225,6 +225,10 @@ def part_auc(args) -> None:
                     sc["ours_erm"] = -r.scores["quality_rank"].to_numpy().astype(float)
                 r = ours(xs, judg, seed, combine_detectors=False)
                 sc["ours_no_detectors"] = -r.scores["quality_rank"].to_numpy().astype(float)
+                # the previous defaults: last fine-tuned state, mirrored-tail threshold only
+                r = ours(xs, judg, seed, checkpoint=ck, ft_select=False, mixture_threshold=False)
+                sc["ours_prev_defaults"] = -r.scores["quality_rank"].to_numpy().astype(float)
+                prev_flags = r.scores["is_low_quality_issue"].to_numpy()
             if args.v0:
                 sc["tsrating_v0"] = v0_scores(W, judg, ids, seed)
             sc |= all_baselines(xs, seed=seed, slow=not args.fast)
@@ -244,6 +248,12 @@ def part_auc(args) -> None:
                 if f == "all":
                     row["flag_recall"] = float(flags[lab == 1].mean())
                     row["flag_fpr_clean"] = float(flags[lab == 0].mean())
+                    row["selected_step"] = (
+                        res.report["fit"].get("validation", {}).get("selected_step")
+                    )
+                    if args.variants:
+                        row["flag_recall_prev"] = float(prev_flags[lab == 1].mean())
+                        row["flag_fpr_clean_prev"] = float(prev_flags[lab == 0].mean())
                     row["seconds_ours"] = t_ours
                 rows.append(row)
             print(f"{dname} seed {seed}: all-fault AUC ours {rows[-16]['ours']:.3f}", flush=True)
@@ -255,7 +265,7 @@ def part_auc(args) -> None:
 
 def print_auc_table(rows: list[dict]) -> None:
     cols = [k for k in rows[0] if k not in ("domain", "seed", "family", "n_deg")]
-    cols = [c for c in cols if not c.startswith(("flag_", "seconds"))]
+    cols = [c for c in cols if not c.startswith(("flag_", "seconds", "selected_"))]
     print("\nPer-family ROC AUC, degraded-by-family vs clean windows, mean over domains x seeds")
     print("| family | n | " + " | ".join(cols) + " |")
     print("|---" * (len(cols) + 2) + "|")
@@ -275,6 +285,16 @@ def print_auc_table(rows: list[dict]) -> None:
         f"clean FPR {np.mean([r['flag_fpr_clean'] for r in fl]):.4f}; "
         f"scores step {np.mean([r['seconds_ours'] for r in fl]):.1f}s per dataset"
     )
+    if "flag_recall_prev" in fl[0]:
+        print(
+            f"previous defaults: recall {np.mean([r['flag_recall_prev'] for r in fl]):.3f}, "
+            f"clean FPR {np.mean([r['flag_fpr_clean_prev'] for r in fl]):.4f}"
+        )
+    for r in fl:
+        print(
+            f"  {r['domain']} seed {r['seed']}: recall {r['flag_recall']:.3f}, clean FPR "
+            f"{r['flag_fpr_clean']:.4f}, fine-tune step kept {r.get('selected_step')}"
+        )
 
 
 def part_clean(args) -> None:
