@@ -18,9 +18,12 @@ faults (``band="eval"``, never trained on) whose degraded windows give ``s_fault
    of the dataset's own relative scores (faults only push scores down), TPR(t) from the
    calibration copy; ``t`` = the largest ``t ≤ 0`` with precision ≥ ``target_precision`` at
    prior ``prior`` and FPR ≤ ``max_fpr``, and never above ``−min_z`` robust SDs (the mirror
-   underestimates a heavy lower tail). Flag ``r < t``. Constant scores give ``r ≡ 0``: nothing
-   is flagged. Series with fewer than ``min_series_windows`` windows have no norm to judge
-   against and are flagged by the coverage rule only.
+   underestimates a heavy lower tail). Heavy contamination inflates that spread and shifts the
+   medians, so with ``mixture`` the threshold is the larger of that one and
+   :func:`mixture_threshold` (the faulty share estimated from the data's and the copy's score
+   distributions; a target precision, not a false-positive rate). Flag ``r < t``. Constant
+   scores give ``r ≡ 0``: nothing is flagged. Series with fewer than ``min_series_windows``
+   windows have no norm to judge against and are flagged by the coverage rule only.
 4. **Calibrated score.** ``p_fault`` = logistic fit of calibration-copy faults vs data windows
    on ``r``, prior-corrected to ``prior``; ``quality_score = (1 − p_fault) · (1 − missing_share)``.
 5. **Coverage rule.** ``missing_share > max_missing`` (default 0.5) ⇒ ``quality_score = 0``,

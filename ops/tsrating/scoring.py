@@ -11,11 +11,14 @@ Steps (:func:`score_windows`):
    ``"none"`` = from scratch, else a file written by ``sieve meta-train``).
 4. **Self-supervised pairs** (:mod:`ops.tsrating.sspairs`) from corrupted copies of up to
    ``max_ss_windows`` windows' worth of the dataset's series, and the judge's pairs from
-   ``judgments.parquet``; fine-tune (``ft_steps`` Adam steps). Judge agreement is measured on
+   ``judgments.parquet``; fine-tune (``ft_steps`` Adam steps; with ``ft_select`` the integrity
+   head keeps the state, checkpoint included, that best separates the calibration copy's
+   degraded from untouched windows: :class:`_Validation`). Judge agreement is measured on
    **window-disjoint** held-out pairs (``judge_holdout_share`` of the windows, by a hash of
    their id, never trained on), on all pairs and on confident pairs.
 5. **Calibration** (:mod:`ops.tsrating.calibration`) on a separate fault copy (eval-band
-   faults, up to ``max_calibration_windows`` windows), then ``quality_score``, ``p_fault``,
+   faults, up to ``max_calibration_windows`` windows; mirrored-tail and, with
+   ``mixture_threshold``, contamination-robust thresholds), then ``quality_score``, ``p_fault``,
    ``is_low_quality_issue`` and ``selectable``; the coverage rule uses ``missing_share`` =
    ``n_missing`` over the points the window should hold (observed + cadence gaps).
 
