@@ -29,6 +29,8 @@ class ScoresConfig(dg.Config):
     share: float = 0.3
     ft_steps: int = 300
     ft_lr: float = 1e-3
+    ft_select: bool = True
+    ft_check_every: int = 25
     scratch_steps: int = 600
     scratch_lr: float = 3e-3
     hidden: int = 16
@@ -44,6 +46,7 @@ class ScoresConfig(dg.Config):
     min_series_windows: int = 8
     shrink_windows: float = 2.0
     combine_detectors: bool = True
+    mixture_threshold: bool = True
     seed: int = 0
 
 

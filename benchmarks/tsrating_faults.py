@@ -181,19 +181,23 @@ def fmt(v) -> str:
 
 def part_pretrain(args) -> None:
     """The shipped checkpoint (FOMAML: it won on the held-out domains, see
-    benchmarks/README_tsrating.md), the pooled-ERM net it is compared with, and the
-    leave-one-family-out nets (ERM, one family left out of the pre-training pairs)."""
+    benchmarks/README_tsrating.md; ``--keep-shipped`` leaves it as it is), the pooled-ERM net it
+    is compared with, and the leave-one-family-out nets (``--lofo-method``, default FOMAML like
+    the shipped one; one family left out of the pre-training pairs)."""
     doms = {k: [s.values for s in v] for k, v in tuning_domains().items()}
     NETS.mkdir(parents=True, exist_ok=True)
-    info = meta_train_to(DEFAULT_CHECKPOINT, doms, method="fomaml", seed=0)
-    print("shipped checkpoint:", json.dumps(info))
+    if not args.keep_shipped:
+        info = meta_train_to(DEFAULT_CHECKPOINT, doms, method="fomaml", seed=0)
+        print("shipped checkpoint:", json.dumps(info))
     info = meta_train_to(NETS / "erm.pt", doms, method="erm", seed=0)
     print("erm:", json.dumps(info))
     if args.lofo:
         for f in FAMS:
             fam = [g for g in FAMS if g != f]
-            info = meta_train_to(NETS / f"lofo_{f}.pt", doms, method="erm", families=fam, seed=0)
-            print(f"lofo {f}: {info['seconds']:.1f}s", flush=True)
+            info = meta_train_to(
+                NETS / f"lofo_{f}.pt", doms, method=args.lofo_method, families=fam, seed=0
+            )
+            print(f"lofo {f} ({args.lofo_method}): {info['seconds']:.1f}s", flush=True)
 
 
 def part_auc(args) -> None:
@@ -208,7 +212,8 @@ def part_auc(args) -> None:
             ids = windows["window_id"].to_list()
             judg = rubric_judgments(W, ids, seed)
             t = time.perf_counter()
-            res = ours(xs, judg, seed)
+            ck = str(lodo_checkpoint(dname)) if args.split == "tuning" else ""
+            res = ours(xs, judg, seed, checkpoint=ck)
             t_ours = time.perf_counter() - t
             sc = {"ours": -res.scores["quality_rank"].to_numpy().astype(float)}
             flags = res.scores["is_low_quality_issue"].to_numpy()
@@ -220,6 +225,10 @@ def part_auc(args) -> None:
                     sc["ours_erm"] = -r.scores["quality_rank"].to_numpy().astype(float)
                 r = ours(xs, judg, seed, combine_detectors=False)
                 sc["ours_no_detectors"] = -r.scores["quality_rank"].to_numpy().astype(float)
+                # the previous defaults: last fine-tuned state, mirrored-tail threshold only
+                r = ours(xs, judg, seed, checkpoint=ck, ft_select=False, mixture_threshold=False)
+                sc["ours_prev_defaults"] = -r.scores["quality_rank"].to_numpy().astype(float)
+                prev_flags = r.scores["is_low_quality_issue"].to_numpy()
             if args.v0:
                 sc["tsrating_v0"] = v0_scores(W, judg, ids, seed)
             sc |= all_baselines(xs, seed=seed, slow=not args.fast)
@@ -239,6 +248,12 @@ def part_auc(args) -> None:
                 if f == "all":
                     row["flag_recall"] = float(flags[lab == 1].mean())
                     row["flag_fpr_clean"] = float(flags[lab == 0].mean())
+                    row["selected_step"] = (
+                        res.report["fit"].get("validation", {}).get("selected_step")
+                    )
+                    if args.variants:
+                        row["flag_recall_prev"] = float(prev_flags[lab == 1].mean())
+                        row["flag_fpr_clean_prev"] = float(prev_flags[lab == 0].mean())
                     row["seconds_ours"] = t_ours
                 rows.append(row)
             print(f"{dname} seed {seed}: all-fault AUC ours {rows[-16]['ours']:.3f}", flush=True)
@@ -250,7 +265,7 @@ def part_auc(args) -> None:
 
 def print_auc_table(rows: list[dict]) -> None:
     cols = [k for k in rows[0] if k not in ("domain", "seed", "family", "n_deg")]
-    cols = [c for c in cols if not c.startswith(("flag_", "seconds"))]
+    cols = [c for c in cols if not c.startswith(("flag_", "seconds", "selected_"))]
     print("\nPer-family ROC AUC, degraded-by-family vs clean windows, mean over domains x seeds")
     print("| family | n | " + " | ".join(cols) + " |")
     print("|---" * (len(cols) + 2) + "|")
@@ -270,6 +285,16 @@ def print_auc_table(rows: list[dict]) -> None:
         f"clean FPR {np.mean([r['flag_fpr_clean'] for r in fl]):.4f}; "
         f"scores step {np.mean([r['seconds_ours'] for r in fl]):.1f}s per dataset"
     )
+    if "flag_recall_prev" in fl[0]:
+        print(
+            f"previous defaults: recall {np.mean([r['flag_recall_prev'] for r in fl]):.3f}, "
+            f"clean FPR {np.mean([r['flag_fpr_clean_prev'] for r in fl]):.4f}"
+        )
+    for r in fl:
+        print(
+            f"  {r['domain']} seed {r['seed']}: recall {r['flag_recall']:.3f}, clean FPR "
+            f"{r['flag_fpr_clean']:.4f}, fine-tune step kept {r.get('selected_step')}"
+        )
 
 
 def part_clean(args) -> None:
@@ -339,40 +364,68 @@ def part_clean(args) -> None:
             )
 
 
+def lodo_checkpoint(dname: str) -> Path:
+    """FOMAML net pre-trained on the tuning domains other than ``dname`` (written on first use):
+    on the tuning split the shipped checkpoint has seen every domain, so init comparisons
+    there use these."""
+    path = NETS / f"lodo_{dname}.pt"
+    if not path.is_file():
+        NETS.mkdir(parents=True, exist_ok=True)
+        doms = {k: [s.values for s in v] for k, v in tuning_domains().items() if k != dname}
+        info = meta_train_to(path, doms, method="fomaml", seed=0)
+        print(f"lodo net without {dname}: {info['seconds']:.0f}s", flush=True)
+    return path
+
+
 def part_meta(args) -> None:
-    """Init comparison on held-out domains: shipped ERM vs FOMAML vs scratch, with the
-    dataset's own fine-tuning (the product path) and with none (``ft_steps=0``: the init
-    alone)."""
-    doms = heldout_domains()
-    inits = {"fomaml (shipped)": "", "scratch": "none"}
-    if (NETS / "erm.pt").is_file():
-        inits["erm"] = str(NETS / "erm.pt")
+    """Init and fine-tuning comparison: shipped FOMAML (on the tuning split: the
+    leave-one-domain-out FOMAML net) vs pooled ERM vs scratch; per init no fine-tuning
+    (``ft_steps=0``: the init alone), 300 steps keeping the last state, and 300 steps with the
+    validation-selected state (``ft_select``, the default)."""
+    doms = heldout_domains() if args.split == "heldout" else tuning_domains()
+    names = [d for d in doms if d != "co2_sunspots"]
+    runs = [("fomaml", 0, False), ("fomaml", 300, False), ("fomaml", 300, True)]
+    if args.variants:
+        runs += [("erm", 0, False), ("erm", 300, False), ("erm", 300, True)]
+        runs += [("scratch", 600, False), ("scratch", 600, True)]
     rows = []
-    for dname in ("exchange", "nab_traffic", "noaa_lincoln"):
+    for dname in names:
+        init = {"fomaml": str(lodo_checkpoint(dname)) if args.split == "tuning" else ""}
+        init |= {"scratch": "none", "erm": str(NETS / "erm.pt")}
         for seed in range(args.seeds):
             xs, lab, _ = eval_set(doms[dname], FAMS, seed=2000 + seed)
-            for name, ck in inits.items():
-                for ft in (0, 300) if ck != "none" else (300,):
-                    r = ours(xs, pl.DataFrame(), seed, checkpoint=ck, ft_steps=ft)
-                    q = -r.scores["quality_rank"].to_numpy().astype(float)
-                    rows.append(
-                        {
-                            "domain": dname,
-                            "seed": seed,
-                            "init": name,
-                            "ft_steps": ft,
-                            "auc": auc(q, lab),
-                        }
-                    )
-                    print(json.dumps(rows[-1]), flush=True)
-    (RESULTS / "tsrating_meta.json").write_text(json.dumps(rows, indent=1))
-    print("\n| init | fine-tune steps | mean AUC (12 simulated families, held-out) |")
-    print("|---|---|---|")
-    for name in inits:
-        for ft in (0, 300):
-            v = [r["auc"] for r in rows if r["init"] == name and r["ft_steps"] == ft]
-            if v:
-                print(f"| {name} | {ft} | {np.mean(v):.3f} |")
+            for name, ft, sel in runs:
+                if name == "erm" and not (NETS / "erm.pt").is_file():
+                    continue
+                kw = {"ft_steps": ft} if name != "scratch" else {"scratch_steps": ft}
+                r = ours(xs, pl.DataFrame(), seed, checkpoint=init[name], ft_select=sel, **kw)
+                q = -r.scores["quality_rank"].to_numpy().astype(float)
+                v = r.report["fit"].get("validation", {})
+                rows.append(
+                    {
+                        "domain": dname,
+                        "seed": seed,
+                        "init": name,
+                        "ft_steps": ft,
+                        "select": sel,
+                        "auc": auc(q, lab),
+                        "selected_step": v.get("selected_step"),
+                    }
+                )
+                print(json.dumps(rows[-1]), flush=True)
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / f"tsrating_meta_{args.split}.json").write_text(json.dumps(rows, indent=1))
+    print(f"\n| init | fine-tune steps | state kept | mean AUC (12 families, {args.split}) |")
+    print("|---|---|---|---|")
+    for name, ft, sel in runs:
+        v = [
+            r["auc"]
+            for r in rows
+            if r["init"] == name and r["ft_steps"] == ft and r["select"] == sel
+        ]
+        if v:
+            kept = "validation-selected" if sel else "last"
+            print(f"| {name} | {ft} | {kept} | {np.mean(v):.3f} |")
 
 
 def linear_rmse(train: np.ndarray, test: np.ndarray) -> float:
@@ -470,6 +523,8 @@ def main() -> None:
     ap.add_argument("--variants", action="store_true", help="scratch/FOMAML/no-detector runs")
     ap.add_argument("--fast", action="store_true", help="skip the data-valuation baselines")
     ap.add_argument("--co2-sunspots", default=None, help="statsmodels/datasets folder")
+    ap.add_argument("--keep-shipped", action="store_true", help="pretrain: keep the checkpoint")
+    ap.add_argument("--lofo-method", choices=["fomaml", "erm"], default="fomaml")
     args = ap.parse_args()
     parts = {
         "pretrain": part_pretrain,

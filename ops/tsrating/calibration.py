@@ -18,9 +18,12 @@ faults (``band="eval"``, never trained on) whose degraded windows give ``s_fault
    of the dataset's own relative scores (faults only push scores down), TPR(t) from the
    calibration copy; ``t`` = the largest ``t ≤ 0`` with precision ≥ ``target_precision`` at
    prior ``prior`` and FPR ≤ ``max_fpr``, and never above ``−min_z`` robust SDs (the mirror
-   underestimates a heavy lower tail). Flag ``r < t``. Constant scores give ``r ≡ 0``: nothing
-   is flagged. Series with fewer than ``min_series_windows`` windows have no norm to judge
-   against and are flagged by the coverage rule only.
+   underestimates a heavy lower tail). Heavy contamination inflates that spread and shifts the
+   medians, so with ``mixture`` the threshold is the larger of that one and
+   :func:`mixture_threshold` (the faulty share estimated from the data's and the copy's score
+   distributions; a target precision, not a false-positive rate). Flag ``r < t``. Constant
+   scores give ``r ≡ 0``: nothing is flagged. Series with fewer than ``min_series_windows``
+   windows have no norm to judge against and are flagged by the coverage rule only.
 4. **Calibrated score.** ``p_fault`` = logistic fit of calibration-copy faults vs data windows
    on ``r``, prior-corrected to ``prior``; ``quality_score = (1 − p_fault) · (1 − missing_share)``.
 5. **Coverage rule.** ``missing_share > max_missing`` (default 0.5) ⇒ ``quality_score = 0``,
@@ -51,6 +54,8 @@ class CalibrationConfig:
     min_series_windows: int = 8
     shrink_windows: float = 2.0
     combine: bool = True
+    mixture: bool = True
+    mixture_min_tpr: float = 0.2
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.max_missing <= 1.0:
@@ -161,7 +166,46 @@ def fit(
         if a >= 0:  # no usable signal: the prior for everyone
             a, b = 0.0, logit_prior
     info = {"fpr_est": est[0], "tpr_est": est[1], "n_fault": int(len(r_fault)), "n_data": n}
+    info["rule"] = "mirror" if np.isfinite(best_t) else "none"
+    if cfg.mixture:
+        t_mix, pi, prec = mixture_threshold(r_data, r_fault, cfg)
+        info |= {"contamination_est": pi}
+        info["mixture_threshold"] = t_mix if np.isfinite(t_mix) else None
+        if t_mix > best_t:
+            best_t = t_mix
+            info |= {"rule": "mixture", "precision_est": prec}
+            info["tpr_est"] = float((r_fault < t_mix).mean())
     return Calibrator(best_t, a, b, cfg, info)
+
+
+def mixture_threshold(
+    r_data: np.ndarray, r_fault: np.ndarray, cfg: CalibrationConfig
+) -> tuple[float, float, float]:
+    """Contamination-robust threshold ``(t, pi, precision)``. The data's relative scores are a
+    mixture ``(1 − pi)·clean + pi·faulty``; taking the calibration copy's fault scores as the
+    faulty component's shape, ``F_data(t) ≥ pi·F_fault(t)`` for every ``t``, so
+    ``pi ≤ min F_data(t)/F_fault(t)`` over the thresholds where the copy's faults are common
+    (``F_fault ≥ mixture_min_tpr``: a stable ratio). The precision of flagging ``r < t`` is then
+    about ``pi·F_fault(t)/F_data(t)``; ``t`` = the largest one at or below the data median
+    reaching ``target_precision``. Clean data gives a small ``pi`` and no threshold (−inf);
+    heavy contamination, which inflates the robust spread the mirrored-tail rule relies on,
+    gives a large one."""
+    r_data, r_fault = np.sort(np.asarray(r_data, float)), np.sort(np.asarray(r_fault, float))
+    if len(r_data) < 20 or len(r_fault) < 20:
+        return -np.inf, 0.0, 0.0
+    cand = r_data[: len(r_data) // 2]
+    f_data = np.searchsorted(r_data, cand, side="left") / len(r_data)
+    f_fault = np.searchsorted(r_fault, cand, side="left") / len(r_fault)
+    ok = f_fault >= cfg.mixture_min_tpr
+    if not ok.any():
+        return -np.inf, 0.0, 0.0
+    pi = float(min(1.0, np.min(f_data[ok] / f_fault[ok])))
+    prec = pi * f_fault / np.maximum(f_data, 1e-12)
+    good = (prec >= cfg.target_precision) & (f_data > 0)
+    if not good.any():
+        return -np.inf, pi, 0.0
+    i = int(np.flatnonzero(good).max())
+    return float(cand[i]), pi, float(prec[i])
 
 
 def finalize(

@@ -13,7 +13,7 @@ first, ``p(b > a) = (pred[a,b] + 1 - pred[b,a]) / 2``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -47,7 +47,11 @@ class Answer:
     raw: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        # shallow (the fields are scalars and one list of str): dataclasses.asdict deep-copies
+        # and was a quarter of the rubric judgments step
+        d = {f.name: getattr(self, f.name) for f in fields(self)}
+        d["raw"] = list(self.raw)
+        return d
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Answer:

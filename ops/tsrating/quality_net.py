@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import io
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -92,9 +92,13 @@ def train(
     w_judge: float = 0.5,
     seed: int = 0,
     weight_decay: float = 1e-4,
+    check_every: int = 0,
+    on_check: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
     """Adam with a cosine schedule on the weighted BT loss. ``ss`` = (a, b, p, w) row indices
-    into ``X``; ``judge`` = {criterion: (a, b, p)}."""
+    into ``X``; ``judge`` = {criterion: (a, b, p)}. ``on_check(step)`` is called (net in eval
+    mode) before the first step, every ``check_every`` steps and after the last one: the
+    scores step's validation-selected fine-tuning keeps the best state it sees."""
     t0 = time.perf_counter()
     g = torch.Generator().manual_seed(seed)
     Xt = torch.as_tensor(X, dtype=torch.float32)
@@ -106,9 +110,18 @@ def train(
         for c, t in (judge or {}).items()
         if len(t[0])
     }
+
+    def check(step: int) -> None:
+        if on_check is not None:
+            net.eval()
+            on_check(step)
+            net.train()
+
+    check(0)
     net.train()
     last = None
-    for _ in range(steps):
+    done = 0
+    for step in range(steps):
         loss = torch.zeros(())
         if S is not None and w_ss > 0:
             i = torch.randint(len(S[0]), (batch,), generator=g)
@@ -130,6 +143,11 @@ def train(
         opt.step()
         sched.step()
         last = float(loss.detach())
+        done = step + 1
+        if check_every > 0 and done % check_every == 0 and done < steps:
+            check(done)
+    if done > 0:
+        check(done)
     net.eval()
     return {"seconds": time.perf_counter() - t0, "final_loss": last, "steps": steps}
 

@@ -47,7 +47,6 @@ import numpy as np
 from ops.hashing import sha256_hex
 from ops.tsrating.judge_base import OK, Answer, Query
 from ops.tsrating.prompts import CRITERIA
-from ops.tsrating.serialize import content_hash
 
 RUBRIC_VERSION = "rubric-v1"
 
@@ -191,7 +190,7 @@ class RubricJudge:
         self.model = RUBRIC_VERSION
         self.offline = False  # never calls anything
         self.calls_made = 0
-        self._memo: dict[str, dict[str, float]] = {}
+        self._memo: dict[bytes, dict[str, float]] = {}
 
     def identity(self, criterion: str) -> dict[str, Any]:
         params = asdict(self.config)
@@ -204,7 +203,9 @@ class RubricJudge:
         }
 
     def score(self, values) -> dict[str, float]:
-        key = content_hash(values)
+        # memo key: the raw float64 bytes (a NaN or -0.0 bit pattern only costs a miss); the
+        # cache key elsewhere stays the canonical content_hash
+        key = np.ascontiguousarray(values, dtype=np.float64).tobytes()
         out = self._memo.get(key)
         if out is None:
             if len(self._memo) > 100_000:

@@ -11,11 +11,14 @@ Steps (:func:`score_windows`):
    ``"none"`` = from scratch, else a file written by ``sieve meta-train``).
 4. **Self-supervised pairs** (:mod:`ops.tsrating.sspairs`) from corrupted copies of up to
    ``max_ss_windows`` windows' worth of the dataset's series, and the judge's pairs from
-   ``judgments.parquet``; fine-tune (``ft_steps`` Adam steps). Judge agreement is measured on
+   ``judgments.parquet``; fine-tune (``ft_steps`` Adam steps; with ``ft_select`` the integrity
+   head keeps the state, checkpoint included, that best separates the calibration copy's
+   degraded from untouched windows: :class:`_Validation`). Judge agreement is measured on
    **window-disjoint** held-out pairs (``judge_holdout_share`` of the windows, by a hash of
    their id, never trained on), on all pairs and on confident pairs.
 5. **Calibration** (:mod:`ops.tsrating.calibration`) on a separate fault copy (eval-band
-   faults, up to ``max_calibration_windows`` windows), then ``quality_score``, ``p_fault``,
+   faults, up to ``max_calibration_windows`` windows; mirrored-tail and, with
+   ``mixture_threshold``, contamination-robust thresholds), then ``quality_score``, ``p_fault``,
    ``is_low_quality_issue`` and ``selectable``; the coverage rule uses ``missing_share`` =
    ``n_missing`` over the points the window should hold (observed + cadence gaps).
 
@@ -61,6 +64,8 @@ class ScoringConfig:
     share: float = 0.3
     ft_steps: int = 300
     ft_lr: float = 1e-3
+    ft_select: bool = True
+    ft_check_every: int = 25
     scratch_steps: int = 600
     scratch_lr: float = 3e-3
     hidden: int = 16
@@ -76,6 +81,7 @@ class ScoringConfig:
     min_series_windows: int = 8
     shrink_windows: float = 2.0
     combine_detectors: bool = True
+    mixture_threshold: bool = True
     seed: int = 0
 
     def calibration(self) -> cal.CalibrationConfig:
@@ -88,6 +94,7 @@ class ScoringConfig:
             min_series_windows=self.min_series_windows,
             shrink_windows=self.shrink_windows,
             combine=self.combine_detectors,
+            mixture=self.mixture_threshold,
         )
 
 
@@ -98,7 +105,7 @@ class ScoringResult:
     net: QualityNet | None = None
     notes: list[str] = field(default_factory=list)
     judge_model: str = ""
-    arrays: dict[str, np.ndarray] = field(default_factory=dict)  # s, X, sid, r (diagnostics)
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)  # diagnostics (benchmarks)
 
 
 def series_arrays(points: pl.DataFrame) -> dict[str, np.ndarray]:
@@ -183,6 +190,59 @@ def _minmax(v: np.ndarray) -> np.ndarray:
     return (v - lo) / (hi - lo) if hi > lo else np.full(len(v), 0.5)
 
 
+class _Validation:
+    """Validation-selected fine-tuning: AUC of the integrity utility, relative to each series'
+    median, separating degraded (label 1) from untouched (label 0) windows of the calibration
+    copy. :meth:`check` returns the ``on_check`` callback of :func:`quality_net.train`; the best
+    state (ties and gains under ``min_gain`` keep the earlier one, so the init wins unless the
+    dataset's own pairs measurably help) is kept."""
+
+    min_gain = 1e-3
+
+    def __init__(self, X: np.ndarray, lab: np.ndarray, sid: np.ndarray, n_series: int):
+        self.X, self.sid, self.n_series = X, sid, n_series
+        self.pos, self.neg = lab == 1, lab == 0
+        self.usable = bool(self.pos.sum() >= 5 and self.neg.sum() >= 5)
+        self.best_state: dict[str, torch.Tensor] | None = None
+        self.best_auc, self.best_step = -1.0, -1
+        self.curve: list[tuple[int, float]] = []
+
+    def auc(self, net: QualityNet) -> float:
+        s = score(net, self.X)[0]
+        m = cal.series_medians(s, self.sid, self.n_series, 0.0)
+        return _mw_auc(s[self.neg] - m[self.sid[self.neg]], s[self.pos] - m[self.sid[self.pos]])
+
+    def check(self, net: QualityNet):
+        def on_check(step: int) -> None:
+            a = self.auc(net)
+            self.curve.append((step, a))
+            if a > self.best_auc + (self.min_gain if self.best_state is not None else 0.0):
+                self.best_auc, self.best_step = a, step
+                self.best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
+
+        return on_check
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "selected_step": self.best_step,
+            "auc_selected": self.best_auc,
+            "auc_init": self.curve[0][1] if self.curve else None,
+            "auc_last": self.curve[-1][1] if self.curve else None,
+            "n_degraded": int(self.pos.sum()),
+            "n_untouched": int(self.neg.sum()),
+        }
+
+
+def _mw_auc(hi: np.ndarray, lo: np.ndarray) -> float:
+    """P(a ``hi`` value beats a ``lo`` value) (Mann-Whitney, ties count one half)."""
+    from scipy.stats import rankdata
+
+    v = np.concatenate([hi, lo])
+    rk = rankdata(v)
+    n1, n0 = len(hi), len(lo)
+    return float((rk[:n1].sum() - n1 * (n1 + 1) / 2) / max(n1 * n0, 1))
+
+
 def load_init(checkpoint: str) -> tuple[QualityNet | None, str | None]:
     """The net to start from and its version (``None`` for a from-scratch run)."""
     if checkpoint.strip().lower() == "none":
@@ -264,16 +324,9 @@ def score_windows(
             train_j[c] = (a[m] + off, b[m] + off, p[m])
     Xall = np.concatenate([ps.X, X]) if n else ps.X
     t_pairs = time.perf_counter() - t0 - t_feat
-    fit = (
-        train(net, Xall, ss, train_j, steps=steps, lr=lr, w_judge=config.w_judge, seed=config.seed)
-        if steps > 0 and (len(ss[0]) or train_j)
-        else {"steps": 0}
-    )
-    t_train = time.perf_counter() - t0 - t_feat - t_pairs
-    s, J = score(net, X)
-    sp = score(net, ps.X)[0]
 
-    # calibration copy: eval-band faults, never trained on
+    # calibration copy: eval-band faults on fresh segments, never trained on; it also
+    # validates the fine-tuning (the integrity head keeps its best state on this copy)
     csegs = _sample([len(x) for x in xs], config.max_calibration_windows, length, rng)
     cl, csid, cX = [], [], []
     for i, lo, hi in csegs:
@@ -283,13 +336,40 @@ def score_windows(
         cl.append(window_labels(delta, fam, g, length)[0] if len(y) >= length else np.zeros(len(g)))
         cX.append(F)
         csid.append(np.full(len(g), i))
+    cXa = np.concatenate(cX) if cX else np.zeros((0, X.shape[1]), np.float32)
+    labc = np.concatenate(cl) if cl else np.zeros(0)
+    csida = np.concatenate(csid).astype(np.int64) if csid else np.zeros(0, np.int64)
+    val = _Validation(cXa, labc, csida, len(xs)) if config.ft_select else None
+    t_copy = time.perf_counter() - t0 - t_feat - t_pairs
+    fit = (
+        train(
+            net,
+            Xall,
+            ss,
+            train_j,
+            steps=steps,
+            lr=lr,
+            w_judge=config.w_judge,
+            seed=config.seed,
+            check_every=config.ft_check_every if val is not None and val.usable else 0,
+            on_check=val.check(net) if val is not None and val.usable else None,
+        )
+        if steps > 0 and (len(ss[0]) or train_j)
+        else {"steps": 0}
+    )
+    t_train = time.perf_counter() - t0 - t_feat - t_pairs - t_copy
+    s, J = score(net, X)  # judge heads: the whole fine-tune
+    if val is not None and val.best_state is not None:
+        fit["validation"] = val.summary()
+        net.load_state_dict(val.best_state)  # integrity head: the validation-selected state
+        s = score(net, X)[0]
+    sp = score(net, ps.X)[0]
+
     ccfg = config.calibration()
     ev = cal.evidence(s, X, sid, len(xs), ccfg)
     r = ev.utility(s, X, sid)
-    if cX:
-        cXa = np.concatenate(cX)
-        labc = np.concatenate(cl)
-        rc = ev.utility(score(net, cXa)[0], cXa, np.concatenate(csid))
+    if len(cXa):
+        rc = ev.utility(score(net, cXa)[0], cXa, csida)
         r_fault = rc[labc == 1]
     else:
         r_fault = np.zeros(0)
@@ -370,11 +450,12 @@ def score_windows(
         "seconds": {
             "features": t_feat,
             "pairs": t_pairs,
+            "calibration_copy": t_copy,
             "train": t_train,
             "total": t_all,
         },
     }
-    arrays = {"s": s, "X": X, "sid": sid, "r": r}
+    arrays = {"s": s, "X": X, "sid": sid, "r": r, "cX": cXa, "csid": csida, "clab": labc}
     return ScoringResult(frame, report, net, notes, judge_model, arrays)
 
 

@@ -149,6 +149,36 @@ def test_calibration_threshold_separates_a_fault_copy():
     assert cal.finalize(r, sid, np.zeros(2000), C)["is_low_quality_issue"].mean() < 0.02
 
 
+def test_mixture_threshold_finds_faults_under_heavy_contamination():
+    rng = np.random.default_rng(1)
+    clean, bad = rng.normal(0, 1, 1400), rng.normal(-5, 1.5, 600)  # 30 % of windows faulty
+    r = np.concatenate([clean, bad])
+    # the calibration copy's faults: same shape as the data's faults, fresh draws
+    r_fault = rng.normal(-5, 1.5, 800)
+    sid = np.zeros(len(r), int)
+    mirror = cal.fit(r, r_fault, cal.CalibrationConfig(mixture=False))
+    mix = cal.fit(r, r_fault)
+    assert mix.info["rule"] == "mixture" and 0.2 < mix.info["contamination_est"] < 0.4
+    f_mirror = cal.finalize(r, sid, np.zeros(len(r)), mirror)["is_low_quality_issue"]
+    f_mix = cal.finalize(r, sid, np.zeros(len(r)), mix)["is_low_quality_issue"]
+    assert f_mix[1400:].mean() > 0.7 > f_mirror[1400:].mean()  # recall
+    # the rule targets precision (0.8), not a false-positive rate, on contaminated data
+    precision = f_mix[1400:].sum() / f_mix.sum()
+    assert precision >= 0.75 and f_mix[:1400].mean() < 0.12
+
+
+def test_mixture_threshold_leaves_clean_data_alone():
+    rng = np.random.default_rng(2)
+    r, r_fault = rng.normal(0, 1, 2000), rng.normal(-5, 1.5, 800)
+    C = cal.fit(r, r_fault)
+    assert C.info["contamination_est"] < 0.05 and C.info["rule"] != "mixture"
+    flags = cal.finalize(r, np.zeros(2000, int), np.zeros(2000), C)["is_low_quality_issue"]
+    assert flags.mean() < 0.02
+    # no fault copy or constant scores: no mixture threshold
+    assert cal.mixture_threshold(r, np.zeros(0), cal.CalibrationConfig())[0] == -np.inf
+    assert cal.mixture_threshold(np.zeros(50), np.zeros(50), cal.CalibrationConfig())[0] == -np.inf
+
+
 def test_short_series_are_flagged_by_coverage_only():
     C = cal.Calibrator(-1.0, -1.0, 0.0, cal.CalibrationConfig(), {})
     sid = np.array([0] * 20 + [1] * 3)
@@ -200,6 +230,25 @@ def test_score_windows_finds_injected_faults():
     assert s["judge_kind"].unique().to_list() == ["self-supervised"]
     assert res.report["init"].startswith("quality-net-")
     assert res.report["calibration"]["threshold"] < 0
+
+
+def test_fine_tuning_keeps_the_validation_selected_state():
+    rng = np.random.default_rng(4)
+    xs = []
+    for k in range(3):
+        y, _, _ = inject(_series(3000, k), ["spikes", "noise"], rng, share=0.1)
+        xs.append(y)
+    points, windows = _frames(xs)
+    cfg = dict(FAST, ft_check_every=10)
+    res = score_windows(windows, points, pl.DataFrame(), config=ScoringConfig(**cfg))
+    v = res.report["fit"]["validation"]
+    assert v["selected_step"] in range(0, FAST["ft_steps"] + 1, 10)
+    assert v["auc_selected"] >= max(v["auc_init"], v["auc_last"]) - 1e-12
+    assert v["n_degraded"] >= 5 and v["n_untouched"] >= 5
+    off = score_windows(
+        windows, points, pl.DataFrame(), config=ScoringConfig(**cfg, ft_select=False)
+    )
+    assert "validation" not in off.report["fit"]
 
 
 def test_score_windows_missing_windows_never_selected_and_clean_data_few_flags():
