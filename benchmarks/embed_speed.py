@@ -10,6 +10,7 @@ of the process (the rate an otherwise idle core would give; robust to load from 
     python -m benchmarks.embed_speed                       # lite0 (+ lite1/lite2 if installed)
     python -m benchmarks.embed_speed --encoders lite0 --resolutions 128 --batches 32,64 --threads 2
     python -m benchmarks.embed_speed --int8 --encoders lite0 --resolutions 128
+    python -m benchmarks.embed_speed --memory 50000 --encoders lite0+lite2 --resolutions 128
 
 ``--int8``: the encoder's ONNX graph quantised by ONNX Runtime, dynamic (``quantize_dynamic``,
 int8 weights) and static (``quantize_static``, QDQ, per-channel, calibrated on 256 CIFAR-10
@@ -135,6 +136,37 @@ def int8_study(name: str, res: int, threads: int, rounds: int, min_s: float) -> 
         )
 
 
+def memory_run(name: str, res: int, n: int, threads: int) -> None:
+    """Stream the first ``n`` CIFAR-10N training JPEGs (zip by zip, one decoded batch alive at a
+    time) through the encoder into one preallocated ``(n, dim)`` array: time and peak RSS."""
+    import resource
+
+    from benchmarks.labels_photos import cifar_zips, zip_images
+
+    def images():
+        left = n
+        for z in cifar_zips("train"):
+            for im in zip_images(z, left):
+                yield im
+                left -= 1
+            if left <= 0:
+                return
+
+    enc = PretrainedEncoder(name, res, threads=threads)
+    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    w0, c0 = time.perf_counter(), time.process_time()
+    out = enc.embed(images(), n=n, progress=print, every_s=60)
+    wall, cpu = time.perf_counter() - w0, time.process_time() - c0
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"\n### Memory, {enc.tag}, {threads} thread(s)\n")
+    print("| images | dim | result MB | wall s | img/s | img/CPU-s | peak RSS before / after MB |")
+    print("|---|---|---|---|---|---|---|")
+    print(
+        f"| {len(out)} | {out.shape[1]} | {out.nbytes / 2**20:.0f} | {wall:.0f} | "
+        f"{len(out) / wall:.0f} | {len(out) / cpu:.0f} | {rss0:.0f} / {peak:.0f} |"
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -148,8 +180,13 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--min-s", type=float, default=1.5, help="seconds per cell and round")
     ap.add_argument("--int8", action="store_true", help="int8 vs fp32 ONNX graphs (see above)")
+    ap.add_argument("--memory", type=int, help="embed this many CIFAR-10N images: peak RSS")
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
+    if a.memory:
+        for name in a.encoders.split(","):
+            memory_run(name, int(a.resolutions.split(",")[0]), a.memory, a.threads)
+        return
     if a.int8:
         for name in a.encoders.split(","):
             for r in map(int, a.resolutions.split(",")):

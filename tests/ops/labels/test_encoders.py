@@ -191,7 +191,8 @@ def test_a_different_encoder_version_does_not_reuse_the_cache(tmp_path, encoder,
 
 def test_backbone_strings():
     assert parse_backbone("small_cnn") == {"kind": "cnn"}
-    assert parse_backbone("pretrained") == {"kind": "pretrained", "encoder": "lite0"}
+    assert parse_backbone("pretrained") == {"kind": "pretrained", "encoder": "lite0+lite2"}
+    assert parse_backbone("pretrained:lite0")["encoder"] == "lite0"
     assert parse_backbone("pretrained:lite2")["encoder"] == "lite2"
     assert BackboneConfig().with_spec("pretrained:lite1").spec == "pretrained:lite1"
     for bad in ("resnet", "pretrained:clip", "module:", "module:nope", "auto:x"):
@@ -265,7 +266,7 @@ def test_clean_labels_on_pretrained_features_auto_and_cache(tmp_path, enc_dir, m
         progress=lines.append,
     )
     assert summary.image_size is None and summary.channels is None  # trained on vectors
-    assert any("auto -> pretrained:lite0" in n for n in summary.notes)
+    assert any("auto -> pretrained:lite0+lite2" in n for n in summary.notes)
     # the wrong label is found; 24 rows are below the policy's minimum, so it is flagged, not
     # changed (docs/labels.md §4a)
     assert frame.height == 24 and frame["is_label_issue"][0]
