@@ -1,8 +1,10 @@
-"""Real photos on CPU: label cleaning on pretrained features (EfficientNet-Lite0 at 128 px).
+"""Real photos on CPU: label cleaning on pretrained features (default: EfficientNet-Lite0 and
+Lite2 side by side at 128 px, linear head).
 
-Two benchmarks, both on the vectors of the default pretrained backbone (``pretrained:lite0``,
-docs/labels.md §10), computed by the code users run (:class:`PretrainedEncoder`) or read from a
-cache of them that is first checked against a fresh embedding of 64 images:
+Benchmarks on the vectors of the default pretrained backbone (``pretrained:lite0+lite2``,
+docs/labels.md §10; ``--encoder`` / ``--flip`` / ``--head`` / ``--head-wd`` change it),
+computed by the code users run (:class:`PretrainedEncoder`) or read from a cache of them that is
+first checked against a fresh embedding of 64 images:
 
 ``cifar10n`` -- the CIFAR-10N training images (all 50,000 by default) with the human labels
 ``aggre`` or ``worse``, 10 trusted images per class (drawn per seed, given their clean labels;
@@ -10,7 +12,7 @@ the same for every method), the CIFAR-10 test set for the head's test accuracy. 
 seed: flag precision / recall / F1 against ``given != clean``, kept share of the pool, label
 accuracy over the kept rows and over **all** pool rows (a dropped row keeps its wrong given
 label; also with every flagged row relabelled to the head's top class instead), and the
-last-epoch test accuracy of the default linear head retrained on the kept rows
+last-epoch test accuracy of the default head retrained on the kept rows
 with their rectified labels (plus the trusted rows). ``CE`` trains the head on the given labels,
 ``oracle`` on the clean ones.
 
@@ -19,15 +21,21 @@ were validated as wrong by Mechanical Turk workers (Northcutt, Athalye & Mueller
 :mod:`benchmarks.cifar10_test_label_errors`): how many of the 54 ``cleanlab_oof`` flags, and at
 what flag rate, per fold seed.
 
-    python -m benchmarks.labels_photos cifar10n --noises aggre,worse --seeds 3
+``heads`` -- which vectors and head: out-of-fold accuracy on the ``tune`` rows (CIFAR-10N
+40,000-49,999) against the given labels (the criterion) and the clean ones, and the embedding
+cost per CPU-second; ``tune`` -- the head's weight decay on the same rows.
+
+    python -m benchmarks.labels_photos cifar10n --seeds 3 --methods ce,cleanlab_oof,oracle
     python -m benchmarks.labels_photos cifar10_test --seeds 3
+    python -m benchmarks.labels_photos heads --features lite0,lite0+lite2 --heads linear@0.3
     python -m benchmarks.labels_photos backbones --seeds 3    # digits, USPS: clean-label head
     python -m benchmarks.labels_photos tune                   # how head_weight_decay was chosen
     python -m benchmarks.labels_photos cifar10n --n-train 5000 --seeds 1     # quick look
 
 Embeddings: ``--emb-dir`` (default ``$SIEVE_EMB_CACHE`` or ``.bench_data/emb``) holds
-``cifar_train50000_<tag>.npy`` / ``cifar_test_<tag>.npy``; missing files are computed from the
-CIFAR zips (about 4 min for 60k images on 2 cores) and saved there.
+``cifar_train50000_<tag>.npy`` / ``cifar_test_<tag>.npy`` / ``cifar_train40000-49999_<tag>.npy``,
+one file per encoder (a combination reads its parts); missing files are computed from the
+CIFAR zips (about 4.5 CPU-minutes per 50k images for the default pair) and saved there.
 """
 
 from __future__ import annotations
