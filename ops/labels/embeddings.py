@@ -7,7 +7,7 @@ per encoder version (``<cache_dir>/<encoder tag>/``) of Parquet parts with two c
 rerun over a grown or edited folder embeds only the files whose bytes are new; identical files
 (same hash) are embedded once; a renamed file is a cache hit. Parts are written every
 ``flush_every`` images, so an interrupted run resumes where it stopped. Memory beyond the
-``(N, 1280)`` result stays flat: one batch of decoded images at a time.
+``(N, dim)`` result stays flat: one batch of decoded images at a time.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import polars as pl
 from ops.fileio import write_parquet_atomic
 from ops.hashing import sha256_file
 from ops.labels.backbones import BackboneConfig, EmbeddingSource
-from ops.labels.encoders import FEATURE_DIM, PretrainedEncoder, Progress, progress_line
+from ops.labels.encoders import PretrainedEncoder, Progress, progress_line
 
 
 @dataclass(frozen=True)
@@ -91,7 +91,7 @@ def embed_files(
     progress: Progress | None = None,
     flush_every: int = 4096,
 ) -> tuple[np.ndarray, EmbedStats]:
-    """``(vectors (N, 1280) float32 in the order of paths, stats)``.
+    """``(vectors (N, encoder.dim) float32 in the order of paths, stats)``.
 
     Parameters
     ----------
@@ -119,7 +119,7 @@ def embed_files(
         f"[{encoder.tag}] {len(paths)} images, {len(first)} distinct, {len(first) - len(todo)} "
         f"cached, {len(todo)} to embed"
     )
-    out = np.empty((len(paths), FEATURE_DIM), np.float32)
+    out = np.empty((len(paths), encoder.dim), np.float32)
     row_of = {h: i for i, h in enumerate(hashes)}  # any row with that content
     for h, v in cached.items():
         out[row_of[h]] = v
@@ -162,6 +162,7 @@ def encoder_for(
         threads=cfg.num_threads,
         batch_size=cfg.encoder_batch_size,
         cache_dir=cache_dir,
+        flip=cfg.encoder_flip,
     )
 
 

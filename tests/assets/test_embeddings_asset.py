@@ -64,13 +64,13 @@ def test_image_embeddings_asset(tmp_path, monkeypatch):
     assert (first["n_embedded"], first["n_cached"]) == (20, 0)
     assert (second["n_embedded"], second["n_cached"]) == (0, 20)  # the nightly rerun
     table = pl.read_parquet(root / "clean" / "images" / "photos" / "embeddings.parquet")
-    assert table.height == 20 and table["encoder"][0].startswith("lite0-r64-")
+    assert table.height == 20 and table["encoder"][0].startswith("lite0+lite2-r64-")
     vec = load_embeddings(
         root / "clean" / "images" / "photos" / "embeddings.parquet", table["image"].to_list()
     )
-    assert vec.dim == 1280
+    assert vec.dim == 2 * 1280  # the default: Lite0 and Lite2 side by side
     labels_meta = meta(runs[1], "image_labels_clean")
-    assert "auto -> pretrained:lite0" in labels_meta["notes"]
+    assert "auto -> pretrained:lite0+lite2" in labels_meta["notes"]
     assert "'n_embedded': 0" in labels_meta["notes"]  # the labels asset reused the cache
     assert "skipped" in meta(runs[2], "image_embeddings")  # greyscale 8 px: small CNN
     assert not (root / "clean" / "images" / "digits" / "embeddings.parquet").exists()

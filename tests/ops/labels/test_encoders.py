@@ -103,6 +103,42 @@ def test_imagenet_head_is_plausible_on_a_real_photo():
     assert {698, 663, 442} & set(top5)  # palace / monastery / bell cote
 
 
+def test_flip_average_is_the_mean_of_image_and_mirror_and_a_new_version(encoder, enc_dir):
+    rng = np.random.default_rng(3)
+    imgs = [rng.integers(0, 256, (40, 30, 3), dtype=np.uint8) for _ in range(3)]
+    flip = PretrainedEncoder("lite0", 64, threads=1, cache_dir=enc_dir, flip=True)
+    want = (encoder.embed(imgs) + encoder.embed([a[:, ::-1].copy() for a in imgs])) / 2
+    assert np.abs(flip.embed(imgs) - want).max() < 1e-3
+    assert flip.fingerprint() != encoder.fingerprint() and "-flip-" in flip.tag
+    assert flip.onnx_path() == encoder.onnx_path()  # the same exported graph
+    # a mirror-symmetric image is its own mirror: the flip average changes nothing
+    sym = np.concatenate([imgs[0][:, :15], imgs[0][:, :15][:, ::-1]], axis=1)
+    assert np.abs(flip.embed([sym]) - encoder.embed([sym])).max() < 1e-3
+
+
+def test_combined_encoders_concatenate_their_vectors(encoder, enc_dir):
+    from ops.labels.encoders import encoder_parts
+
+    assert encoder_parts("lite0+lite2") == ["lite0", "lite2"]
+    for bad in ("lite0+lite0", "lite0+clip", "lite0+"):
+        with pytest.raises(ValueError):
+            encoder_parts(bad)
+    other = next((n for n in ("lite1", "lite2") if n in installed_encoders()), None)
+    if other is None:
+        pytest.skip("needs lite1 or lite2 (make install-vision)")
+    imgs = [np.random.default_rng(i).integers(0, 256, (36, 36, 3), dtype=np.uint8) for i in (0, 1)]
+    both = PretrainedEncoder(f"lite0+{other}", 64, threads=1, cache_dir=enc_dir)
+    single = PretrainedEncoder(other, 64, threads=1, cache_dir=enc_dir)
+    f = both.embed(imgs)
+    assert f.shape == (2, 2 * FEATURE_DIM) and both.dim == 2 * FEATURE_DIM
+    assert np.abs(f[:, :FEATURE_DIM] - encoder.embed(imgs)).max() < 1e-4
+    assert np.abs(f[:, FEATURE_DIM:] - single.embed(imgs)).max() < 1e-4
+    assert len({both.fingerprint(), encoder.fingerprint(), single.fingerprint()}) == 3
+    cfg = BackboneConfig().with_spec(f"pretrained:lite0+{other}")
+    assert cfg.spec == f"pretrained:lite0+{other}"
+    assert choose_backbone(cfg, 3, 32)[0] == "pretrained"
+
+
 def test_prepare_image_modes_and_shapes(tmp_path):
     grey16 = tmp_path / "g16.png"
     Image.fromarray(np.arange(600, dtype=np.uint16).reshape(20, 30) * 100).save(grey16)
@@ -155,7 +191,8 @@ def test_a_different_encoder_version_does_not_reuse_the_cache(tmp_path, encoder,
 
 def test_backbone_strings():
     assert parse_backbone("small_cnn") == {"kind": "cnn"}
-    assert parse_backbone("pretrained") == {"kind": "pretrained", "encoder": "lite0"}
+    assert parse_backbone("pretrained") == {"kind": "pretrained", "encoder": "lite0+lite2"}
+    assert parse_backbone("pretrained:lite0")["encoder"] == "lite0"
     assert parse_backbone("pretrained:lite2")["encoder"] == "lite2"
     assert BackboneConfig().with_spec("pretrained:lite1").spec == "pretrained:lite1"
     for bad in ("resnet", "pretrained:clip", "module:", "module:nope", "auto:x"):
@@ -229,7 +266,7 @@ def test_clean_labels_on_pretrained_features_auto_and_cache(tmp_path, enc_dir, m
         progress=lines.append,
     )
     assert summary.image_size is None and summary.channels is None  # trained on vectors
-    assert any("auto -> pretrained:lite0" in n for n in summary.notes)
+    assert any("auto -> pretrained:lite0+lite2" in n for n in summary.notes)
     # the wrong label is found; 24 rows are below the policy's minimum, so it is flagged, not
     # changed (docs/labels.md §4a)
     assert frame.height == 24 and frame["is_label_issue"][0]
