@@ -71,7 +71,8 @@ def image_manifest(
 
 BACKBONE_HELP = (
     "auto (pretrained encoder for colour images >= 32 px, else small_cnn), small_cnn, "
-    "pretrained:lite0|lite1|lite2, embeddings (needs embeddings_path), or module:<name> "
+    "pretrained:<encoder> with lite0, lite1, lite2 or several joined by + (lite0+lite2, the "
+    "default: both vectors side by side), embeddings (needs embeddings_path), or module:<name> "
     "(a torch module factory registered in the sieve.backbones entry-point group)"
 )
 
@@ -90,6 +91,9 @@ class ImageEmbeddingsConfig(dg.Config):
 
     backbone: str = Field("auto", description=BACKBONE_HELP)
     encoder_resolution: int = Field(128, ge=32, description="encoder input side in pixels")
+    encoder_flip: bool = Field(
+        False, description="average each vector with the mirror image's (twice the cost)"
+    )
     batch_size: int = Field(32, ge=1, description="images per encoder forward pass")
     device: str = Field("", description="cpu, cuda, cuda:N or auto; empty = the settings'")
 
@@ -111,6 +115,7 @@ def image_embeddings(
     manifest = read_table(paths.clean, MANIFEST)
     backbone = BackboneConfig(
         encoder_resolution=config.encoder_resolution,
+        encoder_flip=config.encoder_flip,
         encoder_batch_size=config.batch_size,
         device=config.device or settings.device,
     ).with_spec(config.backbone)
@@ -197,6 +202,11 @@ class LabelCleaningRunConfig(dg.Config):
     encoder_resolution: int | None = Field(
         None, ge=32, description="encoder input side in pixels (empty: 128)"
     )
+    encoder_flip: bool | None = Field(
+        None,
+        description="average each vector with the mirror image's; set it as in "
+        "image_embeddings (empty: off)",
+    )
     head: Literal["", "linear", "mlp"] = Field(
         "", description="classifier on vectors: linear or mlp (empty: the preset's)"
     )
@@ -214,6 +224,7 @@ RUN_CONFIG_TARGETS = {
     "k_folds": "k_folds",
     "relabel_threshold": "policy.relabel_threshold",
     "encoder_resolution": "backbone.encoder_resolution",
+    "encoder_flip": "backbone.encoder_flip",
     "head": "backbone.head",
     "device": "backbone.device",
 }

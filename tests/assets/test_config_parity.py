@@ -119,6 +119,7 @@ def test_label_run_config_fields_all_reach_the_ops_config():
         relabel_threshold=0.7,
         seed=5,
         encoder_resolution=96,
+        encoder_flip=True,
         head="mlp",
         device="cpu",
     )
