@@ -351,15 +351,16 @@ PAIR_CFG = BackboneConfig(width=16, epochs=30, batch_size=64, min_steps=0, num_t
 
 def test_train_vri_beats_plain_ce_on_pair_noise():
     # issue 12: fails when meta-learning is switched off (meta_opt.step() removed, or the
-    # look-ahead detached): VRI without its meta-gradient is at or below plain CE here (measured
-    # 2026-12-01, seeds 0/1/2: pool label accuracy CE 0.806/0.713/0.801, VRI 0.896/0.876/0.935,
-    # VRI with meta lr 1e-12 0.788/0.685/0.753)
+    # look-ahead detached: both mutations tried 2026-12-01): VRI without its meta-gradient is at
+    # or below plain CE here. Measured 2026-12-01, seeds 0/1/2, pool label accuracy: given
+    # 0.622/0.587/0.599, CE 0.806/0.713/0.801, VRI (tiny nets, meta lr 1e-3) 0.931/0.908/0.934,
+    # meta lr 3e-4 (the default, tuned for the 20-epoch benchmark) 0.865/0.798/0.879, meta lr
+    # 1e-12 (no meta-learning) 0.788/0.685/0.753
     src, y, given, pool, trusted = digits_pair_noise()
     train = np.concatenate([pool, trusted])  # CE gets the trusted rows too (a fair baseline)
     ce = train_model(src, train, given[train], 10, PAIR_CFG, seed=0)
     acc_ce = float(np.mean(predict_proba(ce, src, pool, PAIR_CFG).argmax(1) == y[pool]))
-    net, _ = train_vri(
-        src, pool, given[pool], trusted, y[trusted], 10, PAIR_CFG, VRIConfig.tiny(), seed=0
-    )
+    vcfg = VRIConfig.tiny(meta_lr=1e-3)
+    net, _ = train_vri(src, pool, given[pool], trusted, y[trusted], 10, PAIR_CFG, vcfg, seed=0)
     acc_vri = float(np.mean(predict_featnet(net, src, pool, PAIR_CFG)[0].argmax(1) == y[pool]))
-    assert acc_vri >= acc_ce + 0.05, (acc_vri, acc_ce)
+    assert acc_vri >= acc_ce + 0.08, (acc_vri, acc_ce)
