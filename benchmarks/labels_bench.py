@@ -50,16 +50,24 @@ SHARED = shared_images_dir()
 NOISES = ("sym0.2", "sym0.4", "sym0.6", "asym0.4", "inst0.4")
 CIFAR_NOISES = ("aggre", "worse")
 METHOD_ROWS = ("CE + trusted", "cleanlab OOF", "cleanlab trusted", "oracle (clean labels)")
+_VRI = VRIConfig()
 META_METHODS = {  # --methods key -> (row name, trainer kind, settings)
     "mwnet": ("MW-Net (scalar, look-ahead)", "mwnet", None),
-    "vri": (
-        "VRI outer (lam 1e-4)",
+    # the default (lam 1e-5, meta lr 3e-4 since 2026-12-01: benchmarks/labels_tune_vri.py)
+    "vri": (f"VRI outer (lam {_VRI.lam:g}, meta lr {_VRI.meta_lr:g})", "vri", _VRI),
+    # the ablations keep the meta lr they ran with (1e-3, the default until 2026-12-01)
+    "vri_lam1e-4": ("VRI outer (lam 1e-4)", "vri", VRIConfig(lam=1e-4, meta_lr=1e-3)),
+    "vri_lam1e-2": (
+        "VRI outer (lam 1e-2, default until 2026-11-26)",
         "vri",
-        VRIConfig(),
-    ),  # the default; before 2026-11-26 lam was 1e-2
-    "vri_lam1e-2": ("VRI outer (lam 1e-2, default until 2026-11-26)", "vri", VRIConfig(lam=1e-2)),
-    "vri_lam1e-3": ("VRI outer (lam 1e-3)", "vri", VRIConfig(lam=1e-3)),
-    "vri_inner": ("VRI inner (lam 1e-4)", "vri", VRIConfig(kl_mode="inner")),
+        VRIConfig(lam=1e-2, meta_lr=1e-3),
+    ),
+    "vri_lam1e-3": ("VRI outer (lam 1e-3)", "vri", VRIConfig(lam=1e-3, meta_lr=1e-3)),
+    "vri_inner": (
+        "VRI inner (lam 1e-4)",
+        "vri",
+        VRIConfig(kl_mode="inner", lam=1e-4, meta_lr=1e-3),
+    ),
     "vri_det_nometa": (
         "VRI deterministic, meta lr 1e-12 (no meta-learning)",
         "vri",
@@ -70,15 +78,19 @@ META_METHODS = {  # --methods key -> (row name, trainer kind, settings)
         "vri",
         VRIConfig(kl_mode="deterministic", meta_lr=1e-2),
     ),
-    "vri_inert": ("VRI inert (released code)", "vri", VRIConfig(kl_mode="inert")),
-    "vri_det": ("VRI deterministic", "vri", VRIConfig(kl_mode="deterministic")),
+    "vri_inert": (
+        "VRI inert (released code)",
+        "vri",
+        VRIConfig(kl_mode="inert", lam=1e-4, meta_lr=1e-3),
+    ),
+    "vri_det": ("VRI deterministic", "vri", VRIConfig(kl_mode="deterministic", meta_lr=1e-3)),
     "rst": ("RST (convex combination)", "rst", RSTConfig()),
     "rst_nocvx": ("RST, no convex combination", "rst", RSTConfig(convex=False)),
 }
 # "<key>_retrain": run meta method <key> once and emit two rows: its own model, and a model
 # retrained (same recipe, + trusted) on its rectified labels -- what a Sieve user does downstream
 # with labels.parquet
-RETRAIN = {f"{k}_retrain": k for k in ("rst", "vri")}
+RETRAIN = {f"{k}_retrain": k for k in ("rst", "vri", "vri_lam1e-4")}
 ALL_METHODS = "ce,cleanlab,oracle," + ",".join(META_METHODS) + "," + ",".join(RETRAIN)
 # the README table's methods; the VRI/RST variants above are ablations, run only when named
 DEFAULT_METHODS = "ce,cleanlab,rst_retrain,vri_retrain,mwnet,oracle"

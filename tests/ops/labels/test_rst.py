@@ -17,6 +17,7 @@ from ops.labels.rst import (
     fit_simplex_weights,
     split_trusted,
     train_corrector,
+    train_rst,
 )
 
 SEED = 42
@@ -164,3 +165,24 @@ def test_corrector_is_trained_on_the_input_it_is_applied_to():
     state2 = CorrectionState(pool=[np.eye(c)[given]])
     correction_round(state2, z_pool, given, z_m, sim, y_m, tr, va, RSTConfig.tiny())
     assert state2.weights[-1][1] > 0.5, state2.weights[-1]
+
+
+def test_train_rst_corrects_pair_noise_beyond_plain_ce():
+    # issue 12: fails when the corrector is bypassed (labels stay the given ones) or not trained
+    # (a random corrector's labels): RST's corrected pool labels must beat both the given labels
+    # and a plain-CE model's classes on 40 % pair noise by a clear margin
+    from ops.labels.training import predict_proba, train_model
+
+    src, y, given, pool, trusted = _vt.digits_pair_noise(per_class=10)
+    cfg = _vt.PAIR_CFG
+    train = np.concatenate([pool, trusted])
+    ce = train_model(src, train, given[train], 10, cfg, seed=0)
+    acc_ce = float(np.mean(predict_proba(ce, src, pool, cfg).argmax(1) == y[pool]))
+    _, y_hat, state = train_rst(
+        src, pool, given[pool], trusted, y[trusted], 10, cfg, RSTConfig.tiny(), seed=0
+    )
+    acc_rst = float(np.mean(y_hat.argmax(1) == y[pool]))
+    acc_given = float(np.mean(given[pool] == y[pool]))
+    assert len(state.weights) >= 1
+    assert acc_rst >= acc_given + 0.2, (acc_rst, acc_given)
+    assert acc_rst >= acc_ce + 0.05, (acc_rst, acc_ce)
