@@ -93,6 +93,12 @@ def refine_oof(ctx: MethodContext, first: MethodResult, policy: PolicyConfig) ->
             "n_dropped": rep.n_dropped,
             "changed_share": None if changed is None else round(changed, 4),
         }
+        if rnd == 0:  # the settings, once (docs/labels.md §4a, step 6: how they were chosen)
+            record["settings"] = {
+                "refine_rounds": policy.refine_rounds,
+                "refine_confidence": policy.refine_confidence,
+                "refine_min_change": policy.refine_min_change,
+            }
         history.append(record)
         if rep.mode != "rectify":
             record["stop"] = "policy is flag only: no better labels to train on"
