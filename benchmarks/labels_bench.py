@@ -16,6 +16,11 @@ VRI/MW-Net use the trusted set as meta data, RST as corrector data; their test a
 of the model they train end to end (no retraining); "cleaned-label acc" applies the registered
 methods' policy (flag = top class != given label, then ``rectify`` relabels at >= 0.9 or drops).
 
+``--methods cleanlab`` emits four rows per setting: "cleanlab OOF" (the default of
+``clean_labels``: out-of-fold probabilities, then the refinement rounds of ops/labels/refine.py,
+then the policy), "cleanlab OOF, no refinement" (its round 0 alone, computed once and shared),
+"cleanlab trusted", and the fixed 0.9 rule on the round-0 / trusted-model probabilities.
+
 Prints one markdown table (mean ± sd over seeds) and, per setting, the cleaned-label
 accuracy under several relabel thresholds (evidence for ``RectifyConfig`` defaults).
 """
@@ -28,6 +33,7 @@ import json
 import sys
 import time
 import zipfile
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
@@ -40,8 +46,9 @@ from ops.labels.images import ArrayImageDataset
 from ops.labels.methods import MethodContext, get_method
 from ops.labels.mwnet import train_mwnet
 from ops.labels.noise import draw_trusted, inject_noise
-from ops.labels.policy import decide
+from ops.labels.policy import PolicyConfig, decide
 from ops.labels.rectify import DROPPED, RELABELED, RectifyConfig, rectify
+from ops.labels.refine import refine_oof
 from ops.labels.rst import RSTConfig, train_rst
 from ops.labels.training import predict_featnet, predict_proba, train_model
 from ops.labels.vri import VRIConfig, rectifier_stats, train_vri
@@ -51,6 +58,8 @@ NOISES = ("sym0.2", "sym0.4", "sym0.6", "asym0.4", "inst0.4")
 CIFAR_NOISES = ("aggre", "worse")
 METHOD_ROWS = ("CE + trusted", "cleanlab OOF", "cleanlab trusted", "oracle (clean labels)")
 _VRI = VRIConfig()
+OOF_ROUND0 = "cleanlab OOF, no refinement"
+"""The default's first round alone (``PolicyConfig(refine_rounds=0)``): the ablation row."""
 META_METHODS = {  # --methods key -> (row name, trainer kind, settings)
     "mwnet": ("MW-Net (scalar, look-ahead)", "mwnet", None),
     # the default (lam 1e-5, meta lr 3e-4 since 2026-12-01: benchmarks/labels_tune_vri.py)
@@ -235,29 +244,43 @@ def run_setting(name, data, noise, seed, base_cfg, k, log, methods=None, labels_
             )
         )
     thr_rows = []
-    cl = (
-        (("cleanlab OOF", "cleanlab_oof"), ("cleanlab trusted", "cleanlab_trusted"))
-        if "cleanlab" in methods
-        else ()
+    ctx = MethodContext(
+        source=src,
+        labels=labels_all,
+        pool_idx=pool,
+        trusted_idx=trusted,
+        test_idx=np.zeros(0, np.int64),
+        n_classes=C,
+        backbone=cfg,
+        k_folds=k,
+        seed=seed,
     )
-    for mname, reg in cl:
+
+    def run_cleanlab(mname):
+        """(result, seconds): round 0 of OOF (no refinement), OOF refined from that round 0
+        (the default), or the trusted-model method."""
         t = time.perf_counter()
-        ctx = MethodContext(
-            source=src,
-            labels=labels_all,
-            pool_idx=pool,
-            trusted_idx=trusted,
-            test_idx=np.zeros(0, np.int64),
-            n_classes=C,
-            backbone=cfg,
-            k_folds=k,
-            seed=seed,
-        )
-        res = get_method(reg)(ctx)
+        if mname == OOF_ROUND0:
+            ctx0 = replace(ctx, options={"policy": PolicyConfig(refine_rounds=0)})
+            res = get_method("cleanlab_oof")(ctx0)
+            round0[0] = (res, time.perf_counter() - t)
+            return round0[0]
+        if mname == "cleanlab OOF":
+            res0, t0 = round0[0]
+            return refine_oof(ctx, res0, PolicyConfig()), t0 + time.perf_counter() - t
+        return get_method("cleanlab_trusted")(ctx), time.perf_counter() - t
+
+    round0 = [None]
+    cl = (OOF_ROUND0, "cleanlab OOF", "cleanlab trusted") if "cleanlab" in methods else ()
+    for mname in cl:
+        res, wall = run_cleanlab(mname)
         protected = np.ones(len(labels_all), bool)
         protected[pool] = False
         scored = ~protected
-        for thr in THRESHOLDS:  # the fixed rule before issue 12, for comparison
+        fixed_name = {OOF_ROUND0: "cleanlab OOF", "cleanlab trusted": "cleanlab trusted"}
+        # the fixed rule before issue 12 (on round-0 probabilities: no refinement then)
+        for thr in THRESHOLDS if mname in fixed_name else ():
+            fname = fixed_name[mname]
             a, c = rectify(
                 labels_all,
                 res.probs,
@@ -268,13 +291,13 @@ def run_setting(name, data, noise, seed, base_cfg, k, log, methods=None, labels_
             )
             keep = pool[a[pool] != DROPPED]
             thr_rows.append(
-                (mname, thr, float(np.mean(c[keep] == ytr[keep])), len(keep) / len(pool))
+                (fname, thr, float(np.mean(c[keep] == ytr[keep])), len(keep) / len(pool))
             )
             if thr == 0.9:
                 m = label_metrics(a, c, res.is_issue, pool, ytr, given)
                 rows.append(
                     dict(
-                        method=f"{mname}, fixed 0.9 rule (before issue 12)",
+                        method=f"{fname}, fixed 0.9 rule (before issue 12)",
                         best=np.nan,
                         last=np.nan,
                         wall=np.nan,
@@ -299,7 +322,7 @@ def run_setting(name, data, noise, seed, base_cfg, k, log, methods=None, labels_
             f"  {mname}: flagged {int(flags[pool].sum())}, P {m['prec']:.2f} R {m['rec']:.2f}, "
             f"all-row {m['all_acc']:.3f} (given {1 - actual:.3f}), kept {m['kept_share']:.3f}, "
             f"policy {rep.mode} thr {rep.relabel_threshold} T {rep.temperature:.2f} "
-            f"gain lcb {rep.est_gain_lcb}"
+            f"gain lcb {rep.est_gain_lcb}, {len(res.refinement)} scoring round(s)"
         )
         best, last = fit_eval(train_rows, clean[train_rows], mname)
         rows.append(
@@ -307,8 +330,9 @@ def run_setting(name, data, noise, seed, base_cfg, k, log, methods=None, labels_
                 method=mname,
                 best=best,
                 last=last,
-                wall=time.perf_counter() - t,
+                wall=wall,
                 policy=rep.mode,
+                rounds=max(1, len(res.refinement)),
                 **m,
             )
         )
@@ -503,7 +527,7 @@ def main(argv=None):
             keys = args.methods.split(",")
             names = {
                 "ce": [METHOD_ROWS[0]],
-                "cleanlab": list(METHOD_ROWS[1:3]),
+                "cleanlab": [METHOD_ROWS[1], OOF_ROUND0, METHOD_ROWS[2]],
                 "fixed": [f"{n}, fixed 0.9 rule (before issue 12)" for n in METHOD_ROWS[1:3]],
                 "oracle": [METHOD_ROWS[3]],
                 **{k: [v[0]] for k, v in META_METHODS.items()},

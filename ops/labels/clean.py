@@ -325,7 +325,7 @@ def score_rows(
         filter_by=cfg.filter_by,
         cache_dir=cache_dir,
         progress=progress,
-        options={"vri": cfg.vri, "rst": cfg.rst},
+        options={"vri": cfg.vri, "rst": cfg.rst, "policy": cfg.policy},
     )
     return get_method(method)(ctx)
 
@@ -354,6 +354,7 @@ def build_frame(
         config=policy,
         proxy_ok=res.proxy_ok,
     )
+    report.refinement = res.refinement
     cols: dict[str, object] = {
         "image": manifest["image"].to_list(),
         "given_label": manifest["label"].to_list(),

@@ -1,7 +1,8 @@
 """The cleanlab methods (docs/labels.md §4): confident learning on out-of-sample probabilities.
 
 - ``cleanlab_oof`` (the default of ``clean_labels``): K-fold out-of-fold probabilities of the
-  backbone on every non-test row, cleanlab flags on the pool.
+  backbone on every non-test row, cleanlab flags on the pool; then up to
+  ``PolicyConfig.refine_rounds`` rounds retrained on the policy's labels (ops/labels/refine.py).
 - ``cleanlab_trusted``: a model trained on the trusted set only scores the pool (out-of-sample
   by construction), cleanlab flags on the pool.
 """
@@ -12,6 +13,8 @@ import numpy as np
 
 from ops.labels.detection import detect_label_issues, quality_scores
 from ops.labels.oof import oof_pred_probs
+from ops.labels.policy import PolicyConfig
+from ops.labels.refine import refine_oof
 from ops.labels.registry import MethodContext, MethodResult, register
 from ops.labels.training import predict_proba, train_model
 
@@ -28,7 +31,8 @@ def _finish(ctx: MethodContext, probs: np.ndarray, cache_hit: bool | None) -> Me
 @register("cleanlab_oof")
 def cleanlab_oof(ctx: MethodContext) -> MethodResult:
     """Out-of-fold probabilities on every non-test row (pool + trusted), cleanlab flags on the
-    pool. Test rows get the mean prediction of the K fold models."""
+    pool. Test rows get the mean prediction of the K fold models. Then the refinement rounds of
+    :func:`~ops.labels.refine.refine_oof` (settings: ``ctx.options["policy"]``)."""
     train_rows = np.sort(np.concatenate([ctx.pool_idx, ctx.trusted_idx]))
     res = oof_pred_probs(
         ctx.source,
@@ -51,7 +55,7 @@ def cleanlab_oof(ctx: MethodContext) -> MethodResult:
     out.evidence_idx = ctx.trusted_idx  # scored out of fold, labels known to be right
     if res.n_splits != ctx.k_folds:
         out.notes.append(f"K lowered from {ctx.k_folds} to {res.n_splits} (too few rows)")
-    return out
+    return refine_oof(ctx, out, ctx.options.get("policy") or PolicyConfig())
 
 
 @register("cleanlab_trusted")

@@ -67,6 +67,16 @@ class PolicyConfig:
         Weight of a uniform matrix mixed into the estimated transition ``T``.
     em_steps : int
         EM refinements of ``T`` (0: the soft confusion matrix of the calibrated probabilities).
+    refine_rounds : int
+        Methods that can retrain (``cleanlab_oof``; :mod:`ops.labels.refine`) repeat their
+        out-of-fold scoring up to this many more times on the labels the policy chose, and the
+        policy decides again from the new probabilities (0: one round, no refinement).
+    refine_confidence : float
+        A refinement round trains on the trusted rows and the pool rows whose posterior for the
+        chosen label is at least this (and not dropped); the other pool rows are only scored.
+    refine_min_change : float
+        Refinement stops early when a round changes the decision of less than this share of
+        the scored rows (converged).
     """
 
     relabel: bool = True
@@ -79,6 +89,9 @@ class PolicyConfig:
     z: float = 1.645
     smoothing: float = 0.01
     em_steps: int = 2
+    refine_rounds: int = 2
+    refine_confidence: float = 0.8
+    refine_min_change: float = 0.01
 
     def __post_init__(self) -> None:
         if not self.relabel_grid or not all(0.0 < t <= 1.0 for t in self.relabel_grid):
@@ -93,6 +106,12 @@ class PolicyConfig:
             raise ValueError("min_scored_rows and min_evidence_rows must be >= 0")
         if not 0.0 <= self.smoothing < 1.0:
             raise ValueError(f"smoothing must be in [0, 1), got {self.smoothing}")
+        if self.refine_rounds < 0:
+            raise ValueError(f"refine_rounds must be >= 0, got {self.refine_rounds}")
+        if not 0.0 <= self.refine_confidence <= 1.0:
+            raise ValueError(f"refine_confidence must be in [0, 1], got {self.refine_confidence}")
+        if not 0.0 <= self.refine_min_change <= 1.0:
+            raise ValueError(f"refine_min_change must be in [0, 1], got {self.refine_min_change}")
 
 
 @dataclass
@@ -116,6 +135,9 @@ class PolicyReport:
         from the posterior (model-based, for orientation).
     transition_diag : estimated ``P(given = t | true = t)`` per class.
     n_relabeled, n_dropped, n_kept_flagged : decisions on the scored rows.
+    refinement : one record per scoring round of a refining method (:mod:`ops.labels.refine`):
+        the round's policy mode, counts and estimates, the rows it trained on and the share of
+        decisions that changed from the previous round; empty without refinement.
     """
 
     mode: str = "rectify"
@@ -134,6 +156,7 @@ class PolicyReport:
     n_relabeled: int = 0
     n_dropped: int = 0
     n_kept_flagged: int = 0
+    refinement: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -150,18 +173,28 @@ def _softmax(z: np.ndarray) -> np.ndarray:
 
 
 def fit_temperature(probs: np.ndarray, labels: np.ndarray) -> float:
-    """The temperature ``τ`` minimising the NLL of ``softmax(log p / τ)`` at ``labels``
-    (bounded search over ``τ`` in [0.05, 20]); 1.0 for no rows."""
+    """The temperature ``τ`` minimising the cross-entropy of ``softmax(log p / τ)`` against
+    ``labels`` smoothed by the rule of succession (bounded search over ``τ`` in [0.05, 20]);
+    1.0 for no rows.
+
+    The targets put ``1 / (n + 2)`` of their mass uniformly on the other classes (``n`` rows):
+    when the model gets every one of ``n`` known labels right, the plain NLL is smallest at
+    ``τ -> 0`` (certainty from a finite sample), which would let the posterior ignore the given
+    label altogether; with the smoothing, confidence grows with the evidence but stays finite.
+    """
     from scipy.optimize import minimize_scalar
 
     if len(labels) == 0:
         return 1.0
     logp = _log(probs)
-    rows = np.arange(len(labels))
+    n, c = logp.shape
+    eps = 1.0 / (n + 2)
+    target = np.full((n, c), eps / max(c - 1, 1))
+    target[np.arange(n), labels] = 1.0 - eps
 
     def nll(log_t: float) -> float:
         q = _softmax(logp / np.exp(log_t))
-        return float(-np.mean(np.log(np.clip(q[rows, labels], 1e-12, None))))
+        return float(-np.mean(np.sum(target * np.log(np.clip(q, 1e-12, None)), axis=1)))
 
     res = minimize_scalar(nll, bounds=(np.log(0.05), np.log(20.0)), method="bounded")
     return float(np.exp(res.x))
@@ -267,6 +300,34 @@ def decide(
     is_issue : (N,) bool, the flags plus every relabeled row.
     report : :class:`PolicyReport`.
     """
+    actions, clean, flags, report, _ = decide_with_posterior(
+        given,
+        probs,
+        is_issue,
+        scored,
+        evidence,
+        kind=kind,
+        estimated_noise_rate=estimated_noise_rate,
+        config=config,
+        proxy_ok=proxy_ok,
+    )
+    return actions, clean, flags, report
+
+
+def decide_with_posterior(
+    given: np.ndarray,
+    probs: np.ndarray,
+    is_issue: np.ndarray,
+    scored: np.ndarray,
+    evidence: np.ndarray | None,
+    *,
+    kind: str = "clean",
+    estimated_noise_rate: float = 0.0,
+    config: PolicyConfig | None = None,
+    proxy_ok: bool = True,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, PolicyReport, np.ndarray]:
+    """:func:`decide`, and the posterior ``P(true | x, given)`` it decided from ((N, C); for
+    ``kind="posterior"`` the normalised probabilities)."""
     cfg = config or PolicyConfig()
     if kind not in PROB_KINDS:
         raise ValueError(f"kind must be one of {PROB_KINDS}, got {kind!r}")
@@ -280,11 +341,15 @@ def decide(
     rep = PolicyReport()
     pool = np.flatnonzero(scored)
 
-    def flag_only(reason: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, PolicyReport]:
+    post = p / np.clip(p.sum(axis=1, keepdims=True), 1e-300, None)
+
+    def flag_only(
+        reason: str,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, PolicyReport, np.ndarray]:
         rep.mode, rep.reason = "flag_only", reason
         rep.n_relabeled = rep.n_dropped = 0
         rep.n_kept_flagged = int(flags.sum())
-        return actions, clean, flags, rep
+        return actions, clean, flags, rep, post
 
     if len(pool) < cfg.min_scored_rows:
         return flag_only(
@@ -313,7 +378,7 @@ def decide(
         post = posterior(p_true, y, t_mat)
     else:
         t_mat = None
-        p_true = post = p / np.clip(p.sum(axis=1, keepdims=True), 1e-300, None)
+        p_true = post
     if t_mat is not None:
         rep.transition_diag = [round(float(v), 4) for v in np.diag(t_mat)]
 
@@ -369,4 +434,4 @@ def decide(
     rep.n_relabeled = int(relabel.sum())
     rep.n_dropped = int(drop.sum())
     rep.n_kept_flagged = int((flags & ~relabel & ~drop).sum())
-    return actions, clean, flags | relabel, rep
+    return actions, clean, flags | relabel, rep, post

@@ -71,6 +71,8 @@ class MethodResult:
         check itself; None when there are none.
     proxy_ok : whether pool rows the model agrees with may stand in for evidence rows (only
         when the pool's probabilities are out of sample).
+    refinement : one record per scoring round when the method refined its probabilities on the
+        policy's labels (``cleanlab_oof``, ops/labels/refine.py); empty otherwise.
     """
 
     probs: np.ndarray
@@ -82,6 +84,7 @@ class MethodResult:
     prob_kind: str = "clean"
     evidence_idx: np.ndarray | None = None
     proxy_ok: bool = True
+    refinement: list[dict[str, Any]] = field(default_factory=list)
 
 
 MethodFn = Callable[[MethodContext], MethodResult]
