@@ -4,7 +4,9 @@
   backbone on every non-test row, cleanlab flags on the pool; then up to
   ``PolicyConfig.refine_rounds`` rounds retrained on the policy's labels (ops/labels/refine.py).
 - ``cleanlab_trusted``: a model trained on the trusted set only scores the pool (out-of-sample
-  by construction), cleanlab flags on the pool.
+  by construction), cleanlab flags on the pool; the trusted rows themselves are scored out of
+  fold (the trusted model cross-fitted over K folds of the trusted set), so the policy checks
+  itself on how accurate a trusted-only model really is.
 """
 
 from __future__ import annotations
@@ -61,8 +63,9 @@ def cleanlab_oof(ctx: MethodContext) -> MethodResult:
 @register("cleanlab_trusted")
 def cleanlab_trusted(ctx: MethodContext) -> MethodResult:
     """A model trained on the trusted set only scores the pool (out-of-sample by construction);
-    cleanlab flags on the pool. Probabilities of trusted rows are in-sample (they are never
-    flagged)."""
+    cleanlab flags on the pool. The trusted rows are scored out of fold -- K models each trained
+    on the other trusted folds -- and are the policy's evidence: in-sample they would look
+    perfect and let a model at chance relabel the pool (CIFAR-10N, issue 12)."""
     if len(ctx.trusted_idx) < 2:
         raise ValueError("cleanlab_trusted needs at least 2 trusted rows")
     prefix = "trusted model "
@@ -77,6 +80,23 @@ def cleanlab_trusted(ctx: MethodContext) -> MethodResult:
         prefix=prefix,
     )
     probs = predict_proba(model, ctx.source, np.arange(len(ctx.labels)), ctx.backbone)
+    folds = oof_pred_probs(
+        ctx.source,
+        ctx.trusted_idx,
+        ctx.labels[ctx.trusted_idx],
+        ctx.n_classes,
+        ctx.backbone,
+        k=ctx.k_folds,
+        seed=ctx.seed,
+        cache_dir=ctx.cache_dir,
+        progress=ctx.progress,
+        source_fingerprint=ctx.source_fingerprint,
+    )
+    probs[ctx.trusted_idx] = folds.pred_probs
     out = _finish(ctx, probs, None)
-    out.notes.append("trusted rows' probabilities are in-sample (trusted model trained on them)")
+    out.evidence_idx = ctx.trusted_idx
+    out.notes.append(
+        f"trusted rows scored out of fold ({folds.n_splits} folds of the trusted set): the "
+        "policy's evidence"
+    )
     return out

@@ -97,30 +97,47 @@ def test_stale_temp_files_in_clean_are_removed_by_the_next_publish(tmp_path):
     assert not stale.exists() and young.exists()
 
 
-def _publish_many(clean: str, pub: str, times: int) -> int:
-    """One worker process publishing its set ``times`` times."""
-    for _ in range(times):
-        publish_tables(clean, pub, TABLES)
-    return os.getpid()
+PUBLISH_MANY = """
+import os, sys, time
+from ops.publish import publish_tables
+from tests.reliability.corpus import TABLES
+print("ready", flush=True)
+while not os.path.exists(sys.argv[4]):  # both start publishing together
+    time.sleep(0.001)
+for _ in range(int(sys.argv[3])):
+    publish_tables(sys.argv[1], sys.argv[2], TABLES)
+"""
 
 
 def test_concurrent_publishes_of_one_dataset_from_two_processes(tmp_path):
     """Two worker processes (as two Celery workers would) publish the same dataset at once: the
     per-dataset lock serialises them, every publish lands, nothing is half-built or left over,
     and the pointer ends on one complete set."""
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor
+    import subprocess
+    import sys
+    from pathlib import Path
 
+    repo = Path(__file__).resolve().parents[2]
     pub = tmp_path / "published" / "timeseries" / "ds"
+    go = str(tmp_path / "go")
     for tag in ("w1", "w2"):
         clean_set(tmp_path / "clean" / tag, tag, rows=5_000)
-    with ProcessPoolExecutor(2, mp_context=mp.get_context("fork")) as pool:
-        futures = [
-            pool.submit(_publish_many, str(tmp_path / "clean" / tag), str(pub), 15)
-            for tag in ("w1", "w2")
-        ]
-        pids = {f.result(timeout=300) for f in futures}
-    assert len(pids) == 2
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", PUBLISH_MANY, str(tmp_path / "clean" / tag), str(pub), "30", go],
+            cwd=repo,
+            env={**os.environ, "PYTHONPATH": str(repo)},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for tag in ("w1", "w2")
+    ]
+    assert [p.stdout.readline().strip() for p in procs] == ["ready", "ready"]
+    Path(go).touch()
+    for p in procs:
+        _, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err[-3000:]
     tags = published_tags(pub)
     assert len(tags) == len(TABLES) and len(set().union(*tags.values())) == 1
     entries = list(versions_dir(pub).iterdir())

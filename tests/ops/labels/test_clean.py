@@ -230,3 +230,31 @@ def test_below_the_minimum_labels_are_checked_not_changed(tmp_path):
     assert s.n_relabeled == 0 and s.n_dropped == 0
     assert s.policy["mode"] == "flag_only" and "min_scored_rows" in s.policy["reason"]
     assert any("flag only" in n for n in s.notes)
+
+
+def test_trusted_model_never_makes_labels_worse_when_it_cannot_see_the_classes(tmp_path):
+    """Images that carry no class signal (noise pixels), every given label right: a model
+    trained on the trusted rows alone is at chance. Its own trusted rows must be scored out of
+    sample, so the policy sees that and changes nothing (before: trusted rows were in-sample, the
+    policy checked itself on pool rows the model happened to agree with, and relabeled)."""
+    rng = np.random.default_rng(0)
+    n, classes = 240, CLASSES[:3]
+    y = np.arange(n) % 3
+    for i in range(n):
+        Image.fromarray(rng.integers(0, 256, (8, 8), dtype=np.uint8), mode="L").save(
+            tmp_path / f"{i:04d}.png"
+        )
+    trusted = np.zeros(n, bool)
+    trusted[draw_trusted(y, 12, seed=0)] = True
+    manifest = pl.DataFrame(
+        {
+            "image": [f"{i:04d}.png" for i in range(n)],
+            "label": [classes[c] for c in y],
+            "trusted": trusted,
+            "split": ["train"] * n,
+        }
+    )
+    frame, s = clean_labels(manifest, tmp_path, classes, config=_cfg(method="cleanlab_trusted"))
+    assert s.method == "cleanlab_trusted"
+    assert (frame["clean_label"] == frame["given_label"]).all(), frame["action"].value_counts()
+    assert s.policy["evidence"] == "trusted", s.policy
