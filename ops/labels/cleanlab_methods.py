@@ -30,25 +30,31 @@ def _finish(ctx: MethodContext, probs: np.ndarray, cache_hit: bool | None) -> Me
     return MethodResult(probs, is_issue, quality, det.estimated_noise_rate, cache_hit)
 
 
+def _out_of_fold(ctx: MethodContext, rows: np.ndarray, extra_idx: np.ndarray | None = None):
+    """K-fold out-of-fold probabilities of ``rows`` against their given labels (and the fold
+    models' mean on ``extra_idx``), with the context's backbone, seed, cache and progress."""
+    return oof_pred_probs(
+        ctx.source,
+        rows,
+        ctx.labels[rows],
+        ctx.n_classes,
+        ctx.backbone,
+        k=ctx.k_folds,
+        seed=ctx.seed,
+        extra_idx=extra_idx,
+        cache_dir=ctx.cache_dir,
+        progress=ctx.progress,
+        source_fingerprint=ctx.source_fingerprint,
+    )
+
+
 @register("cleanlab_oof")
 def cleanlab_oof(ctx: MethodContext) -> MethodResult:
     """Out-of-fold probabilities on every non-test row (pool + trusted), cleanlab flags on the
     pool. Test rows get the mean prediction of the K fold models. Then the refinement rounds of
     :func:`~ops.labels.refine.refine_oof` (settings: ``ctx.options["policy"]``)."""
     train_rows = np.sort(np.concatenate([ctx.pool_idx, ctx.trusted_idx]))
-    res = oof_pred_probs(
-        ctx.source,
-        train_rows,
-        ctx.labels[train_rows],
-        ctx.n_classes,
-        ctx.backbone,
-        k=ctx.k_folds,
-        seed=ctx.seed,
-        extra_idx=ctx.test_idx,
-        cache_dir=ctx.cache_dir,
-        progress=ctx.progress,
-        source_fingerprint=ctx.source_fingerprint,
-    )
+    res = _out_of_fold(ctx, train_rows, extra_idx=ctx.test_idx)
     probs = np.zeros((len(ctx.labels), ctx.n_classes))
     probs[train_rows] = res.pred_probs
     if res.extra_probs is not None:
@@ -80,18 +86,7 @@ def cleanlab_trusted(ctx: MethodContext) -> MethodResult:
         prefix=prefix,
     )
     probs = predict_proba(model, ctx.source, np.arange(len(ctx.labels)), ctx.backbone)
-    folds = oof_pred_probs(
-        ctx.source,
-        ctx.trusted_idx,
-        ctx.labels[ctx.trusted_idx],
-        ctx.n_classes,
-        ctx.backbone,
-        k=ctx.k_folds,
-        seed=ctx.seed,
-        cache_dir=ctx.cache_dir,
-        progress=ctx.progress,
-        source_fingerprint=ctx.source_fingerprint,
-    )
+    folds = _out_of_fold(ctx, ctx.trusted_idx)
     probs[ctx.trusted_idx] = folds.pred_probs
     out = _finish(ctx, probs, None)
     out.evidence_idx = ctx.trusted_idx
