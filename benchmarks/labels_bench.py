@@ -310,10 +310,7 @@ def run_setting(name, data, noise, seed, base_cfg, k, log, methods=None, labels_
             res.probs,
             res.is_issue,
             scored,
-            res.evidence_idx,
-            kind=res.prob_kind,
-            estimated_noise_rate=res.estimated_noise_rate,
-            proxy_ok=res.proxy_ok,
+            **res.policy_inputs(),
         )
         m = label_metrics(actions, clean, flags, pool, ytr, given)
         keep_pool = pool[actions[pool] != DROPPED]

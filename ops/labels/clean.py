@@ -348,11 +348,8 @@ def build_frame(
         res.probs,
         res.is_issue & ~protected,
         ~protected,
-        res.evidence_idx,
-        kind=res.prob_kind,
-        estimated_noise_rate=res.estimated_noise_rate,
         config=policy,
-        proxy_ok=res.proxy_ok,
+        **res.policy_inputs(),
     )
     report.refinement = res.refinement
     cols: dict[str, object] = {

@@ -72,11 +72,8 @@ def refine_oof(ctx: MethodContext, first: MethodResult, policy: PolicyConfig) ->
             res.probs,
             res.is_issue,
             scored,
-            res.evidence_idx,
-            kind=res.prob_kind,
-            estimated_noise_rate=res.estimated_noise_rate,
             config=policy,
-            proxy_ok=res.proxy_ok,
+            **res.policy_inputs(),
         )
         decision = _decision(actions, clean)
         changed = None if prev is None else float(np.mean(decision[pool] != prev[pool]))

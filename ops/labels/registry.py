@@ -86,6 +86,16 @@ class MethodResult:
     proxy_ok: bool = True
     refinement: list[dict[str, Any]] = field(default_factory=list)
 
+    def policy_inputs(self) -> dict[str, Any]:
+        """What the decision policy reads from this result besides its probabilities and flags
+        (keyword arguments of :func:`ops.labels.policy.decide`)."""
+        return {
+            "evidence": self.evidence_idx,
+            "kind": self.prob_kind,
+            "estimated_noise_rate": self.estimated_noise_rate,
+            "proxy_ok": self.proxy_ok,
+        }
+
 
 MethodFn = Callable[[MethodContext], MethodResult]
 METHODS: dict[str, MethodFn] = {}
