@@ -54,12 +54,14 @@ import numpy as np
 import torch
 
 from benchmarks.cifar10_test_label_errors import ERROR_IDS
+from benchmarks.labels_bench import label_metrics
 from benchmarks.shared_data import REPO, shared_images_dir
+from ops.contracts import DROPPED
 from ops.labels.backbones import BackboneConfig, EmbeddingSource
 from ops.labels.encoders import PretrainedEncoder
 from ops.labels.methods import MethodContext, get_method
 from ops.labels.noise import draw_trusted
-from ops.labels.rectify import DROPPED, RectifyConfig, rectify
+from ops.labels.policy import decide
 from ops.labels.training import predict_proba, train_model
 
 N_CLASSES = 10
@@ -208,14 +210,16 @@ def run_cifar10n(a, enc: PretrainedEncoder) -> list[dict]:
                         source_fingerprint=f"photos-{enc.tag}-{n}",
                     )
                     res = get_method(m)(ctx)
-                    flag = res.is_issue[pool]
-                    tp = int(np.sum(flag & err))
-                    prec, rec = tp / max(int(flag.sum()), 1), tp / max(int(err.sum()), 1)
-                    actions, clean = rectify(
-                        labels_all, res.probs, res.is_issue, protected, res.quality, RectifyConfig()
+                    # the decision the image_labels_clean asset makes (ops/labels/clean.py)
+                    actions, clean, flags, rep = decide(
+                        labels_all,
+                        res.probs,
+                        res.is_issue & ~protected,
+                        ~protected,
+                        **res.policy_inputs(),
                     )
+                    lm = label_metrics(actions, clean, flags, pool, ytr, given)
                     kept = actions[pool] != DROPPED
-                    final = np.where(kept, clean[pool], given[pool])  # dropped: label unchanged
                     rows = np.sort(np.concatenate([pool[kept], trusted]))
                     last = fit_last(src, rows, clean[rows], test_idx, yte, cfg, seed)
                     # the same head on every training row: the policy's label where it kept or
@@ -224,20 +228,24 @@ def run_cifar10n(a, enc: PretrainedEncoder) -> list[dict]:
                     every = np.arange(n)
                     y_every = np.where(actions[:n] == DROPPED, labels_all[:n], clean[:n])
                     last_every = fit_last(src, every, y_every, test_idx, yte, cfg, seed)
+                    flag = res.is_issue[pool]
                     row = dict(
                         method=m,
-                        prec=prec,
-                        rec=rec,
-                        f1=2 * prec * rec / max(prec + rec, 1e-12),
-                        kept=float(kept.mean()),
-                        label_acc_kept=float(np.mean(clean[pool][kept] == ytr[pool][kept])),
-                        label_acc_all=float(np.mean(final == ytr[pool])),
+                        prec=lm["prec"],
+                        rec=lm["rec"],
+                        f1=lm["f1"],
+                        kept=lm["kept_share"],
+                        label_acc_kept=lm["clean_acc"],
+                        label_acc_all=lm["all_acc"],  # a dropped row counts as not correct
                         # the alternative policy: every flagged row relabelled to the argmax
                         label_acc_relabel_all=float(
                             np.mean(
                                 np.where(flag, res.probs[pool].argmax(1), given[pool]) == ytr[pool]
                             )
                         ),
+                        n_relabeled=lm["n_relabeled"],
+                        n_dropped=lm["n_dropped"],
+                        policy_mode=rep.mode,
                         test_last=last,
                         test_last_every_row=last_every,
                     )

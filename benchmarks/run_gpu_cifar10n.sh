@@ -3,7 +3,7 @@
 # scikit-learn, pandas and Pillow but no network: installs the staged wheels (cleanlab and its
 # pure-Python deps, from benchmarks/stage_gpu_data.sh), runs the CPU-sized smoke on the GPU
 # (stops there if it fails), then all 50k CIFAR-10N images for `worse` and `aggre`:
-# CE + trusted vs cleanlab OOF -> drop -> retrain vs VRI vs RST. Output goes to $OUT/<noise>.txt.
+# CE + trusted vs cleanlab OOF -> decision policy -> retrain vs VRI vs RST. Output goes to $OUT/<noise>.txt.
 # Usage (device tool, carrying .bench_data and .whl): bash benchmarks/run_gpu_cifar10n.sh
 set -uo pipefail
 OUT=${OUT:-/tmp/sieve-gpu-out}
