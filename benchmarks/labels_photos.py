@@ -17,6 +17,11 @@ with their rectified labels (plus the trusted rows), and of the same head on eve
 (dropped rows with their given label: what a user who does not drop gets; measured, not used to
 choose anything). ``CE`` trains the head on the given labels, ``oracle`` on the clean ones.
 
+``train_sets`` -- which training set built from the default's output gives the best head,
+judged on a validation split (head trained on rows 0-39,999, scored against the clean labels of
+rows 40,000-49,999), never on the test set: given labels, ``labels.parquet`` as handed over,
+every row, pruned to the unflagged rows, oracle.
+
 ``cifar10_test`` -- the 10,000 CIFAR-10 test images with their original labels, of which 54
 were validated as wrong by Mechanical Turk workers (Northcutt, Athalye & Mueller 2021;
 :mod:`benchmarks.cifar10_test_label_errors`): how many of the 54 ``cleanlab_oof`` flags, and at
@@ -27,6 +32,7 @@ what flag rate, per fold seed.
 cost per CPU-second; ``tune`` -- the head's weight decay on the same rows.
 
     python -m benchmarks.labels_photos cifar10n --seeds 3 --methods ce,cleanlab_oof,oracle
+    python -m benchmarks.labels_photos train_sets --seeds 1
     python -m benchmarks.labels_photos cifar10_test --seeds 3
     python -m benchmarks.labels_photos heads --features lite0,lite0+lite2 --heads linear@0.3
     python -m benchmarks.labels_photos backbones --seeds 3    # digits, USPS: clean-label head
@@ -163,6 +169,44 @@ def fit_last(src, rows, labels, test_idx, yte, cfg, seed) -> float:
     return accs[-1]
 
 
+def noisy_split(a, lab, ytr: np.ndarray, yte: np.ndarray, noise: str, seed: int):
+    """One seed's CIFAR-10N setting: ``trusted`` rows (clean labels), the ``pool``, the given
+    labels, the labels of every source row (training rows, then the test rows, never trained on)
+    and the rows the policy may not change."""
+    n = len(ytr)
+    trusted = draw_trusted(ytr, a.trusted_per_class, seed=seed, n_classes=N_CLASSES)
+    pool = np.setdiff1d(np.arange(n), trusted)
+    given = lab[f"{noise}_label"][:n].astype(np.int64)
+    given[trusted] = ytr[trusted]
+    labels_all = np.concatenate([given, yte])
+    protected = np.zeros(len(labels_all), bool)
+    protected[trusted] = True
+    protected[n:] = True
+    return trusted, pool, given, labels_all, protected
+
+
+def clean_as_the_asset(a, enc, src, method, labels_all, pool, trusted, protected, seed):
+    """Run ``method`` and decide as the ``image_labels_clean`` asset does (ops/labels/clean.py):
+    ``(result, actions, clean labels, flags, policy report)``."""
+    ctx = MethodContext(
+        source=src,
+        labels=labels_all,
+        pool_idx=pool,
+        trusted_idx=trusted,
+        test_idx=np.zeros(0, np.int64),
+        n_classes=N_CLASSES,
+        backbone=head_config(a),
+        k_folds=a.k,
+        seed=seed,
+        source_fingerprint=f"photos-{enc.tag}-{len(pool) + len(trusted)}",
+    )
+    res = get_method(method)(ctx)
+    actions, clean, flags, rep = decide(
+        labels_all, res.probs, res.is_issue & ~protected, ~protected, **res.policy_inputs()
+    )
+    return res, actions, clean, flags, rep
+
+
 def run_cifar10n(a, enc: PretrainedEncoder) -> list[dict]:
     root = shared_images_dir()
     lab = np.load(root / "cifar10n" / "cifar10n_labels_50000.npz")
@@ -177,15 +221,8 @@ def run_cifar10n(a, enc: PretrainedEncoder) -> list[dict]:
     out = []
     for noise in a.noises.split(","):
         for seed in range(a.first_seed, a.first_seed + a.seeds):
-            trusted = draw_trusted(ytr, a.trusted_per_class, seed=seed, n_classes=N_CLASSES)
-            pool = np.setdiff1d(np.arange(n), trusted)
-            given = lab[f"{noise}_label"][:n].astype(np.int64)
-            given[trusted] = ytr[trusted]
+            trusted, pool, given, labels_all, protected = noisy_split(a, lab, ytr, yte, noise, seed)
             err = given[pool] != ytr[pool]
-            labels_all = np.concatenate([given, yte])  # test labels: never trained on
-            protected = np.zeros(len(labels_all), bool)
-            protected[trusted] = True
-            protected[test_idx] = True
             base = dict(noise=noise, seed=seed, n_train=n, actual_noise=float(err.mean()))
             for m in a.methods.split(","):
                 t = time.perf_counter()
@@ -197,26 +234,8 @@ def run_cifar10n(a, enc: PretrainedEncoder) -> list[dict]:
                     row |= dict(label_acc_kept=acc, label_acc_all=acc, label_acc_relabel_all=acc)
                     row |= dict(test_last=last, test_last_every_row=last)
                 else:
-                    ctx = MethodContext(
-                        source=src,
-                        labels=labels_all,
-                        pool_idx=pool,
-                        trusted_idx=trusted,
-                        test_idx=np.zeros(0, np.int64),
-                        n_classes=N_CLASSES,
-                        backbone=cfg,
-                        k_folds=a.k,
-                        seed=seed,
-                        source_fingerprint=f"photos-{enc.tag}-{n}",
-                    )
-                    res = get_method(m)(ctx)
-                    # the decision the image_labels_clean asset makes (ops/labels/clean.py)
-                    actions, clean, flags, rep = decide(
-                        labels_all,
-                        res.probs,
-                        res.is_issue & ~protected,
-                        ~protected,
-                        **res.policy_inputs(),
+                    res, actions, clean, flags, rep = clean_as_the_asset(
+                        a, enc, src, m, labels_all, pool, trusted, protected, seed
                     )
                     lm = label_metrics(actions, clean, flags, pool, ytr, given)
                     kept = actions[pool] != DROPPED
@@ -253,6 +272,78 @@ def run_cifar10n(a, enc: PretrainedEncoder) -> list[dict]:
                 log(json.dumps(row, default=float))
                 out.append(row)
     return out
+
+
+def run_train_sets(a, enc: PretrainedEncoder) -> list[dict]:
+    """Which training set, built from the default's output, gives the best head -- chosen on a
+    validation split, not on the test set: the labels are cleaned on all 50,000 rows as usual;
+    each head then trains on rows 0-39,999 only and is scored against the *clean* labels of rows
+    40,000-49,999 (test accuracy of the same recipe trained on all rows beside it, for the
+    record). Recipes: the given labels; the policy's labels on the kept rows (what
+    ``labels.parquet`` hands over); on every row; only rows neither flagged nor changed (prune);
+    the clean labels (oracle)."""
+    root = shared_images_dir()
+    lab = np.load(root / "cifar10n" / "cifar10n_labels_50000.npz")
+    xtr = embeddings("train", enc, a.emb_dir)
+    xte = embeddings("test", enc, a.emb_dir, 10000)
+    yte = np.load(root / "cifar10_test" / "cifar10_test_original_labels.npy").astype(np.int64)
+    ytr = lab["clean_label"].astype(np.int64)
+    n = len(ytr)
+    src = EmbeddingSource(np.concatenate([xtr, xte]))
+    test_idx = np.arange(n, n + len(yte))
+    val = np.arange(40000, n)
+    fit_rows = np.arange(n) < 40000
+    cfg = head_config(a)
+    out = []
+    for noise in a.noises.split(","):
+        for seed in range(a.first_seed, a.first_seed + a.seeds):
+            trusted, pool, given, labels_all, protected = noisy_split(a, lab, ytr, yte, noise, seed)
+            _, actions, clean, flags, _ = clean_as_the_asset(
+                a, enc, src, "cleanlab_oof", labels_all, pool, trusted, protected, seed
+            )
+            drop, changed = actions[:n] == DROPPED, actions[:n] != "kept"
+            recipes = {
+                "given labels": (np.ones(n, bool), given),
+                "policy labels, kept rows (labels.parquet)": (~drop, clean[:n]),
+                "policy labels, every row (dropped: given)": (
+                    np.ones(n, bool),
+                    np.where(drop, given, clean[:n]),
+                ),
+                "unflagged, unchanged rows only (prune)": (~flags[:n] & ~changed, given),
+                "clean labels (oracle)": (np.ones(n, bool), ytr),
+            }
+            for name, (mask, y) in recipes.items():
+                rows_v = np.flatnonzero(mask & fit_rows)
+                v = fit_last(src, rows_v, y[rows_v], val, ytr[val], cfg, seed)
+                rows_t = np.flatnonzero(mask)
+                t = fit_last(src, rows_t, y[rows_t], test_idx, yte, cfg, seed)
+                row = dict(
+                    noise=noise,
+                    seed=seed,
+                    recipe=name,
+                    rows=int(mask.sum()),
+                    label_acc=float(np.mean(y[mask] == ytr[mask])),
+                    val_acc=v,
+                    test_last=t,
+                )
+                log(json.dumps(row))
+                out.append(row)
+    return out
+
+
+def print_train_sets(rows: list[dict]) -> None:
+    print(
+        "\n| noise | training set | seeds | rows | label acc % | **validation acc %** "
+        "(rows 40k-50k, head on rows < 40k) | test last % (head on all rows) |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    for noise, recipe in dict.fromkeys((r["noise"], r["recipe"]) for r in rows):
+        rs = [r for r in rows if r["noise"] == noise and r["recipe"] == recipe]
+        print(
+            f"| {noise} | {recipe} | {len(rs)} | {np.mean([r['rows'] for r in rs]):.0f} | "
+            f"{mean_sd([r['label_acc'] for r in rs])} | **{mean_sd([r['val_acc'] for r in rs])}** "
+            f"| {mean_sd([r['test_last'] for r in rs])} |"
+        )
 
 
 def run_cifar10_test(a, enc: PretrainedEncoder) -> list[dict]:
@@ -515,7 +606,9 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    ap.add_argument("bench", choices=["cifar10n", "cifar10_test", "backbones", "tune", "heads"])
+    ap.add_argument(
+        "bench", choices=["cifar10n", "train_sets", "cifar10_test", "backbones", "tune", "heads"]
+    )
     ap.add_argument("--noises", default="aggre,worse")
     ap.add_argument("--methods", default="ce,cleanlab_oof,cleanlab_trusted,oracle")
     ap.add_argument("--seeds", type=int, default=3)
@@ -554,6 +647,7 @@ def main(argv: list[str] | None = None) -> None:
     enc = PretrainedEncoder(a.encoder, a.resolution, threads=a.threads, flip=a.flip)
     runs = {
         "cifar10n": run_cifar10n,
+        "train_sets": run_train_sets,
         "cifar10_test": run_cifar10_test,
         "backbones": run_backbones,
         "tune": run_tune,
@@ -571,6 +665,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     prints = {
         "cifar10n": print_cifar10n,
+        "train_sets": print_train_sets,
         "cifar10_test": print_cifar10_test,
         "tune": print_tune,
         "heads": print_heads,

@@ -6,7 +6,9 @@
 - ``cleanlab_trusted``: a model trained on the trusted set only scores the pool (out-of-sample
   by construction), cleanlab flags on the pool; the trusted rows themselves are scored out of
   fold (the trusted model cross-fitted over K folds of the trusted set), so the policy checks
-  itself on how accurate a trusted-only model really is.
+  itself on how accurate a trusted-only model really is; and since that model never saw a pool
+  label, the policy also refuses to relabel with it when it is less accurate on those rows than
+  the given labels are estimated to be (docs/labels.md §4a).
 """
 
 from __future__ import annotations
@@ -90,6 +92,7 @@ def cleanlab_trusted(ctx: MethodContext) -> MethodResult:
     probs[ctx.trusted_idx] = folds.pred_probs
     out = _finish(ctx, probs, None)
     out.evidence_idx = ctx.trusted_idx
+    out.independent_model = True  # never saw a pool label: the policy's weak-model guard applies
     out.notes.append(
         f"trusted rows scored out of fold ({folds.n_splits} folds of the trusted set): the "
         "policy's evidence"

@@ -20,6 +20,13 @@ docs/labels.md §4a describes it; in short, for the scored (pool) rows:
    the lower confidence bound of the gain is not above zero -- or there are too few scored or
    evidence rows -- nothing is changed: flagged rows are kept with their given label
    ("flag only") and the reason is recorded.
+6. **A model weaker than the labels.** For a model that never trained on a pool label
+   (``independent_model``: ``cleanlab_trusted``), the estimate of ``T`` absorbs the model's own
+   errors as label noise -- the weaker the model, the noisier the given labels look (CIFAR-10N
+   aggre, 100 trusted images: given labels estimated 79 % right, really 91 %) -- and step 5,
+   which simulates from that ``T``, passes a policy that makes the labels worse. Such a model
+   may therefore only change labels when its accuracy on the evidence rows is at least the
+   estimated accuracy of the given labels; otherwise flag only.
 
 Everything chosen and measured goes into :class:`PolicyReport` (the asset's metadata).
 """
@@ -131,6 +138,9 @@ class PolicyReport:
     est_accuracy_given, est_accuracy_policy : simulated label accuracy of the given labels and
         of the policy on the evidence rows (cross-fitted; ``None`` without evidence).
     est_gain_lcb : lower confidence bound of the gain (policy - given).
+    evidence_model_accuracy : share of the evidence rows whose top class is their known label
+        (``None`` without trusted evidence); compared with ``est_accuracy_given`` for an
+        independent model.
     pool_accuracy_given, pool_accuracy_policy : the same two, estimated over the scored rows
         from the posterior (model-based, for orientation).
     transition_diag : estimated ``P(given = t | true = t)`` per class.
@@ -150,6 +160,7 @@ class PolicyReport:
     est_accuracy_given: float | None = None
     est_accuracy_policy: float | None = None
     est_gain_lcb: float | None = None
+    evidence_model_accuracy: float | None = None
     pool_accuracy_given: float | None = None
     pool_accuracy_policy: float | None = None
     transition_diag: list[float] = field(default_factory=list)
@@ -277,6 +288,7 @@ def decide(
     estimated_noise_rate: float = 0.0,
     config: PolicyConfig | None = None,
     proxy_ok: bool = True,
+    independent_model: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, PolicyReport]:
     """Decide an action for every row.
 
@@ -292,6 +304,9 @@ def decide(
     estimated_noise_rate : the method's estimate; the default drop cap.
     proxy_ok : without evidence rows, use scored rows the model agrees with as (optimistic)
         evidence; only valid when the scored rows' probabilities are out of sample.
+    independent_model : the model never trained on a pool label (step 6 of the module doc):
+        it may change labels only when it is at least as accurate on the evidence rows as the
+        given labels are estimated to be.
 
     Returns
     -------
@@ -310,6 +325,7 @@ def decide(
         estimated_noise_rate=estimated_noise_rate,
         config=config,
         proxy_ok=proxy_ok,
+        independent_model=independent_model,
     )
     return actions, clean, flags, report
 
@@ -325,6 +341,7 @@ def decide_with_posterior(
     estimated_noise_rate: float = 0.0,
     config: PolicyConfig | None = None,
     proxy_ok: bool = True,
+    independent_model: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, PolicyReport, np.ndarray]:
     """:func:`decide`, and the posterior ``P(true | x, given)`` it decided from ((N, C); for
     ``kind="posterior"`` the normalised probabilities)."""
@@ -404,6 +421,9 @@ def decide_with_posterior(
         rep.est_accuracy_policy = round(acc_given + float(gain.mean()), 4)
         se = float(gain.std(ddof=1) / np.sqrt(len(gain))) if len(gain) > 1 else np.inf
         rep.est_gain_lcb = round(float(gain.mean()) - cfg.z * se, 4)
+        if rep.evidence == "trusted":
+            hit = p[ev].argmax(axis=1) == y[ev]
+            rep.evidence_model_accuracy = round(float(hit.mean()), 4)
     rep.relabel_threshold = float(threshold)
 
     relabel, drop = _decide_rows(post, y, flags, threshold, cfg)
@@ -420,6 +440,17 @@ def decide_with_posterior(
     new_clean = np.where(relabel, top, y)
     rep.pool_accuracy_given = round(float(post[pool, y[pool]].mean()), 4)
     rep.pool_accuracy_policy = round(float(np.mean(post[pool, new_clean[pool]] * ~drop[pool])), 4)
+    if (
+        independent_model
+        and rep.evidence_model_accuracy is not None
+        and rep.evidence_model_accuracy < (rep.est_accuracy_given or 0.0)
+    ):
+        return flag_only(
+            f"the model never saw a pool label and is less accurate on the {rep.n_evidence} "
+            f"trusted rows ({rep.evidence_model_accuracy}) than the given labels are estimated "
+            f"to be ({rep.est_accuracy_given}): its noise estimate cannot be told apart from its "
+            "own errors"
+        )
     if rep.est_gain_lcb is not None and rep.est_gain_lcb <= 0:
         return flag_only(
             f"the policy does not beat the given labels with confidence on the {rep.evidence} "

@@ -73,6 +73,10 @@ class MethodResult:
         when the pool's probabilities are out of sample).
     refinement : one record per scoring round when the method refined its probabilities on the
         policy's labels (``cleanlab_oof``, ops/labels/refine.py); empty otherwise.
+    independent_model : the probabilities come from a model that never trained on a pool row's
+        given label (``cleanlab_trusted``). The policy then also requires that model to be at
+        least as accurate on the evidence rows as the given labels are estimated to be
+        (docs/labels.md §4a, "A model weaker than the labels").
     """
 
     probs: np.ndarray
@@ -85,6 +89,7 @@ class MethodResult:
     evidence_idx: np.ndarray | None = None
     proxy_ok: bool = True
     refinement: list[dict[str, Any]] = field(default_factory=list)
+    independent_model: bool = False
 
     def policy_inputs(self) -> dict[str, Any]:
         """What the decision policy reads from this result besides its probabilities and flags
@@ -94,6 +99,7 @@ class MethodResult:
             "kind": self.prob_kind,
             "estimated_noise_rate": self.estimated_noise_rate,
             "proxy_ok": self.proxy_ok,
+            "independent_model": self.independent_model,
         }
 
 

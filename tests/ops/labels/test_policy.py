@@ -111,3 +111,48 @@ def test_temperature_and_transition_recover_the_truth():
     assert np.all(np.abs(np.diag(t_mat) - 0.8) < 0.1), np.diag(t_mat)
     with pytest.raises(ValueError, match="relabel_grid"):
         PolicyConfig(relabel_grid=())
+
+
+def _independent_weak_model(seed: int, n=4000, c=5, noise=0.08, signal=1.5, n_trusted=100):
+    """A model that never saw a pool label and knows the true class only weakly (about 70 %
+    right), given labels 92 % right: the transition estimate takes the model's errors for label
+    noise (given labels look about 79 % right)."""
+    rng = np.random.default_rng(seed)
+    truth = rng.integers(0, c, n)
+    logits = rng.normal(0, 1, (n, c))
+    logits[np.arange(n), truth] += signal
+    probs = np.exp(logits)
+    probs /= probs.sum(1, keepdims=True)
+    trusted = np.zeros(n, bool)
+    trusted[:n_trusted] = True
+    given = truth.copy()
+    flip = (rng.random(n) < noise) & ~trusted
+    given[flip] = (truth[flip] + rng.integers(1, c, n)[flip]) % c
+    return truth, given, probs, trusted
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_model_weaker_than_the_labels_changes_nothing(seed):
+    truth, given, probs, trusted = _independent_weak_model(seed)
+    pool = ~trusted
+    flags = pool & (probs.argmax(1) != given)
+    args = (given, probs, flags, pool, np.flatnonzero(trusted))
+    # without the guard, the simulated check passes and the labels get worse (the bug)
+    actions, clean, _, rep = decide(*args, estimated_noise_rate=0.1)
+    assert rep.mode == "rectify"
+    assert _acc(truth, clean, actions, pool) < np.mean(given[pool] == truth[pool])
+    assert rep.evidence_model_accuracy < rep.est_accuracy_given
+    actions, clean, _, rep = decide(*args, estimated_noise_rate=0.1, independent_model=True)
+    assert rep.mode == "flag_only" and "less accurate on the 100 trusted rows" in rep.reason
+    assert (actions == "kept").all() and np.array_equal(clean, given)
+
+
+def test_independent_model_stronger_than_the_labels_still_relabels():
+    truth, given, probs, trusted = _independent_weak_model(0, signal=3.0)
+    pool = ~trusted
+    flags = pool & (probs.argmax(1) != given)
+    actions, clean, _, rep = decide(
+        given, probs, flags, pool, np.flatnonzero(trusted), independent_model=True
+    )
+    assert rep.mode == "rectify" and rep.evidence_model_accuracy >= rep.est_accuracy_given
+    assert _acc(truth, clean, actions, pool) > np.mean(given[pool] == truth[pool]) + 0.03
