@@ -62,7 +62,7 @@ import torch
 from benchmarks.cifar10_test_label_errors import ERROR_IDS
 from benchmarks.labels_bench import label_metrics
 from benchmarks.shared_data import REPO, shared_images_dir
-from ops.contracts import DROPPED
+from ops.contracts import DROPPED, KEPT
 from ops.labels.backbones import BackboneConfig, EmbeddingSource
 from ops.labels.encoders import PretrainedEncoder
 from ops.labels.methods import MethodContext, get_method
@@ -207,16 +207,23 @@ def clean_as_the_asset(a, enc, src, method, labels_all, pool, trusted, protected
     return res, actions, clean, flags, rep
 
 
-def run_cifar10n(a, enc: PretrainedEncoder) -> list[dict]:
+def cifar10n_data(a, enc: PretrainedEncoder, n_train: int = SPLITS["train"]):
+    """The first ``n_train`` CIFAR-10N training rows and the test set: the label file, clean
+    training labels, test labels, one source of vectors (training rows, then test rows) and
+    the test rows' indices in it."""
     root = shared_images_dir()
     lab = np.load(root / "cifar10n" / "cifar10n_labels_50000.npz")
-    xtr = embeddings("train", enc, a.emb_dir, a.n_train)
-    xte = embeddings("test", enc, a.emb_dir, 10000)
+    xtr = embeddings("train", enc, a.emb_dir, n_train)
+    xte = embeddings("test", enc, a.emb_dir, SPLITS["test"])
     yte = np.load(root / "cifar10_test" / "cifar10_test_original_labels.npy").astype(np.int64)
-    ytr = lab["clean_label"][: a.n_train].astype(np.int64)
-    n = len(ytr)
+    ytr = lab["clean_label"][:n_train].astype(np.int64)
     src = EmbeddingSource(np.concatenate([xtr, xte]))
-    test_idx = np.arange(n, n + len(yte))
+    return lab, ytr, yte, src, np.arange(n_train, n_train + len(yte))
+
+
+def run_cifar10n(a, enc: PretrainedEncoder) -> list[dict]:
+    lab, ytr, yte, src, test_idx = cifar10n_data(a, enc, a.n_train)
+    n = len(ytr)
     cfg = head_config(a)
     out = []
     for noise in a.noises.split(","):
@@ -282,15 +289,8 @@ def run_train_sets(a, enc: PretrainedEncoder) -> list[dict]:
     record). Recipes: the given labels; the policy's labels on the kept rows (what
     ``labels.parquet`` hands over); on every row; only rows neither flagged nor changed (prune);
     the clean labels (oracle)."""
-    root = shared_images_dir()
-    lab = np.load(root / "cifar10n" / "cifar10n_labels_50000.npz")
-    xtr = embeddings("train", enc, a.emb_dir)
-    xte = embeddings("test", enc, a.emb_dir, 10000)
-    yte = np.load(root / "cifar10_test" / "cifar10_test_original_labels.npy").astype(np.int64)
-    ytr = lab["clean_label"].astype(np.int64)
+    lab, ytr, yte, src, test_idx = cifar10n_data(a, enc)
     n = len(ytr)
-    src = EmbeddingSource(np.concatenate([xtr, xte]))
-    test_idx = np.arange(n, n + len(yte))
     val = np.arange(40000, n)
     fit_rows = np.arange(n) < 40000
     cfg = head_config(a)
@@ -301,7 +301,7 @@ def run_train_sets(a, enc: PretrainedEncoder) -> list[dict]:
             _, actions, clean, flags, _ = clean_as_the_asset(
                 a, enc, src, "cleanlab_oof", labels_all, pool, trusted, protected, seed
             )
-            drop, changed = actions[:n] == DROPPED, actions[:n] != "kept"
+            drop, changed = actions[:n] == DROPPED, actions[:n] != KEPT
             recipes = {
                 "given labels": (np.ones(n, bool), given),
                 "policy labels, kept rows (labels.parquet)": (~drop, clean[:n]),
