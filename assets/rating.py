@@ -31,6 +31,7 @@ class ScoresConfig(dg.Config):
     ft_lr: float = 1e-3
     ft_select: bool = True
     ft_check_every: int = 25
+    ft_interpolate: float = 0.75
     scratch_steps: int = 600
     scratch_lr: float = 3e-3
     hidden: int = 16

@@ -223,10 +223,23 @@ def part_auc(args) -> None:
                 if (NETS / "erm.pt").is_file():
                     r = ours(xs, judg, seed, checkpoint=str(NETS / "erm.pt"))
                     sc["ours_erm"] = -r.scores["quality_rank"].to_numpy().astype(float)
-                r = ours(xs, judg, seed, combine_detectors=False)
+                r = ours(xs, judg, seed, checkpoint=ck, combine_detectors=False)
                 sc["ours_no_detectors"] = -r.scores["quality_rank"].to_numpy().astype(float)
-                # the previous defaults: last fine-tuned state, mirrored-tail threshold only
-                r = ours(xs, judg, seed, checkpoint=ck, ft_select=False, mixture_threshold=False)
+                # look 4's defaults: the validation-selected state, not interpolated, detector OR
+                r = ours(xs, judg, seed, checkpoint=ck, ft_interpolate=1.0, combine_detectors=True)
+                sc["ours_no_interpolate"] = -r.scores["quality_rank"].to_numpy().astype(float)
+                nointerp_flags = r.scores["is_low_quality_issue"].to_numpy()
+                # look 3's defaults: last fine-tuned state, mirrored-tail threshold only
+                r = ours(
+                    xs,
+                    judg,
+                    seed,
+                    checkpoint=ck,
+                    ft_select=False,
+                    mixture_threshold=False,
+                    ft_interpolate=1.0,
+                    combine_detectors=True,
+                )
                 sc["ours_prev_defaults"] = -r.scores["quality_rank"].to_numpy().astype(float)
                 prev_flags = r.scores["is_low_quality_issue"].to_numpy()
             if args.v0:
@@ -254,6 +267,8 @@ def part_auc(args) -> None:
                     if args.variants:
                         row["flag_recall_prev"] = float(prev_flags[lab == 1].mean())
                         row["flag_fpr_clean_prev"] = float(prev_flags[lab == 0].mean())
+                        row["flag_recall_no_interp"] = float(nointerp_flags[lab == 1].mean())
+                        row["flag_fpr_clean_no_interp"] = float(nointerp_flags[lab == 0].mean())
                     row["seconds_ours"] = t_ours
                 rows.append(row)
             print(f"{dname} seed {seed}: all-fault AUC ours {rows[-16]['ours']:.3f}", flush=True)
@@ -285,11 +300,12 @@ def print_auc_table(rows: list[dict]) -> None:
         f"clean FPR {np.mean([r['flag_fpr_clean'] for r in fl]):.4f}; "
         f"scores step {np.mean([r['seconds_ours'] for r in fl]):.1f}s per dataset"
     )
-    if "flag_recall_prev" in fl[0]:
-        print(
-            f"previous defaults: recall {np.mean([r['flag_recall_prev'] for r in fl]):.3f}, "
-            f"clean FPR {np.mean([r['flag_fpr_clean_prev'] for r in fl]):.4f}"
-        )
+    for key, name in (("_no_interp", "look-4 defaults"), ("_prev", "look-3 defaults")):
+        if f"flag_recall{key}" in fl[0]:
+            print(
+                f"{name}: recall {np.mean([r[f'flag_recall{key}'] for r in fl]):.3f}, "
+                f"clean FPR {np.mean([r[f'flag_fpr_clean{key}'] for r in fl]):.4f}"
+            )
     for r in fl:
         print(
             f"  {r['domain']} seed {r['seed']}: recall {r['flag_recall']:.3f}, clean FPR "
@@ -381,24 +397,35 @@ def part_meta(args) -> None:
     """Init and fine-tuning comparison: shipped FOMAML (on the tuning split: the
     leave-one-domain-out FOMAML net) vs pooled ERM vs scratch; per init no fine-tuning
     (``ft_steps=0``: the init alone), 300 steps keeping the last state, and 300 steps with the
-    validation-selected state (``ft_select``, the default)."""
+    validation-selected state (``ft_select``); each fine-tuned state also interpolated 3:1
+    toward the init (``ft_interpolate=0.75``; selected + interpolated is the default)."""
     doms = heldout_domains() if args.split == "heldout" else tuning_domains()
     names = [d for d in doms if d != "co2_sunspots"]
-    runs = [("fomaml", 0, False), ("fomaml", 300, False), ("fomaml", 300, True)]
+    runs = [("fomaml", 0, False, 1.0)]
+    runs += [("fomaml", 300, sel, a) for sel in (False, True) for a in (1.0, 0.75)]
     if args.variants:
-        runs += [("erm", 0, False), ("erm", 300, False), ("erm", 300, True)]
-        runs += [("scratch", 600, False), ("scratch", 600, True)]
+        runs += [("erm", 0, False, 1.0)]
+        runs += [("erm", 300, sel, a) for sel in (False, True) for a in (1.0, 0.75)]
+        runs += [("scratch", 600, False, 1.0), ("scratch", 600, True, 1.0)]
     rows = []
     for dname in names:
         init = {"fomaml": str(lodo_checkpoint(dname)) if args.split == "tuning" else ""}
         init |= {"scratch": "none", "erm": str(NETS / "erm.pt")}
         for seed in range(args.seeds):
             xs, lab, _ = eval_set(doms[dname], FAMS, seed=2000 + seed)
-            for name, ft, sel in runs:
+            for name, ft, sel, interp in runs:
                 if name == "erm" and not (NETS / "erm.pt").is_file():
                     continue
                 kw = {"ft_steps": ft} if name != "scratch" else {"scratch_steps": ft}
-                r = ours(xs, pl.DataFrame(), seed, checkpoint=init[name], ft_select=sel, **kw)
+                r = ours(
+                    xs,
+                    pl.DataFrame(),
+                    seed,
+                    checkpoint=init[name],
+                    ft_select=sel,
+                    ft_interpolate=interp,
+                    **kw,
+                )
                 q = -r.scores["quality_rank"].to_numpy().astype(float)
                 v = r.report["fit"].get("validation", {})
                 rows.append(
@@ -408,6 +435,7 @@ def part_meta(args) -> None:
                         "init": name,
                         "ft_steps": ft,
                         "select": sel,
+                        "interpolate": interp,
                         "auc": auc(q, lab),
                         "selected_step": v.get("selected_step"),
                     }
@@ -415,17 +443,23 @@ def part_meta(args) -> None:
                 print(json.dumps(rows[-1]), flush=True)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"tsrating_meta_{args.split}.json").write_text(json.dumps(rows, indent=1))
-    print(f"\n| init | fine-tune steps | state kept | mean AUC (12 families, {args.split}) |")
-    print("|---|---|---|---|")
-    for name, ft, sel in runs:
+    print(
+        f"\n| init | fine-tune steps | state kept | weight of the fine-tuned state "
+        f"| mean AUC (12 families, {args.split}) |"
+    )
+    print("|---|---|---|---|---|")
+    for name, ft, sel, interp in runs:
         v = [
             r["auc"]
             for r in rows
-            if r["init"] == name and r["ft_steps"] == ft and r["select"] == sel
+            if r["init"] == name
+            and r["ft_steps"] == ft
+            and r["select"] == sel
+            and r.get("interpolate", 1.0) == interp
         ]
         if v:
             kept = "validation-selected" if sel else "last"
-            print(f"| {name} | {ft} | {kept} | {np.mean(v):.3f} |")
+            print(f"| {name} | {ft} | {kept} | {interp} | {np.mean(v):.3f} |")
 
 
 def linear_rmse(train: np.ndarray, test: np.ndarray) -> float:

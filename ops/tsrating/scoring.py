@@ -13,9 +13,10 @@ Steps (:func:`score_windows`):
    ``max_ss_windows`` windows' worth of the dataset's series, and the judge's pairs from
    ``judgments.parquet``; fine-tune (``ft_steps`` Adam steps; with ``ft_select`` the integrity
    head keeps the state, checkpoint included, that best separates the calibration copy's
-   degraded from untouched windows: :class:`_Validation`). Judge agreement is measured on
-   **window-disjoint** held-out pairs (``judge_holdout_share`` of the windows, by a hash of
-   their id, never trained on), on all pairs and on confident pairs.
+   degraded from untouched windows: :class:`_Validation`; then, with ``ft_interpolate`` < 1,
+   its weights are interpolated back toward the checkpoint's: :func:`_interpolate`). Judge
+   agreement is measured on **window-disjoint** held-out pairs (``judge_holdout_share`` of the
+   windows, by a hash of their id, never trained on), on all pairs and on confident pairs.
 5. **Calibration** (:mod:`ops.tsrating.calibration`) on a separate fault copy (eval-band
    faults, up to ``max_calibration_windows`` windows; mirrored-tail and, with
    ``mixture_threshold``, contamination-robust thresholds), then ``quality_score``, ``p_fault``,
@@ -66,6 +67,7 @@ class ScoringConfig:
     ft_lr: float = 1e-3
     ft_select: bool = True
     ft_check_every: int = 25
+    ft_interpolate: float = 0.75
     scratch_steps: int = 600
     scratch_lr: float = 3e-3
     hidden: int = 16
@@ -83,6 +85,10 @@ class ScoringConfig:
     combine_detectors: bool = True
     mixture_threshold: bool = True
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.ft_interpolate <= 1.0:
+            raise ValueError(f"ft_interpolate must be in [0, 1], got {self.ft_interpolate}")
 
     def calibration(self) -> cal.CalibrationConfig:
         return cal.CalibrationConfig(
@@ -233,6 +239,18 @@ class _Validation:
         }
 
 
+def _interpolate(net: QualityNet, init_state: dict[str, torch.Tensor], alpha: float) -> None:
+    """Weight-space ensemble of the checkpoint and the fine-tuned net (WiSE-FT, Wortsman et al.
+    2022): every float parameter becomes ``(1 − alpha)·init + alpha·fine-tuned``, in place."""
+    state = net.state_dict()
+    net.load_state_dict(
+        {
+            k: (1.0 - alpha) * init_state[k] + alpha * v if v.is_floating_point() else v
+            for k, v in state.items()
+        }
+    )
+
+
 def _mw_auc(hi: np.ndarray, lo: np.ndarray) -> float:
     """P(a ``hi`` value beats a ``lo`` value) (Mann-Whitney, ties count one half)."""
     from scipy.stats import rankdata
@@ -305,6 +323,9 @@ def score_windows(
         steps, lr = config.scratch_steps, config.scratch_lr
     else:
         net, steps, lr = init, config.ft_steps, config.ft_lr
+    init_state = (
+        {k: v.detach().clone() for k, v in net.state_dict().items()} if init is not None else None
+    )
 
     # self-supervised pairs on a sample of the series (features in the copies' own context)
     segs = _sample([len(x) for x in xs], config.max_ss_windows, length, rng)
@@ -363,6 +384,10 @@ def score_windows(
         fit["validation"] = val.summary()
         net.load_state_dict(val.best_state)  # integrity head: the validation-selected state
         s = score(net, X)[0]
+    if init_state is not None and fit.get("steps", 0) and config.ft_interpolate < 1.0:
+        _interpolate(net, init_state, config.ft_interpolate)  # integrity head: WiSE-FT
+        s = score(net, X)[0]
+        fit["interpolate"] = config.ft_interpolate
     sp = score(net, ps.X)[0]
 
     ccfg = config.calibration()

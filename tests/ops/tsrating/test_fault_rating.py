@@ -251,6 +251,32 @@ def test_fine_tuning_keeps_the_validation_selected_state():
     assert "validation" not in off.report["fit"]
 
 
+def test_fine_tuned_weights_are_interpolated_toward_the_checkpoint():
+    rng = np.random.default_rng(5)
+    xs = []
+    for k in range(3):
+        y, _, _ = inject(_series(3000, k), ["spikes", "level_shift"], rng, share=0.1)
+        xs.append(y)
+    points, windows = _frames(xs)
+
+    def run(**kw):
+        cfg = ScoringConfig(**{**FAST, "ft_select": False, **kw})
+        return score_windows(windows, points, pl.DataFrame(), config=cfg)
+
+    init_only = run(ft_steps=0).scores["quality_score"].to_numpy()
+    alpha0 = run(ft_interpolate=0.0)
+    assert alpha0.report["fit"]["interpolate"] == 0.0
+    np.testing.assert_allclose(alpha0.scores["quality_score"].to_numpy(), init_only, atol=1e-9)
+    last = run(ft_interpolate=1.0)
+    assert "interpolate" not in last.report["fit"]
+    half = run(ft_interpolate=0.5).scores["quality_score"].to_numpy()
+    full = last.scores["quality_score"].to_numpy()
+    assert not np.allclose(full, init_only)  # fine-tuning moved the scores ...
+    assert not np.allclose(half, full) and not np.allclose(half, init_only)  # ... and halfway
+    with pytest.raises(ValueError, match="ft_interpolate"):
+        ScoringConfig(ft_interpolate=1.5)
+
+
 def test_score_windows_missing_windows_never_selected_and_clean_data_few_flags():
     xs = [_series(3000, s) for s in range(3)]
     xs[0][640:900] = np.nan  # > 50 % of windows 10..13 missing
