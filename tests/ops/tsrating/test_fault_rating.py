@@ -232,13 +232,15 @@ def test_score_windows_finds_injected_faults():
     assert res.report["calibration"]["threshold"] < 0
 
 
+def _faulty_frames(seed: int, families: list[str]):
+    """Points and windows of three series with ``families`` injected on 10 % of the points."""
+    rng = np.random.default_rng(seed)
+    xs = [inject(_series(3000, k), families, rng, share=0.1)[0] for k in range(3)]
+    return _frames(xs)
+
+
 def test_fine_tuning_keeps_the_validation_selected_state():
-    rng = np.random.default_rng(4)
-    xs = []
-    for k in range(3):
-        y, _, _ = inject(_series(3000, k), ["spikes", "noise"], rng, share=0.1)
-        xs.append(y)
-    points, windows = _frames(xs)
+    points, windows = _faulty_frames(4, ["spikes", "noise"])
     cfg = dict(FAST, ft_check_every=10)
     res = score_windows(windows, points, pl.DataFrame(), config=ScoringConfig(**cfg))
     v = res.report["fit"]["validation"]
@@ -252,12 +254,7 @@ def test_fine_tuning_keeps_the_validation_selected_state():
 
 
 def test_fine_tuned_weights_are_interpolated_toward_the_checkpoint():
-    rng = np.random.default_rng(5)
-    xs = []
-    for k in range(3):
-        y, _, _ = inject(_series(3000, k), ["spikes", "level_shift"], rng, share=0.1)
-        xs.append(y)
-    points, windows = _frames(xs)
+    points, windows = _faulty_frames(5, ["spikes", "level_shift"])
 
     def run(**kw):
         cfg = ScoringConfig(**{**FAST, "ft_select": False, **kw})
