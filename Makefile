@@ -63,6 +63,7 @@ test-slow: $(STAMP)
 # cryptography, GitPython ...) and a [tool.dg] project layout to serve the same UI, so its
 # "superseded, use dg dev" warning is silenced here rather than followed.
 ui: $(STAMP)
+	$(BIN)/python -m pipelines.cli home
 	PYTHONWARNINGS='ignore:Function `dev_command` is superseded' $(BIN)/dagster dev
 
 # One Celery worker process (README "Scaling out"): needs SIEVE_CELERY_BROKER/_BACKEND, the

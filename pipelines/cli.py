@@ -1,5 +1,7 @@
-"""Command line: ``python -m pipelines.cli demo``, ``run <dataset>``, ``report`` and
+"""Command line: ``python -m pipelines.cli demo``, ``run <dataset>``, ``report``, ``home`` and
 ``meta-train [dataset ...]`` (the TSRating quality-net checkpoint, docs/tsrating.md §11.7).
+Every command that opens the instance first creates ``$DAGSTER_HOME`` when it does not exist
+(:mod:`pipelines.home`); ``home`` does only that (``make ui`` runs it before ``dagster dev``).
 
 ``demo`` and ``run`` register the dataset folder(s) as partitions on the Dagster instance in
 ``$DAGSTER_HOME`` and materialize every asset of each, as a run launched by the sensor or
@@ -25,10 +27,15 @@ SAMPLES = REPO_ROOT / "data" / "samples"
 def _instance():
     import dagster as dg
 
+    from pipelines.home import ensure_dagster_home
+
     if not os.environ.get("DAGSTER_HOME"):
         raise SystemExit(
             "DAGSTER_HOME is not set; run through `make` or export DAGSTER_HOME=<repo root>"
         )
+    note = ensure_dagster_home(os.environ["DAGSTER_HOME"])
+    if note:
+        print(f"[sieve] {note}", flush=True)
     return dg.DagsterInstance.get()
 
 
@@ -209,6 +216,9 @@ def main(argv: list[str] | None = None) -> int:
         help="mark runs whose worker process died as failed, free their pool slots and "
         "drop registered partitions whose names are not valid dataset names",
     )
+    sub.add_parser(
+        "home", help="create $DAGSTER_HOME with Sieve's dagster.yaml if it does not exist yet"
+    )
     mt = sub.add_parser(
         "meta-train", help="pre-train the TSRating quality net across clean time-series datasets"
     )
@@ -227,6 +237,9 @@ def main(argv: list[str] | None = None) -> int:
         except (FileNotFoundError, ValueError) as exc:
             print(f"[sieve] error: {exc}", file=sys.stderr)
             return 2
+    if args.command == "home":
+        _instance()
+        return 0
     if args.command == "demo":
         return demo()
     if args.command == "reclaim":
