@@ -12,7 +12,7 @@ from ops.contracts import JUDGMENTS, POINTS, RATER_REPORT, SCORES, SELECTED, TIM
 from ops.fileio import write_json_atomic
 from ops.tables import read_rated_windows, read_table, write_table
 from ops.tsrating.judging import judge_outage
-from ops.tsrating.scoring import ScoringConfig, score_windows
+from ops.tsrating.scoring import ScoringConfig, fine_tune_summary, score_windows
 from ops.tsrating.selection import select_points
 
 GROUP = "timeseries"
@@ -112,6 +112,7 @@ def timeseries_scores(
                 if r["heldout_accuracy_confident"] is not None
             },
             "init": report["init"],
+            "fine_tune": fine_tune_summary(report["fit"]),
             "judge_kind": report["judge_kind"] or "none",
             "calibration_threshold": float(calib["threshold"]),
             "calibration": f"flag r < {calib['threshold']:.3g} (est. FPR {calib['fpr_est']:.3g}, "

@@ -484,6 +484,25 @@ def score_windows(
     return ScoringResult(frame, report, net, notes, judge_model, arrays)
 
 
+def fine_tune_summary(fit: dict[str, Any]) -> str:
+    """One line on what the fine-tune kept (asset metadata): the steps run, the state the
+    validation chose and its AUCs, and the interpolation toward the checkpoint."""
+    steps = int(fit.get("steps", 0) or 0)
+    if steps == 0:
+        return "no fine-tuning (the checkpoint as it is)"
+    parts = [f"{steps} steps"]
+    v = fit.get("validation")
+    if v:
+        parts.append(
+            f"kept step {v['selected_step']} (copy AUC {v['auc_selected']:.3f}; checkpoint "
+            f"{v['auc_init']:.3f}, last {v['auc_last']:.3f})"
+        )
+    if "interpolate" in fit:
+        w = float(fit["interpolate"])
+        parts.append(f"weights {1 - w:.2f}·checkpoint + {w:.2f}·fine-tuned")
+    return ", ".join(parts)
+
+
 def _empty_result(
     windows: pl.DataFrame, config: ScoringConfig, judge_kind: str | None
 ) -> ScoringResult:

@@ -128,6 +128,8 @@ def test_scores_columns_ranges_and_metadata(rated):
     meta = res.asset_materializations_for_node("timeseries_scores")[0].metadata
     assert meta["judge_kind"].value == "rubric-surrogate"
     assert meta["init"].value.startswith("quality-net-")
+    assert "kept step" in meta["fine_tune"].value
+    assert "0.25·checkpoint + 0.75·fine-tuned" in meta["fine_tune"].value
     assert "flag r <" in meta["calibration"].value
     assert int(meta["windows_over_max_missing"].value.replace(",", "")) == sparse.height
     report = json.loads((clean / "rater_report.json").read_text())

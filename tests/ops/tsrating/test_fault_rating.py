@@ -20,7 +20,7 @@ from ops.tsrating.quality_net import (
     load_checkpoint,
     save_checkpoint,
 )
-from ops.tsrating.scoring import ScoringConfig, score_windows
+from ops.tsrating.scoring import ScoringConfig, fine_tune_summary, score_windows
 from ops.tsrating.selection import top_windows
 from ops.tsrating.sspairs import KINDS, make_pairs
 from ops.tsrating.windows import WindowConfig, make_windows
@@ -272,6 +272,10 @@ def test_fine_tuned_weights_are_interpolated_toward_the_checkpoint():
     assert not np.allclose(half, full) and not np.allclose(half, init_only)  # ... and halfway
     with pytest.raises(ValueError, match="ft_interpolate"):
         ScoringConfig(ft_interpolate=1.5)
+    assert "0.50·checkpoint + 0.50·fine-tuned" in fine_tune_summary(
+        run(ft_interpolate=0.5).report["fit"]
+    )
+    assert fine_tune_summary(run(ft_steps=0).report["fit"]).startswith("no fine-tuning")
 
 
 def test_score_windows_missing_windows_never_selected_and_clean_data_few_flags():
