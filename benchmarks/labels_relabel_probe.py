@@ -41,18 +41,7 @@ from benchmarks.labels_photos import cifar10n_data, head_config, noisy_split
 from benchmarks.shared_data import REPO
 from ops.labels.backbones import BackboneConfig
 from ops.labels.encoders import PretrainedEncoder
-from ops.labels.training import (
-    Batch,
-    TrainLoop,
-    build_model,
-    make_sgd,
-    place,
-    predict_proba,
-    seeded,
-    set_lr,
-    sgd_step,
-    train_model,
-)
+from ops.labels.training import predict_proba, train_model
 
 K = 10
 FIT_ROWS = 40000
@@ -60,22 +49,13 @@ FIT_ROWS = 40000
 
 def train_forward(src, rows, labels, T: np.ndarray, cfg: BackboneConfig, seed: int):
     """:func:`train_model` with the forward-corrected loss ``NLL(log(softmax(z) @ T))``."""
-    with seeded(cfg, seed) as (gen, device):
-        model = place(build_model(cfg, src, rows, K), cfg, device)
-        loop = TrainLoop(src, cfg, rows, labels, gen, device)
-        opt = make_sgd(model.parameters(), cfg)
-        Tt = torch.tensor(T, dtype=torch.float32, device=device)
+    Tt = torch.tensor(T, dtype=torch.float32)
 
-        def step(b: Batch) -> dict[str, torch.Tensor]:
-            set_lr(opt, b.lr)
-            p = torch.softmax(model(b.x).float(), 1) @ Tt
-            loss = F.nll_loss(torch.log(p.clamp_min(1e-8)), b.y)
-            sgd_step(opt, loss)
-            return {"loss": loss.detach()}
+    def forward_loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        p = torch.softmax(logits, 1) @ Tt.to(logits.device)
+        return F.nll_loss(torch.log(p.clamp_min(1e-8)), y)
 
-        loop.fit([model], step, name="")
-    model.eval()
-    return model
+    return train_model(src, rows, labels, K, cfg, seed=seed, loss_fn=forward_loss)
 
 
 def transition(y_clean: np.ndarray, y_given: np.ndarray, shrink: float = 0.0) -> np.ndarray:

@@ -238,7 +238,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"[sieve] error: {exc}", file=sys.stderr)
             return 2
     if args.command == "home":
-        _instance()
+        from pipelines.home import ensure_dagster_home
+
+        if not os.environ.get("DAGSTER_HOME"):
+            raise SystemExit("DAGSTER_HOME is not set; run through `make`")
+        print(f"[sieve] {ensure_dagster_home(os.environ['DAGSTER_HOME']) or 'Dagster home ready'}")
         return 0
     if args.command == "demo":
         return demo()

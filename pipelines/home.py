@@ -16,8 +16,7 @@ from typing import Any
 
 import yaml
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-REPO_CONFIG = REPO_ROOT / "dagster.yaml"
+REPO_CONFIG = Path(__file__).resolve().parents[1] / "dagster.yaml"
 
 
 def _anchor(node: Any, home: Path) -> Any:

@@ -488,9 +488,11 @@ def train_model(
     progress: Progress | None = None,
     prefix: str = "",
     epoch_callback: EpochCallback | None = None,
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = F.cross_entropy,
 ) -> nn.Module:
     """Train a fresh model (``build_model``) with cross-entropy on rows ``train_idx`` of
     ``source`` with ``labels`` (aligned to ``train_idx``). Returns the model in eval mode.
+    ``loss_fn(logits, y)`` replaces the cross-entropy (a benchmark's forward-corrected loss).
 
     ``progress`` receives lines such as ``"fold 2/5 epoch 3/10 loss 0.812"`` (``prefix`` +
     epoch info); ``epoch_callback(epoch, model)`` is called after every epoch (model in eval
@@ -505,7 +507,7 @@ def train_model(
         def step(b: Batch) -> dict[str, torch.Tensor]:
             set_lr(opt, b.lr)
             with loop.autocast():
-                loss = F.cross_entropy(model(b.x).float(), b.y)
+                loss = loss_fn(model(b.x).float(), b.y)
             sgd_step(opt, loss)
             return {"loss": loss.detach()}
 

@@ -323,9 +323,8 @@ def score_windows(
         steps, lr = config.scratch_steps, config.scratch_lr
     else:
         net, steps, lr = init, config.ft_steps, config.ft_lr
-    init_state = (
-        {k: v.detach().clone() for k, v in net.state_dict().items()} if init is not None else None
-    )
+    interpolate = init is not None and config.ft_interpolate < 1.0
+    init_state = {k: v.detach().clone() for k, v in net.state_dict().items()} if interpolate else {}
 
     # self-supervised pairs on a sample of the series (features in the copies' own context)
     segs = _sample([len(x) for x in xs], config.max_ss_windows, length, rng)
@@ -384,7 +383,7 @@ def score_windows(
         fit["validation"] = val.summary()
         net.load_state_dict(val.best_state)  # integrity head: the validation-selected state
         s = score(net, X)[0]
-    if init_state is not None and fit.get("steps", 0) and config.ft_interpolate < 1.0:
+    if interpolate and fit.get("steps", 0):
         _interpolate(net, init_state, config.ft_interpolate)  # integrity head: WiSE-FT
         s = score(net, X)[0]
         fit["interpolate"] = config.ft_interpolate
