@@ -62,6 +62,14 @@ def timeseries_points(
     write_table(files, paths.clean, FILES)
     summary = result.summary()
     context.log.info(f"{context.partition_key}: {summary}")
+    for f in result.files:
+        if f.error:  # the whole file is quarantined: say why where the user is looking
+            context.log.warning(f"{f.file}: not read ({f.layout}): {f.error}")
+    if result.split_series:
+        context.log.warning(
+            f"series held by several files at the same times with different values, kept "
+            f"one per file as <file>/<id>: {', '.join(result.split_series)}"
+        )
     return materialize_result(
         metadata={
             **summary,

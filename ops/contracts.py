@@ -258,7 +258,12 @@ WINDOWS = Table(
         ("window_start", "Datetime[us]", "timestamp of the first point (UTC)"),
         ("window_end", "Datetime[us]", "timestamp of the last point (UTC)"),
         ("n_points", "Int64", "observed points in the window"),
-        ("n_missing", "Int64", "null values plus points the cadence expects but are absent"),
+        (
+            "n_missing",
+            "Int64",
+            "null values plus points the cadence expects but are absent "
+            "(recurring schedule gaps such as weekends excluded)",
+        ),
         ("mean", "Float64", "mean of the non-null values"),
         ("std", "Float64", "standard deviation of the non-null values"),
         ("min", "Float64", "smallest non-null value"),

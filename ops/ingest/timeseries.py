@@ -5,6 +5,18 @@ Accepted files (``*.csv``, ``*.csv.gz``, ``*.parquet``) in ``raw/timeseries/<dat
 - **long**: a timestamp column, a ``value`` column, optional ``series_id`` (else the file
   stem) and optional ``channel`` (appended to the series id);
 - **wide**: a timestamp column plus one numeric column per series (ETT style), melted;
+
+The timestamp column is the first named ``timestamp, datetime, date, time, ds, date_time``;
+failing that, the first column whose name holds a time word (``time, date, month, year, week,
+day, hour, minute, period, quarter``: ``Month``, ``YEAR``, ``obs_date``) and whose values
+mostly (90 %) parse as times. A ``year`` column of numbers (``1700`` or ``1700.0``) means
+1 January of that year.
+
+A series id that several files hold at the **same timestamps with different values** is
+several series (two wide files with one ``temp`` column each, from two stations): every such
+file's copy becomes ``<file path without suffix>/<id>``. Files that continue one series over
+disjoint periods, or repeat the same values (a re-export), keep one id; repeated timestamps are
+then quarantined as ``duplicate_timestamp``.
 - **NOAA LCD** raw exports (``STATION, DATE, REPORT_TYPE, Hourly…``): routine reports kept,
   coded cells decoded (see :mod:`ops.ingest.noaa_lcd`).
 
@@ -31,6 +43,8 @@ from ops.ingest import noaa_lcd
 from ops.ingest.quarantine import concat_quarantine, quarantine_frame
 
 TIMESTAMP_NAMES = ("timestamp", "datetime", "date", "time", "ds", "date_time")
+TIME_WORDS = ("time", "date", "month", "year", "week", "day", "hour", "minute", "period", "quarter")
+_YEAR = re.compile(r"^\s*\d{1,4}(\.0*)?\s*$")
 SERIES_NAMES = ("series_id", "series", "unique_id", "id")
 SUFFIXES = (".csv", ".csv.gz", ".parquet")
 _NUMBER = re.compile(r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$")
@@ -66,6 +80,7 @@ class TimeseriesIngest:
     quarantine: pl.DataFrame
     series: pl.DataFrame
     files: list[FileReport]
+    split_series: list[str] = field(default_factory=list)  # ids split per file (overlap)
 
     @property
     def records_in(self) -> int:
@@ -88,6 +103,7 @@ class TimeseriesIngest:
             "duplicates_dropped": int(
                 self.quarantine.filter(pl.col("reason") == "duplicate_timestamp").height
             ),
+            "series_split_by_file": ", ".join(self.split_series) or "none",
         }
 
 
@@ -133,6 +149,35 @@ def _read_table(path: Path) -> pl.DataFrame:
 def _find(columns: list[str], names: tuple[str, ...]) -> str | None:
     lower = {c.lower().strip(): c for c in columns}
     return next((lower[n] for n in names if n in lower), None)
+
+
+def _year_text(col: pl.Series) -> pl.Series:
+    """A ``year`` column of numbers (``1700``, ``1700.0``) as ``1700-01-01`` text; else as is."""
+    text = col.cast(pl.String).str.strip_chars()
+    present = text.drop_nulls().filter(text.drop_nulls() != "")
+    if "year" not in (col.name or "").lower() or present.len() == 0:
+        return col
+    if float(present.str.contains(_YEAR.pattern).mean()) < 0.9:
+        return col
+    year = text.cast(pl.Float64, strict=False).cast(pl.Int64, strict=False)
+    as_date = year.cast(pl.String).str.zfill(4) + "-01-01"
+    ok = year.is_between(1, 9999).fill_null(False)
+    return pl.select(pl.when(ok).then(as_date).otherwise(text)).to_series().alias(col.name)
+
+
+def _timestamp_column(frame: pl.DataFrame) -> str | None:
+    """The timestamp column (module docstring), or None."""
+    exact = _find(frame.columns, TIMESTAMP_NAMES)
+    if exact is not None:
+        return exact
+    for c in frame.columns:
+        if not any(w in c.lower() for w in TIME_WORDS):
+            continue
+        sample = _year_text(frame[c].head(500))
+        present = sample.cast(pl.String).drop_nulls()
+        if present.len() and parse_timestamps(present).is_not_null().mean() >= 0.9:
+            return c
+    return None
 
 
 def _numeric_share(col: pl.Series) -> float:
@@ -239,12 +284,14 @@ def read_timeseries_file(
                 pl.DataFrame({"item": long["series_id"].unique(maintain_order=True)}), how="cross"
             ).with_columns(source_file=pl.lit(rel))
         else:
-            ts_col = _find(frame.columns, TIMESTAMP_NAMES)
+            ts_col = _timestamp_column(frame)
             if ts_col is None:
                 raise ValueError(
-                    f"no timestamp column (expected one of {TIMESTAMP_NAMES}); "
+                    f"no timestamp column (expected one of {TIMESTAMP_NAMES}, or a column "
+                    f"named with a time word whose values parse as times); "
                     f"columns are {frame.columns[:10]}"
                 )
+            frame = frame.with_columns(_year_text(frame[ts_col]))
             value_col = _find(frame.columns, ("value",))
             if value_col is not None:
                 report = FileReport(rel, "long")
@@ -280,6 +327,43 @@ def read_timeseries_file(
     report.quarantined = quarantine.height
     report.records_out = points.height
     return points.select(list(POINTS_SCHEMA)).cast(POINTS_SCHEMA), quarantine, report
+
+
+def split_overlapping_series(points: pl.DataFrame) -> tuple[pl.DataFrame, list[str]]:
+    """Series ids that several files hold at the same timestamps with mostly different values
+    become one series per file, ``<file path without suffix>/<id>`` (module docstring).
+    Returns the points and the ids split."""
+    multi = (
+        points.group_by("series_id")
+        .agg(pl.col("source_file").n_unique().alias("n_files"))
+        .filter(pl.col("n_files") > 1)["series_id"]
+        .to_list()
+    )
+    split = []
+    for sid in sorted(multi):
+        shared = (
+            points.filter((pl.col("series_id") == sid) & pl.col("value").is_not_null())
+            .group_by("timestamp")
+            .agg(
+                n_files=pl.col("source_file").n_unique(),
+                n_values=pl.col("value").n_unique(),
+            )
+            .filter(pl.col("n_files") > 1)
+        )
+        if shared.height and float((shared["n_values"] > 1).mean()) > 0.5:
+            split.append(sid)
+    if not split:
+        return points, []
+    stem = pl.col("source_file").str.replace(r"(?i)\.(csv\.gz|csv|parquet)$", "")
+    return (
+        points.with_columns(
+            pl.when(pl.col("series_id").is_in(split))
+            .then(stem + "/" + pl.col("series_id"))
+            .otherwise(pl.col("series_id"))
+            .alias("series_id")
+        ),
+        split,
+    )
 
 
 def resolve_duplicates(points: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -347,10 +431,11 @@ def ingest_timeseries(
         quarantines.append(q)
         reports.append(r)
     all_points = pl.concat(points) if points else pl.DataFrame(schema=POINTS_SCHEMA)
+    all_points, split = split_overlapping_series(all_points)
     kept, dup_q = resolve_duplicates(all_points)
     for r in reports:
         r.duplicates_dropped = int(dup_q.filter(pl.col("source_file") == r.file).height)
         r.records_out -= r.duplicates_dropped
         r.quarantined += r.duplicates_dropped
     quarantine = concat_quarantine(quarantines + [dup_q])
-    return TimeseriesIngest(kept, quarantine, series_stats(kept, dup_q), reports)
+    return TimeseriesIngest(kept, quarantine, series_stats(kept, dup_q), reports, split)

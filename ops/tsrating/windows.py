@@ -3,8 +3,20 @@
 Windows run over the sorted observed points of a series (length ``length`` points, step
 ``stride``). The last window is aligned to the series end so every point lies in at least
 one window; a series shorter than ``length`` gives one short window. ``n_missing`` counts
-null values plus the points the series' cadence says should be there but are not
-(``round(span / cadence) + 1 − n_points``), so gaps count as missing data.
+null values plus the points the series' cadence (its median step) says should be there but are
+not: a step of ``k`` cadences misses ``k − 1`` points, so gaps count as missing data.
+
+A gap that is the series' **schedule** is not missing data (:func:`gap_points`): a step length
+(in whole cadences, at least 2) that recurs at least ``SCHEDULE_MIN_COUNT`` times, with at least
+``SCHEDULE_PHASE_SHARE`` of those steps starting at the same time of day (cadence under a day)
+or on the same weekday (cadence under a week). Nights and weekends of business-hours data,
+market closures of trading-day data and other recurring pauses are schedules; outages and
+random dropouts, which do not recur at one phase, stay missing. Without this rule a
+trading-day series was about 29 % "missing" in every window (MSFT daily prices: mean quality
+0.67; 0.90 with it, 0.2 % of points still missing) and business-hours data more than 50 %, so
+every window was flagged and none selectable. The share is low (0.6) and the count high (10) so
+that market holidays, which recur on a few weekdays, are schedule too, while random gaps (a
+weekday or hour drawn at random) essentially never reach it.
 """
 
 from __future__ import annotations
@@ -27,6 +39,38 @@ WINDOW_SCHEMA: dict[str, pl.DataType] = {
     "min": pl.Float64(),
     "max": pl.Float64(),
 }
+
+
+#: a step length must recur this often in a series to be read as its schedule
+SCHEDULE_MIN_COUNT = 10
+#: ... and this share of those steps must start at one time of day or on one weekday
+SCHEDULE_PHASE_SHARE = 0.6
+_DAY, _WEEK = 86_400.0, 7 * 86_400.0
+
+
+def gap_points(ts: np.ndarray, cadence: float | None) -> np.ndarray:
+    """Per step of a sorted timestamp array (``len(ts) − 1`` entries): the points the cadence
+    expects there but are absent, ``0`` for the series' schedule gaps (module docstring)."""
+    if len(ts) < 2 or not cadence or cadence <= 0:
+        return np.zeros(max(len(ts) - 1, 0), dtype=np.int64)
+    sec = (ts.astype("datetime64[us]").astype(np.int64) / 1e6).astype(np.float64)
+    k = np.rint(np.diff(sec) / cadence).astype(np.int64)
+    missing = np.maximum(k - 1, 0)
+    start = sec[:-1]
+    phases = []
+    if cadence < _DAY:  # the cadence slot of the day the step starts in
+        phases.append(np.floor(np.mod(start, _DAY) / cadence))
+    if cadence < _WEEK:  # the weekday it starts on
+        phases.append(np.mod(np.floor(start / _DAY), 7))
+    for kk in np.unique(k[k >= 2]):
+        m = k == kk
+        if m.sum() < SCHEDULE_MIN_COUNT:
+            continue
+        for ph in phases:
+            if np.unique(ph[m], return_counts=True)[1].max() >= SCHEDULE_PHASE_SHARE * m.sum():
+                missing[m] = 0
+                break
+    return missing
 
 
 @dataclass(frozen=True)
@@ -54,12 +98,12 @@ def _series_windows(
     sid: str, ts: np.ndarray, values: np.ndarray, cadence: float | None, cfg: WindowConfig
 ) -> list[dict]:
     rows = []
+    gaps = np.concatenate([[0], np.cumsum(gap_points(ts, cadence))])  # gaps[j]: steps < j
     for s in window_starts(len(ts), cfg):
         t = ts[s : s + cfg.length]
         v = values[s : s + cfg.length]
         finite = v[np.isfinite(v)]
-        span = (t[-1] - t[0]) / np.timedelta64(1, "s")
-        expected = int(round(span / cadence)) + 1 if cadence and cadence > 0 else len(t)
+        absent = int(gaps[s + len(t) - 1] - gaps[s])
         rows.append(
             {
                 "window_id": f"{sid}#{s}",
@@ -68,7 +112,7 @@ def _series_windows(
                 "window_start": t[0].astype("datetime64[us]").item(),
                 "window_end": t[-1].astype("datetime64[us]").item(),
                 "n_points": len(t),
-                "n_missing": int(len(v) - len(finite)) + max(0, expected - len(t)),
+                "n_missing": int(len(v) - len(finite)) + absent,
                 "mean": float(finite.mean()) if len(finite) else None,
                 "std": float(finite.std()) if len(finite) else None,
                 "min": float(finite.min()) if len(finite) else None,

@@ -104,3 +104,39 @@ def test_missing_folder_is_a_clear_error(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(FileNotFoundError, match="no .csv"):
         ingest_timeseries(tmp_path / "empty")
+
+
+def _write(folder, name, text):
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_text(text)
+
+
+def test_same_column_in_two_overlapping_files_is_two_series(tmp_path):
+    # two stations' exports, one "temp" column each, same hours, different readings
+    _write(tmp_path, "seattle.csv", "date,temp\n2010/01/01 00:00,39.4\n2010/01/01 01:00,39.2\n")
+    _write(tmp_path, "sf.csv", "temp,date\n47.8,2010/01/01 00:00:00\n47.4,2010/01/01 01:00:00\n")
+    r = ingest_timeseries(tmp_path)
+    assert sorted(r.points["series_id"].unique()) == ["seattle/temp", "sf/temp"]
+    assert r.quarantine.height == 0 and r.split_series == ["temp"]
+    assert r.records_in == r.points.height == 4
+
+
+def test_same_column_over_disjoint_periods_or_a_reexport_stays_one_series(tmp_path):
+    _write(tmp_path / "a", "jan.csv", "date,temp\n2010-01-01,1\n2010-01-02,2\n")
+    _write(tmp_path / "a", "feb.csv", "date,temp\n2010-02-01,3\n2010-02-02,4\n")
+    _write(tmp_path / "a", "feb_again.csv", "date,temp\n2010-02-01,3\n2010-02-02,4\n")
+    r = ingest_timeseries(tmp_path / "a")
+    assert r.points["series_id"].unique().to_list() == ["temp"] and r.points.height == 4
+    assert r.quarantine["reason"].to_list() == ["duplicate_timestamp"] * 2
+    assert r.split_series == []
+
+
+def test_time_word_columns_and_numeric_years_are_timestamps(tmp_path):
+    _write(tmp_path, "monthly.csv", "month,sunspots\n1749-01,58.0\n1749-02,62.6\n")
+    _write(tmp_path, "yearly.csv", "YEAR,SUNACTIVITY\n1700.0,5.0\n1701.0,11.0\n")
+    r = ingest_timeseries(tmp_path)
+    assert r.quarantine.height == 0
+    years = r.points.filter(pl.col("series_id") == "SUNACTIVITY")["timestamp"].dt.year()
+    assert years.to_list() == [1700, 1701]
+    months = r.points.filter(pl.col("series_id") == "sunspots")["timestamp"].dt.month()
+    assert months.to_list() == [1, 2]

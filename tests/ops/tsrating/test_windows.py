@@ -45,3 +45,31 @@ def test_bad_config_is_rejected():
         WindowConfig(length=8, stride=9)
     with pytest.raises(ValueError, match="length"):
         WindowConfig(length=1, stride=1)
+
+
+def _frame(ts, sid="s"):
+    return pl.DataFrame(
+        {"series_id": sid, "timestamp": ts, "value": np.arange(len(ts), dtype=float)}
+    )
+
+
+def test_schedule_gaps_are_not_missing_data():
+    days = [datetime(2024, 1, 1) + timedelta(days=i) for i in range(400)]
+    trading = [d for d in days if d.weekday() < 5]  # weekends closed: a schedule
+    w = make_windows(_frame(trading), WindowConfig(length=64, stride=64))
+    assert w["n_missing"].sum() == 0
+    outage = [d for d in trading if not datetime(2024, 3, 4) <= d <= datetime(2024, 3, 6)]
+    w = make_windows(_frame(outage), WindowConfig(length=64, stride=64))
+    # a one-off Monday-Wednesday outage still counts, with the weekend its step spans (Fri→Thu)
+    assert w["n_missing"].sum() == 5
+    hours = [d + timedelta(hours=h) for d in trading for h in range(9, 18)]  # business hours
+    assert make_windows(_frame(hours), WindowConfig(length=128, stride=64))["n_missing"].sum() == 0
+
+
+def test_random_dropouts_stay_missing():
+    rng = np.random.default_rng(0)
+    hours = [datetime(2024, 1, 1) + timedelta(hours=i) for i in range(2000)]
+    drop = set(rng.choice(np.arange(1, 1999), 100, replace=False).tolist())
+    ts = [t for i, t in enumerate(hours) if i not in drop]
+    w = make_windows(_frame(ts), WindowConfig(length=len(ts), stride=len(ts)))  # one window
+    assert w["n_missing"].to_list() == [100]
