@@ -7,6 +7,20 @@ transport), NOAA LCD Lincoln FM-15 (4 variables; another station and year), and,
 statsmodels data files are given (``--co2-sunspots``), weekly CO2 next to yearly sunspots as one
 dataset (the "clean series of a different character" case).
 
+Fresh (added 2026-12-01, after the last tuning change; the first look at them is "fresh look
+1" in benchmarks/README_tsrating.md): real series from two registry wheels no session had
+read, given as a folder holding the unpacked wheels (``--fresh DIR``; the commands are in
+:func:`fresh_domains`):
+- ``vega_temps``: hourly air temperature, Seattle and San Francisco, 2010 (2 × 8,759 points;
+  vega_datasets 0.9.0, BSD-3-Clause package, NOAA public-domain data);
+- ``seattle_daily``: daily precipitation, max/min temperature and wind, Seattle 2012–2015
+  (4 × 1,461; vega_datasets, NOAA);
+- ``msft``: Microsoft daily open/high/low/close and volume, 1986–2017 trading days (5 × 7,983;
+  pmdarima 2.1.1, MIT);
+- ``taylor``: half-hourly electricity demand, England and Wales, June–August 2000 (4,032;
+  pmdarima, from R's forecast package, Taylor 2003);
+- ``sunspots_monthly``: monthly sunspot numbers 1749–1983 (2,820; pmdarima, from R's datasets).
+
 NAB series hold labelled real anomalies: :attr:`Series.anomaly` marks their points so the
 benchmarks exclude windows overlapping them from the clean class.
 """
@@ -79,6 +93,45 @@ def tuning_domains() -> dict[str, list[Series]]:
         "nab_aws": _nab("realAWSCloudwatch"),
         "nab_tweets": _nab("realTweets"),
         "noaa_atlanta": _noaa("LCD_72219013874*"),
+    }
+
+
+def fresh_domains(root: str | Path) -> dict[str, list[Series]]:
+    """The fresh held-out domains from a folder with the two wheels unpacked::
+
+    pip download pmdarima==2.1.1 vega_datasets==0.9.0 --no-deps --only-binary=:all: -d DIR
+    cd DIR && unzip -qo 'pmdarima-*.whl' 'pmdarima/datasets/*' && unzip -qo 'vega_datasets-*.whl'
+    """
+    import re
+    import tarfile
+
+    root = Path(root)
+    vega = root / "vega_datasets" / "_data"
+    pmd = root / "pmdarima" / "datasets"
+    sea = pl.read_csv(vega / "seattle-temps.csv")
+    sf = pl.read_csv(vega / "sf-temps.csv")
+    daily = pl.read_csv(vega / "seattle-weather.csv")
+    with tarfile.open(pmd / "data" / "msft.tar.gz") as tar:
+        msft = pl.read_csv(tar.extractfile("msft.csv").read())  # type: ignore[union-attr]
+    body = (pmd / "taylor.py").read_text().split("rslt = np.array([", 1)[1].split("])", 1)[0]
+    taylor = np.array([float(v) for v in re.findall(r"\d+(?:\.\d+)?", body)])
+    with gzip.open(pmd / "data" / "sunspots.txt.gz", "rt") as f:
+        sun = np.array(f.read().split(), dtype=float)
+    return {
+        "vega_temps": [
+            Series("vega/seattle_temp", sea["temp"].cast(pl.Float64).to_numpy()),
+            Series("vega/sf_temp", sf["temp"].cast(pl.Float64).to_numpy()),
+        ],
+        "seattle_daily": [
+            Series(f"seattle_daily/{c}", daily[c].cast(pl.Float64).to_numpy())
+            for c in ("precipitation", "temp_max", "temp_min", "wind")
+        ],
+        "msft": [
+            Series(f"msft/{c}", msft[c].cast(pl.Float64).to_numpy())
+            for c in ("Open", "High", "Low", "Close", "Volume")
+        ],
+        "taylor": [Series("taylor/demand", taylor)],
+        "sunspots_monthly": [Series("sunspots/monthly", sun)],
     }
 
 

@@ -2,6 +2,7 @@
 
     .venv/bin/python -m benchmarks.tsrating_faults pretrain  # shipped net + LOFO/FOMAML nets
     .venv/bin/python -m benchmarks.tsrating_faults auc [--seeds 2] [--split heldout]
+    .venv/bin/python -m benchmarks.tsrating_faults auc --split fresh --fresh DIR  # unseen domains
     .venv/bin/python -m benchmarks.tsrating_faults clean [--co2-sunspots DIR]
     .venv/bin/python -m benchmarks.tsrating_faults meta       # init: ERM vs FOMAML vs scratch
     .venv/bin/python -m benchmarks.tsrating_faults downstream # forecaster after top-50 % selection
@@ -33,7 +34,7 @@ import torch
 from sklearn.metrics import roc_auc_score
 
 from benchmarks.tsrating_baselines import all_baselines
-from benchmarks.tsrating_data import Series, heldout_domains, tuning_domains
+from benchmarks.tsrating_data import Series, fresh_domains, heldout_domains, tuning_domains
 from ops.tsrating.context import grid_starts
 from ops.tsrating.faults import FAMILIES, NAMES, UNSEEN, inject, window_labels
 from ops.tsrating.metatrain import meta_train_to
@@ -200,8 +201,18 @@ def part_pretrain(args) -> None:
             print(f"lofo {f} ({args.lofo_method}): {info['seconds']:.1f}s", flush=True)
 
 
+def split_domains(args) -> dict[str, list[Series]]:
+    if args.split == "tuning":
+        return tuning_domains()
+    if args.split == "fresh":
+        if not args.fresh:
+            raise SystemExit("--split fresh needs --fresh DIR (see benchmarks/tsrating_data.py)")
+        return fresh_domains(args.fresh)
+    return heldout_domains()
+
+
 def part_auc(args) -> None:
-    doms = tuning_domains() if args.split == "tuning" else heldout_domains()
+    doms = split_domains(args)
     names = [d for d in doms if d != "co2_sunspots"]
     rows = []
     for dname in names:
@@ -314,9 +325,7 @@ def print_auc_table(rows: list[dict]) -> None:
 
 
 def part_clean(args) -> None:
-    doms = heldout_domains(args.co2_sunspots)
-    if args.split == "tuning":
-        doms = tuning_domains()
+    doms = heldout_domains(args.co2_sunspots) if args.split == "heldout" else split_domains(args)
     rows = []
     for dname, dom in doms.items():
         xs, lab, _ = eval_set(dom, [], seed=7)
@@ -345,8 +354,9 @@ def part_clean(args) -> None:
         }
     )
     print(json.dumps(rows[-1]), flush=True)
-    held = heldout_domains()
-    for dname in ("exchange", "nab_traffic", "noaa_lincoln"):
+    held = heldout_domains() if args.split != "fresh" else doms
+    names = ("exchange", "nab_traffic", "noaa_lincoln") if args.split != "fresh" else list(doms)
+    for dname in names:
         xs, lab, _ = eval_set(held[dname], ["missing"], seed=5, share=0.3)
         res = ours(xs, pl.DataFrame(), 5)
         m = res.scores["missing_share"].to_numpy() > 0.5
@@ -399,7 +409,7 @@ def part_meta(args) -> None:
     (``ft_steps=0``: the init alone), 300 steps keeping the last state, and 300 steps with the
     validation-selected state (``ft_select``); each fine-tuned state also interpolated 3:1
     toward the init (``ft_interpolate=0.75``; selected + interpolated is the default)."""
-    doms = heldout_domains() if args.split == "heldout" else tuning_domains()
+    doms = split_domains(args)
     names = [d for d in doms if d != "co2_sunspots"]
     runs = [("fomaml", 0, False, 1.0)]
     runs += [("fomaml", 300, sel, a) for sel in (False, True) for a in (1.0, 0.75)]
@@ -493,7 +503,15 @@ def mlp_rmse(train: np.ndarray, test: np.ndarray, seed: int = 0, epochs: int = 4
     return float(np.sqrt(np.mean((P - test[:, 96:]) ** 2)))
 
 
-def downstream_targets(split: str) -> dict[str, Series]:
+def downstream_targets(split: str, fresh: str | None = None) -> dict[str, Series]:
+    if split == "fresh":
+        doms = fresh_domains(fresh or "")
+        return {
+            "vega/seattle_temp": doms["vega_temps"][0],
+            "seattle_daily/temp_max": doms["seattle_daily"][1],
+            "msft/Close": doms["msft"][3],
+            "taylor/demand": doms["taylor"][0],
+        }
     if split == "tuning":
         tun = tuning_domains()
 
@@ -532,7 +550,7 @@ def part_downstream(args) -> None:
     and 3 of 12)."""
     from benchmarks.tsrating_baselines import heuristics, residual_scores
 
-    targets = downstream_targets(args.split)
+    targets = downstream_targets(args.split, args.fresh)
     forecasters = {"": lambda tr, te, _seed: linear_rmse(tr, te), "mlp_": mlp_rmse}
     rows = []
     for name, s in targets.items():
@@ -600,7 +618,7 @@ def part_downstream(args) -> None:
                     flush=True,
                 )
     RESULTS.mkdir(exist_ok=True)
-    suffix = "" if args.split == "heldout" else "_tuning"
+    suffix = "" if args.split == "heldout" else f"_{args.split}"
     (RESULTS / f"tsrating_downstream{suffix}.json").write_text(json.dumps(rows, indent=1))
     print_downstream(rows, list(targets))
 
@@ -644,7 +662,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("part", choices=["pretrain", "auc", "clean", "meta", "downstream"])
     ap.add_argument("--seeds", type=int, default=2)
-    ap.add_argument("--split", choices=["heldout", "tuning"], default="heldout")
+    ap.add_argument("--split", choices=["heldout", "tuning", "fresh"], default="heldout")
+    ap.add_argument("--fresh", default=None, help="folder with the unpacked fresh-split wheels")
     ap.add_argument("--no-lofo", dest="lofo", action="store_false")
     ap.add_argument("--no-v0", dest="v0", action="store_false")
     ap.add_argument("--variants", action="store_true", help="scratch/FOMAML/no-detector runs")
