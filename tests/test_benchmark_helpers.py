@@ -56,3 +56,41 @@ def test_downstream_forecasters_learn_a_sine_and_are_hurt_by_garbage():
         clean = fc(train, test)
         assert clean < 0.2 * zero
         assert fc(garbage, test) > clean
+
+
+def test_fresh_split_reads_the_unpacked_wheels_layout(tmp_path):
+    """The fresh held-out series are read from the two wheels' own file layout."""
+    import gzip
+    import io
+    import tarfile
+
+    from benchmarks.tsrating_data import fresh_domains
+
+    vega = tmp_path / "vega_datasets" / "_data"
+    pmd = tmp_path / "pmdarima" / "datasets"
+    (pmd / "data").mkdir(parents=True)
+    vega.mkdir(parents=True)
+    (vega / "seattle-temps.csv").write_text(
+        "date,temp\n2010/01/01 00:00,39.4\n2010/01/01 01:00,39.2\n"
+    )
+    (vega / "sf-temps.csv").write_text("temp,date\n47.8,2010/01/01 00:00:00\n")
+    (vega / "seattle-weather.csv").write_text(
+        "date,precipitation,temp_max,temp_min,wind,weather\n2012/01/01,0.0,12.8,5.0,4.7,drizzle\n"
+    )
+    csv = b"Date,Open,High,Low,Close,Volume,OpenInt\n1986-03-13,0.06,0.07,0.06,0.07,1371330506,0\n"
+    with tarfile.open(pmd / "data" / "msft.tar.gz", "w:gz") as tar:
+        info = tarfile.TarInfo("msft.csv")
+        info.size = len(csv)
+        tar.addfile(info, io.BytesIO(csv))
+    (pmd / "taylor.py").write_text(
+        "def f():\n    rslt = np.array([\n        22262, 21756,\n        22247])\n"
+    )
+    with gzip.open(pmd / "data" / "sunspots.txt.gz", "wt") as f:
+        f.write(" 58.0  62.6\n 70.0\n")
+    d = fresh_domains(tmp_path)
+    assert list(d) == ["vega_temps", "seattle_daily", "msft", "taylor", "sunspots_monthly"]
+    assert d["vega_temps"][0].values.tolist() == [39.4, 39.2]
+    assert [s.name for s in d["seattle_daily"]][-1] == "seattle_daily/wind"
+    assert d["msft"][4].values.tolist() == [1371330506.0]
+    assert d["taylor"][0].values.tolist() == [22262.0, 21756.0, 22247.0]
+    assert d["sunspots_monthly"][0].values.tolist() == [58.0, 62.6, 70.0]
