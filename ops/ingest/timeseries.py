@@ -339,19 +339,15 @@ def split_overlapping_series(points: pl.DataFrame) -> tuple[pl.DataFrame, list[s
         .filter(pl.col("n_files") > 1)["series_id"]
         .to_list()
     )
-    split = []
-    for sid in sorted(multi):
-        shared = (
-            points.filter((pl.col("series_id") == sid) & pl.col("value").is_not_null())
-            .group_by("timestamp")
-            .agg(
-                n_files=pl.col("source_file").n_unique(),
-                n_values=pl.col("value").n_unique(),
-            )
-            .filter(pl.col("n_files") > 1)
-        )
-        if shared.height and float((shared["n_values"] > 1).mean()) > 0.5:
-            split.append(sid)
+    shared = (  # one pass over every multi-file series: timestamps held by several files
+        points.filter(pl.col("series_id").is_in(multi) & pl.col("value").is_not_null())
+        .group_by("series_id", "timestamp")
+        .agg(n_files=pl.col("source_file").n_unique(), n_values=pl.col("value").n_unique())
+        .filter(pl.col("n_files") > 1)
+        .group_by("series_id")
+        .agg(differ=(pl.col("n_values") > 1).mean())
+    )
+    split = sorted(shared.filter(pl.col("differ") > 0.5)["series_id"].to_list())
     if not split:
         return points, []
     stem = pl.col("source_file").str.replace(r"(?i)\.(csv\.gz|csv|parquet)$", "")
