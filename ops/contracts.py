@@ -233,7 +233,12 @@ FILES = Table(
     description="one row per input file: layout and record counts (the row-accounting check)",
     columns=_cols(
         ("file", "String", "input file, relative to the dataset folder"),
-        ("layout", "String", "long | wide | noaa_lcd | unreadable | refused (outside the folder)"),
+        (
+            "layout",
+            "String",
+            "long | long_keyed | wide | wide_keyed | noaa_lcd | unreadable "
+            "| refused (outside the folder)",
+        ),
         ("records_in", "Int64", "value cells read (a long row, or a row x series column)"),
         ("records_out", "Int64", "records written to points.parquet"),
         ("quarantined", "Int64", "records written to quarantine.parquet"),

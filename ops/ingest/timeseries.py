@@ -1,24 +1,28 @@
 """Read a time-series dataset folder into one long table of points, losing nothing.
 
-Accepted files (``*.csv``, ``*.csv.gz``, ``*.parquet``) in ``raw/timeseries/<dataset>/``:
+Accepted files (``*.csv``, ``*.csv.gz``, ``*.parquet``) in ``raw/timeseries/<dataset>/``,
+text files in their own dialect (``;``, tab or ``|`` separators, decimal commas:
+:mod:`ops.ingest.csv_dialect`):
 
 - **long**: a timestamp column, a ``value`` column, optional ``series_id`` (else the file
   stem) and optional ``channel`` (appended to the series id);
 - **wide**: a timestamp column plus one numeric column per series (ETT style), melted;
+- **keyed** (``long_keyed`` / ``wide_keyed``): either of the above where the timestamps repeat
+  and text columns name each row's series (``symbol, date, price``; ``station, time, value``):
+  the series id is the key values joined by ``/`` (and ``/<column>`` in the wide case). Text
+  columns that do not repeat that way are notes, skipped and listed (:func:`key_columns`);
+- **NOAA LCD** raw exports (``STATION, DATE, REPORT_TYPE, Hourly…``): routine reports kept,
+  coded cells decoded (see :mod:`ops.ingest.noaa_lcd`).
 
-The timestamp column is the first named ``timestamp, datetime, date, time, ds, date_time``;
-failing that, the first column whose name holds a time word (``time, date, month, year, week,
-day, hour, minute, period, quarter``: ``Month``, ``YEAR``, ``obs_date``) and whose values
-mostly (90 %) parse as times. A ``year`` column of numbers (``1700`` or ``1700.0``) means
-1 January of that year.
+The timestamp column and its cells (names, time-word columns, separate date and time columns,
+numeric years, Unix epochs, compact ``YYYYMMDD`` integers, day-first dates) follow
+:mod:`ops.ingest.timestamps`.
 
 A series id that several files hold at the **same timestamps with different values** is
 several series (two wide files with one ``temp`` column each, from two stations): every such
 file's copy becomes ``<file path without suffix>/<id>``. Files that continue one series over
 disjoint periods, or repeat the same values (a re-export), keep one id; repeated timestamps are
 then quarantined as ``duplicate_timestamp``.
-- **NOAA LCD** raw exports (``STATION, DATE, REPORT_TYPE, Hourly…``): routine reports kept,
-  coded cells decoded (see :mod:`ops.ingest.noaa_lcd`).
 
 A file reached through a symbolic link that leads outside the dataset folder is never opened:
 it counts as one record, quarantined as ``outside_dataset`` (nothing of its content is copied
@@ -36,15 +40,22 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pandas as pd
 import polars as pl
 
 from ops.ingest import noaa_lcd
+from ops.ingest.csv_dialect import read_table
 from ops.ingest.quarantine import concat_quarantine, quarantine_frame
+from ops.ingest.timestamps import (
+    TIMESTAMP_NAMES,
+    combine_date_time,
+    find_column,
+    parse_timestamps,
+    timestamp_column,
+    year_text,
+)
 
-TIMESTAMP_NAMES = ("timestamp", "datetime", "date", "time", "ds", "date_time")
-TIME_WORDS = ("time", "date", "month", "year", "week", "day", "hour", "minute", "period", "quarter")
-_YEAR = re.compile(r"^\s*\d{1,4}(\.0*)?\s*$")
+__all__ = ["ingest_timeseries", "parse_numbers", "parse_timestamps", "read_timeseries_file"]
+
 SERIES_NAMES = ("series_id", "series", "unique_id", "id")
 SUFFIXES = (".csv", ".csv.gz", ".parquet")
 _NUMBER = re.compile(r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$")
@@ -128,58 +139,6 @@ def parse_numbers(raw: pl.Series) -> tuple[pl.Series, int]:
     return numeric, unparsed
 
 
-def parse_timestamps(raw: pl.Series) -> pl.Series:
-    """Any reasonable timestamp text (or datetime) → naive UTC ``Datetime('us')``; bad → null."""
-    if raw.dtype == pl.Datetime or raw.dtype == pl.Date:
-        out = raw.cast(pl.Datetime("us", raw.dtype.time_zone if raw.dtype == pl.Datetime else None))
-        if out.dtype.time_zone:  # type: ignore[union-attr]
-            out = out.dt.convert_time_zone("UTC").dt.replace_time_zone(None)
-        return out.cast(pl.Datetime("us"))
-    text = raw.cast(pl.String).to_pandas()
-    parsed = pd.to_datetime(text, errors="coerce", format="mixed", utc=True)
-    return pl.from_pandas(parsed.dt.tz_localize(None).astype("datetime64[us]")).alias(raw.name)
-
-
-def _read_table(path: Path) -> pl.DataFrame:
-    if path.name.lower().endswith(".parquet"):
-        return pl.read_parquet(path)
-    return pl.read_csv(path, infer_schema=False, truncate_ragged_lines=True)
-
-
-def _find(columns: list[str], names: tuple[str, ...]) -> str | None:
-    lower = {c.lower().strip(): c for c in columns}
-    return next((lower[n] for n in names if n in lower), None)
-
-
-def _year_text(col: pl.Series) -> pl.Series:
-    """A ``year`` column of numbers (``1700``, ``1700.0``) as ``1700-01-01`` text; else as is."""
-    text = col.cast(pl.String).str.strip_chars()
-    present = text.drop_nulls().filter(text.drop_nulls() != "")
-    if "year" not in (col.name or "").lower() or present.len() == 0:
-        return col
-    if float(present.str.contains(_YEAR.pattern).mean()) < 0.9:
-        return col
-    year = text.cast(pl.Float64, strict=False).cast(pl.Int64, strict=False)
-    as_date = year.cast(pl.String).str.zfill(4) + "-01-01"
-    ok = year.is_between(1, 9999).fill_null(False)
-    return pl.select(pl.when(ok).then(as_date).otherwise(text)).to_series().alias(col.name)
-
-
-def _timestamp_column(frame: pl.DataFrame) -> str | None:
-    """The timestamp column (module docstring), or None."""
-    exact = _find(frame.columns, TIMESTAMP_NAMES)
-    if exact is not None:
-        return exact
-    for c in frame.columns:
-        if not any(w in c.lower() for w in TIME_WORDS):
-            continue
-        sample = _year_text(frame[c].head(500))
-        present = sample.cast(pl.String).drop_nulls()
-        if present.len() and parse_timestamps(present).is_not_null().mean() >= 0.9:
-            return c
-    return None
-
-
 def _numeric_share(col: pl.Series) -> float:
     text = col.cast(pl.String).str.strip_chars()
     present = text.drop_nulls().filter(text.drop_nulls() != "")
@@ -188,12 +147,50 @@ def _numeric_share(col: pl.Series) -> float:
     return float(present.str.contains(_NUMBER.pattern).mean())
 
 
+def key_columns(frame: pl.DataFrame, ts_col: str, exclude: tuple[str, ...] = ()) -> list[str]:
+    """Text columns that name the series of each row (``symbol`` in ``symbol, date, price``):
+    used when the file repeats timestamps, the text columns repeat values (at most one distinct
+    value per two rows) and timestamp + those columns make the rows (almost, 90 % of the
+    repeats gone) unique. Otherwise ``[]``: text columns are notes and are skipped."""
+    n = frame.height
+    repeats = n - frame[ts_col].n_unique()
+    if repeats <= 0:
+        return []
+    text = [
+        c
+        for c in frame.columns
+        if c not in (ts_col, "source_row", *exclude) and _numeric_share(frame[c]) < 0.5
+    ]
+    keys = [c for c in text if frame[c].n_unique() <= max(1, n // 2)]
+    if not keys:
+        return []
+    left = n - frame.select(ts_col, *keys).n_unique()
+    return keys if left <= 0.1 * repeats else []
+
+
+def _key_ids(frame: pl.DataFrame, keys: list[str]) -> pl.Series:
+    return frame.select(
+        pl.concat_str([pl.col(k).cast(pl.String).fill_null("") for k in keys], separator="/")
+    ).to_series()
+
+
 def _melt_long(
     frame: pl.DataFrame, path: Path, ts_col: str, value_col: str, report: FileReport
 ) -> pl.DataFrame:
-    series_col = _find(frame.columns, SERIES_NAMES)
-    channel_col = _find(frame.columns, ("channel",))
-    sid = frame[series_col].cast(pl.String) if series_col else pl.Series([path.stem] * frame.height)
+    series_col = find_column(frame.columns, SERIES_NAMES)
+    channel_col = find_column(frame.columns, ("channel",))
+    keys = (
+        []
+        if series_col
+        else key_columns(frame, ts_col, (value_col,) + ((channel_col,) if channel_col else ()))
+    )
+    if series_col:
+        sid = frame[series_col].cast(pl.String)
+    elif keys:
+        sid = _key_ids(frame, keys)
+        report.layout = "long_keyed"
+    else:
+        sid = pl.Series([path.stem] * frame.height)
     if channel_col:
         sid = sid + "/" + frame[channel_col].cast(pl.String).fill_null("")
     values, report.unparsed_values = parse_numbers(frame[value_col])
@@ -211,7 +208,13 @@ def _melt_long(
 def _melt_wide(
     frame: pl.DataFrame, ts_col: str, report: FileReport, series_prefix: str = ""
 ) -> pl.DataFrame:
-    candidates = [c for c in frame.columns if c not in (ts_col, "source_row")]
+    keys = key_columns(frame, ts_col) if not series_prefix else []
+    prefix = (
+        _key_ids(frame, keys) + "/" if keys else pl.Series([series_prefix] * frame.height)
+    ).cast(pl.String)
+    if keys:
+        report.layout = "wide_keyed"
+    candidates = [c for c in frame.columns if c not in (ts_col, "source_row", *keys)]
     series_cols = [c for c in candidates if _numeric_share(frame[c]) >= 0.5]
     report.skipped_columns += [c for c in candidates if c not in series_cols]
     if not series_cols:
@@ -229,7 +232,7 @@ def _melt_wide(
         parts.append(
             pl.DataFrame(
                 {
-                    "series_id": [f"{series_prefix}{col}"] * frame.height,
+                    "series_id": prefix + col,
                     "timestamp_raw": frame[ts_col].cast(pl.String),
                     "timestamp": ts,
                     "value": values,
@@ -264,7 +267,7 @@ def read_timeseries_file(
     try:
         if path.stat().st_size == 0:
             raise ValueError("file is empty (0 bytes)")
-        frame = _read_table(path)
+        frame = read_table(path)
         if frame.height == 0 or frame.width == 0:
             raise ValueError("file has no data rows")
         if noaa_lcd.is_lcd(frame.columns):
@@ -284,15 +287,16 @@ def read_timeseries_file(
                 pl.DataFrame({"item": long["series_id"].unique(maintain_order=True)}), how="cross"
             ).with_columns(source_file=pl.lit(rel))
         else:
-            ts_col = _timestamp_column(frame)
+            frame = combine_date_time(frame)
+            ts_col = timestamp_column(frame)
             if ts_col is None:
                 raise ValueError(
                     f"no timestamp column (expected one of {TIMESTAMP_NAMES}, or a column "
                     f"named with a time word whose values parse as times); "
                     f"columns are {frame.columns[:10]}"
                 )
-            frame = frame.with_columns(_year_text(frame[ts_col]))
-            value_col = _find(frame.columns, ("value",))
+            frame = frame.with_columns(year_text(frame[ts_col]))
+            value_col = find_column(frame.columns, ("value",))
             if value_col is not None:
                 report = FileReport(rel, "long")
                 long = _melt_long(frame, path, ts_col, value_col, report)

@@ -1,0 +1,166 @@
+"""Which column holds a file's times, and how its cells become naive-UTC microseconds.
+
+Written by hand because the shapes real exports take are a handful of rules that no parsing
+library decides for us (pandas parses one cell, not "which column, which convention"):
+
+- **the column**: the first named ``timestamp, datetime, date, time, ds, date_time``; failing
+  that, the first column named with a time word (:data:`TIME_WORDS`: ``Month``, ``YEAR``,
+  ``obs_date``) whose values mostly (90 %) parse as times; failing that, the first column of
+  any name (``Datum``, ``Fecha``) whose cells are mostly not plain numbers and parse as times.
+  Separate ``Date`` and ``Time`` columns (``16/12/2006`` and ``17:24:00``) are joined into one
+  (:func:`combine_date_time`).
+- **the cells** (:func:`parse_timestamps`): datetimes as they are (a zone is converted to UTC);
+  integers of 8, 12 or 14 digits (``20200101``, ``202001011230``) and 10-digit ones that read as
+  a calendar hour (``2020010112``) as calendar dates; other numbers of magnitude ≥ 10⁸ as Unix
+  epoch seconds, milliseconds, microseconds or nanoseconds by magnitude; a ``year`` column of
+  numbers (``1700``, ``1700.0``) as 1 January; any other text through pandas, **day first** when
+  the dates are written ``d.m.y`` (dots) or some first field exceeds 12 while no second one does
+  (``16/12/2006``), else month first (``12/16/2006``). A cell that does not parse is null (the
+  caller quarantines it as ``unparseable_timestamp``).
+"""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+import polars as pl
+
+TIMESTAMP_NAMES = ("timestamp", "datetime", "date", "time", "ds", "date_time")
+TIME_WORDS = ("time", "date", "month", "year", "week", "day", "hour", "minute", "period", "quarter")
+_YEAR = re.compile(r"^\s*\d{1,4}(\.0*)?\s*$")
+_NUM = r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$"
+_DMY = r"^(\d{1,2})([./-])(\d{1,2})[./-]\d{2,4}"
+_CLOCK = r"^\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?$"
+# digits -> (format, padding): a 10-digit hour gets "00" minutes (strptime wants both)
+_COMPACT = {
+    8: ("%Y%m%d", ""),
+    10: ("%Y%m%d%H%M", "00"),
+    12: ("%Y%m%d%H%M", ""),
+    14: ("%Y%m%d%H%M%S", ""),
+}
+
+
+def find_column(columns: list[str], names: tuple[str, ...]) -> str | None:
+    """The first of ``names`` present in ``columns`` (case and surrounding space ignored)."""
+    lower = {c.lower().strip(): c for c in columns}
+    return next((lower[n] for n in names if n in lower), None)
+
+
+def _present(text: pl.Series) -> pl.Series:
+    t = text.drop_nulls()
+    return t.filter(t != "")
+
+
+def year_text(col: pl.Series) -> pl.Series:
+    """A ``year`` column of numbers (``1700``, ``1700.0``) as ``1700-01-01`` text; else as is."""
+    text = col.cast(pl.String).str.strip_chars()
+    present = _present(text)
+    if "year" not in (col.name or "").lower() or present.len() == 0:
+        return col
+    if float(present.str.contains(_YEAR.pattern).mean()) < 0.9:
+        return col
+    year = text.cast(pl.Float64, strict=False).cast(pl.Int64, strict=False)
+    as_date = year.cast(pl.String).str.zfill(4) + "-01-01"
+    ok = year.is_between(1, 9999).fill_null(False)
+    return pl.select(pl.when(ok).then(as_date).otherwise(text)).to_series().alias(col.name)
+
+
+def _compact_format(present: pl.Series) -> tuple[str, str] | None:
+    """``(format, padding)`` when every cell is an integer of one calendar length (8, 10, 12 or
+    14 digits) and 99 % of them read as dates; else None."""
+    lengths = present.str.len_chars().unique()
+    if lengths.len() != 1 or not present.str.contains(r"^\d+$").all():
+        return None
+    spec = _COMPACT.get(int(lengths[0]))
+    if spec is None:
+        return None
+    ok = (present + spec[1]).str.to_datetime(spec[0], strict=False).is_not_null().mean()
+    return spec if ok >= 0.99 else None
+
+
+def _epoch(text: pl.Series, present: pl.Series) -> pl.Series | None:
+    """Unix epoch numbers → Datetime('us'), the unit read from the median magnitude."""
+    nums = present.cast(pl.Float64, strict=False)
+    if nums.is_null().mean() > 0.1 or not present.str.contains(_NUM).mean() >= 0.9:
+        return None
+    med = float(nums.drop_nulls().abs().median() or 0.0)
+    if med < 1e8:
+        return None
+    to_us = 1e6 if med < 1e11 else 1e3 if med < 1e14 else 1.0 if med < 1e17 else 1e-3
+    us = (text.cast(pl.Float64, strict=False) * to_us).round()
+    us = pl.select(pl.when(us.abs() < 9e18).then(us).otherwise(None)).to_series()
+    return us.cast(pl.Int64).cast(pl.Datetime("us"))
+
+
+def _day_first(present: pl.Series) -> bool:
+    parts = present.str.extract_groups(_DMY)
+    first = parts.struct.field("1").cast(pl.Int64, strict=False)
+    if first.is_null().mean() > 0.1:
+        return False
+    second = parts.struct.field("3").cast(pl.Int64, strict=False)
+    if (second > 12).any():
+        return False
+    dots = (parts.struct.field("2") == ".").mean() or 0.0
+    return bool((first > 12).any() or dots > 0.5)
+
+
+def parse_timestamps(raw: pl.Series) -> pl.Series:
+    """Timestamp cells → naive UTC ``Datetime('us')``; a cell that does not parse → null."""
+    if raw.dtype == pl.Datetime or raw.dtype == pl.Date:
+        out = raw.cast(pl.Datetime("us", raw.dtype.time_zone if raw.dtype == pl.Datetime else None))
+        if out.dtype.time_zone:  # type: ignore[union-attr]
+            out = out.dt.convert_time_zone("UTC").dt.replace_time_zone(None)
+        return out.cast(pl.Datetime("us"))
+    text = raw.cast(pl.String).str.strip_chars()
+    present = _present(text)
+    if present.len():
+        spec = _compact_format(present)
+        if spec is not None:
+            out = (text + spec[1]).str.to_datetime(spec[0], strict=False)
+            return out.cast(pl.Datetime("us")).alias(raw.name)
+        epoch = _epoch(text, present)
+        if epoch is not None:
+            return epoch.alias(raw.name)
+    dayfirst = bool(present.len()) and _day_first(present)
+    parsed = pd.to_datetime(
+        text.to_pandas(), errors="coerce", format="mixed", utc=True, dayfirst=dayfirst
+    )
+    return pl.from_pandas(parsed.dt.tz_localize(None).astype("datetime64[us]")).alias(raw.name)
+
+
+def combine_date_time(frame: pl.DataFrame) -> pl.DataFrame:
+    """Separate ``date`` and ``time`` columns (clock times such as ``17:24:00``) → one ``date``
+    column ``"<date> <time>"``; otherwise the frame as it is."""
+    date_col = find_column(frame.columns, ("date",))
+    time_col = find_column(frame.columns, ("time",))
+    if date_col is None or time_col is None:
+        return frame
+    clock = _present(frame[time_col].cast(pl.String).str.strip_chars())
+    if not clock.len() or clock.str.contains(_CLOCK).mean() < 0.9:
+        return frame
+    date = frame[date_col].cast(pl.String).str.strip_chars()
+    if (_present(date).str.contains(r"\d{1,2}:\d{2}").mean() or 0.0) > 0.5:
+        return frame  # the date column already holds times
+    joined = date + " " + frame[time_col].cast(pl.String).str.strip_chars()
+    return frame.with_columns(joined.alias(date_col)).drop(time_col)
+
+
+def _mostly_times(col: pl.Series) -> bool:
+    present = _present(year_text(col.head(500)).cast(pl.String).str.strip_chars())
+    return bool(present.len()) and parse_timestamps(present).is_not_null().mean() >= 0.9
+
+
+def timestamp_column(frame: pl.DataFrame) -> str | None:
+    """The timestamp column (module docstring), or None."""
+    exact = find_column(frame.columns, TIMESTAMP_NAMES)
+    if exact is not None:
+        return exact
+    for c in frame.columns:
+        if any(w in c.lower() for w in TIME_WORDS) and _mostly_times(frame[c]):
+            return c
+    for c in frame.columns:  # any name (``Datum``, ``Fecha``): text that reads as times
+        text = _present(frame[c].head(500).cast(pl.String).str.strip_chars())
+        if text.len() and text.str.contains(_NUM).mean() < 0.5 and _mostly_times(frame[c]):
+            return c
+    return None

@@ -1,0 +1,102 @@
+"""Real-world file shapes a user drops in as they come: keyed long tables, Unix epochs,
+compact dates, European dialects, separate date and time columns. Each one was read wrongly
+(rows quarantined as duplicates, or the whole file unreadable) before ops/ingest learnt it."""
+
+from __future__ import annotations
+
+import gzip
+from datetime import datetime
+
+import polars as pl
+
+from ops.ingest.timeseries import ingest_timeseries
+
+
+def _ingest(tmp_path, name, text):
+    (tmp_path / name).write_bytes(text.encode())
+    r = ingest_timeseries(tmp_path)
+    assert r.records_in == r.points.height + r.quarantine.height
+    return r
+
+
+def _series(r):
+    return sorted(r.points["series_id"].unique().to_list())
+
+
+def test_text_key_columns_name_the_series_when_timestamps_repeat(tmp_path):
+    r = _ingest(
+        tmp_path,
+        "stocks.csv",
+        "symbol,date,price\nMSFT,Jan 1 2000,39.81\nMSFT,Feb 1 2000,36.35\n"
+        "IBM,Jan 1 2000,100.52\nIBM,Feb 1 2000,92.11\n",
+    )
+    assert _series(r) == ["IBM/price", "MSFT/price"] and r.quarantine.height == 0
+    assert r.files[0].layout == "wide_keyed"
+
+
+def test_a_key_column_beside_a_value_column(tmp_path):
+    r = _ingest(
+        tmp_path,
+        "s.csv",
+        "station,timestamp,value\nA,2020-01-01 00:00,1\nB,2020-01-01 00:00,5\n"
+        "A,2020-01-01 01:00,2\nB,2020-01-01 01:00,6\n",
+    )
+    assert _series(r) == ["A", "B"] and r.quarantine.height == 0
+    assert r.files[0].layout == "long_keyed"
+
+
+def test_a_note_column_with_unique_timestamps_is_skipped_not_a_key(tmp_path):
+    r = _ingest(
+        tmp_path, "w.csv", "date,temp,weather\n2012/01/01,12.8,rain\n2012/01/02,10.6,rain\n"
+    )
+    assert _series(r) == ["temp"] and r.files[0].skipped_columns == ["weather"]
+
+
+def test_unix_epochs_by_magnitude_and_compact_dates(tmp_path):
+    r = _ingest(
+        tmp_path,
+        "s.csv",
+        "timestamp,value\n1577836800,1\n1577840400,2\n",
+    )
+    assert r.points["timestamp"].to_list() == [datetime(2020, 1, 1, 0), datetime(2020, 1, 1, 1)]
+    (tmp_path / "s.csv").unlink()
+    r = _ingest(tmp_path, "ms.csv", "timestamp,value\n1577836800000,1\n1577836800500,2\n")
+    assert r.points["timestamp"][1] == datetime(2020, 1, 1, 0, 0, 0, 500_000)
+    (tmp_path / "ms.csv").unlink()
+    r = _ingest(tmp_path, "d.csv", "date,value\n20200101,1\n20200102,2\n")
+    assert r.points["timestamp"].to_list() == [datetime(2020, 1, 1), datetime(2020, 1, 2)]
+    (tmp_path / "d.csv").unlink()
+    r = _ingest(tmp_path, "h.csv", "date,value\n2020010112,1\n2020010113,2\n")
+    assert r.points["timestamp"].to_list() == [datetime(2020, 1, 1, 12), datetime(2020, 1, 1, 13)]
+
+
+def test_semicolons_decimal_commas_and_day_first_dotted_dates(tmp_path):
+    r = _ingest(
+        tmp_path,
+        "e.csv",
+        "Datum;Wert;Zähler\n01.02.2020 00:00;1,5;1.234,5\n02.02.2020 00:00;-2,25;7\n",
+    )
+    got = r.points.sort("series_id", "timestamp")
+    assert got["timestamp"].to_list()[:2] == [datetime(2020, 2, 1), datetime(2020, 2, 2)]
+    assert got.filter(pl.col("series_id") == "Wert")["value"].to_list() == [1.5, -2.25]
+    assert got.filter(pl.col("series_id") == "Zähler")["value"].to_list() == [1234.5, 7.0]
+
+
+def test_separate_date_and_time_columns_question_marks_and_tabs(tmp_path):
+    text = "Date;Time;Global_active_power\n16/12/2006;17:24:00;4.216\n16/12/2006;17:25:00;?\n"
+    with gzip.open(tmp_path / "power.csv.gz", "wt") as f:
+        f.write(text)
+    (tmp_path / "tabs.csv").write_text("time\tvalue\n2020-01-01 00:00\t1\n")
+    r = ingest_timeseries(tmp_path)
+    p = r.points.filter(pl.col("series_id") == "Global_active_power")
+    assert p["timestamp"].to_list() == [
+        datetime(2006, 12, 16, 17, 24),
+        datetime(2006, 12, 16, 17, 25),
+    ]
+    assert p["value"].to_list() == [4.216, None] and r.files[0].unparsed_values == 1
+    assert r.points.filter(pl.col("series_id") == "tabs")["value"].to_list() == [1.0]
+
+
+def test_slashed_dates_stay_month_first_unless_a_day_exceeds_12(tmp_path):
+    r = _ingest(tmp_path, "us.csv", "date,value\n01/02/2020,1\n12/16/2020,2\n")
+    assert r.points["timestamp"].to_list() == [datetime(2020, 1, 2), datetime(2020, 12, 16)]
