@@ -153,7 +153,7 @@ def read_raw_manifest(folder: Path) -> tuple[pl.DataFrame, str, str]:
     rows = [
         {
             "image": _printable(str(p.relative_to(folder))),
-            "label": _printable(p.parent.name),
+            "label": _printable(cls.name),  # the top folder, as torchvision's ImageFolder
             "trusted": str(str(p.relative_to(folder)) in trusted).lower(),
             "split": "train",
             "text_error": _name_error(str(p.relative_to(folder))),

@@ -55,3 +55,14 @@ def test_manifest_without_required_columns_is_a_clear_error(tmp_path):
     (tmp_path / "labels.csv").write_text("file,class\na.png,cat\n")
     with pytest.raises(ValueError, match=r"lacks column\(s\) \['image', 'label'\]"):
         ingest_images(tmp_path)
+
+
+def test_imagefolder_subfolders_belong_to_their_top_class_folder(tmp_path):
+    import shutil
+
+    for sub in ("dog/2019", "dog/2020", "cat"):
+        (tmp_path / sub).mkdir(parents=True)
+        shutil.copy(FIXTURES / "img" / "good_0.png", tmp_path / sub / "a.PNG")
+    out = ingest_images(tmp_path)
+    assert out.classes == ["cat", "dog"]  # not "2019" / "2020"
+    assert sorted(out.manifest["label"].to_list()) == ["cat", "dog", "dog"]
