@@ -30,12 +30,18 @@ import polars as pl
 from PIL import UnidentifiedImageError
 
 from ops.contracts import SPLITS
+from ops.ingest.csv_dialect import sniff_separator
 from ops.ingest.imagefile import ImageTooLarge, open_image
 from ops.ingest.quarantine import quarantine_frame
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 MANIFEST_NAMES = ("labels.csv", "labels.parquet")
 RAW_COLUMNS = ("image", "label", "trusted", "split", "text_error")
+#: other names a manifest's columns go by (first match, case and space ignored)
+COLUMN_ALIASES = {
+    "image": ("image", "filename", "file_name", "file", "path", "filepath", "image_path", "img"),
+    "label": ("label", "class", "class_name", "category", "target", "labels"),
+}
 _TRUE = {"true", "1", "yes", "y", "t"}
 _FALSE = {"false", "0", "no", "n", "f", ""}
 
@@ -101,11 +107,12 @@ def _read_manifest_csv(path: Path) -> pl.DataFrame:
     except UnicodeDecodeError:
         pass
     else:
-        return pl.read_csv(io.BytesIO(data), infer_schema=False).with_columns(
-            text_error=pl.lit(None, pl.String)
-        )
+        return pl.read_csv(
+            io.BytesIO(data), infer_schema=False, separator=sniff_separator(path)
+        ).with_columns(text_error=pl.lit(None, pl.String))
     text = data.decode("utf-8", "surrogateescape").removeprefix("\ufeff")
-    rows = [r for r in csv.reader(io.StringIO(text, newline="")) if r]
+    sep = sniff_separator(path)
+    rows = [r for r in csv.reader(io.StringIO(text, newline=""), delimiter=sep) if r]
     if not rows:
         raise ValueError(f"{path}: empty manifest")
     header = [h.strip() for h in rows[0]]
@@ -126,6 +133,19 @@ def _read_manifest_csv(path: Path) -> pl.DataFrame:
     return pl.DataFrame(records, schema={**{h: pl.String for h in header}, "text_error": pl.String})
 
 
+def _canonical_columns(frame: pl.DataFrame) -> pl.DataFrame:
+    """``filename, class`` (or ``Image, Label``) → ``image, label`` (:data:`COLUMN_ALIASES`)."""
+    lower = {c.lower().strip(): c for c in frame.columns}
+    renames = {}
+    for canon, aliases in COLUMN_ALIASES.items():
+        if canon in frame.columns:
+            continue
+        found = next((lower[a] for a in aliases if a in lower), None)
+        if found is not None and found not in renames:
+            renames[found] = canon
+    return frame.rename(renames) if renames else frame
+
+
 def read_raw_manifest(folder: Path) -> tuple[pl.DataFrame, str, str]:
     """The rows to validate (all text columns, plus ``text_error`` for rows whose bytes are not
     UTF-8), the layout name and the manifest file name."""
@@ -137,10 +157,12 @@ def read_raw_manifest(folder: Path) -> tuple[pl.DataFrame, str, str]:
                 if name.endswith(".parquet")
                 else _read_manifest_csv(path)
             )
+            frame = _canonical_columns(frame)
             missing = {"image", "label"} - set(frame.columns)
             if missing:
                 raise ValueError(
-                    f"{path}: manifest lacks column(s) {sorted(missing)}; it has {frame.columns}"
+                    f"{path}: manifest lacks column(s) {sorted(missing)}; it has {frame.columns} "
+                    f"(names accepted: {', '.join(f'{k}: {v}' for k, v in COLUMN_ALIASES.items())})"
                 )
             frame = frame.with_columns(pl.all().cast(pl.String))
             for col, default in (("trusted", "false"), ("split", "train")):

@@ -52,7 +52,7 @@ def test_imagefolder_layout_with_trusted_list(tmp_path):
 
 
 def test_manifest_without_required_columns_is_a_clear_error(tmp_path):
-    (tmp_path / "labels.csv").write_text("file,class\na.png,cat\n")
+    (tmp_path / "labels.csv").write_text("picture,kind\na.png,cat\n")
     with pytest.raises(ValueError, match=r"lacks column\(s\) \['image', 'label'\]"):
         ingest_images(tmp_path)
 
@@ -66,3 +66,14 @@ def test_imagefolder_subfolders_belong_to_their_top_class_folder(tmp_path):
     out = ingest_images(tmp_path)
     assert out.classes == ["cat", "dog"]  # not "2019" / "2020"
     assert sorted(out.manifest["label"].to_list()) == ["cat", "dog", "dog"]
+
+
+def test_manifest_column_aliases_and_semicolons(tmp_path):
+    import shutil
+
+    for i in range(2):
+        shutil.copy(FIXTURES / "img" / f"good_{i}.png", tmp_path / f"{i}.png")
+    (tmp_path / "labels.csv").write_text("Filename;Class\n0.png;cat\n1.png;dog\n")
+    out = ingest_images(tmp_path)
+    assert out.layout == "manifest" and out.classes == ["cat", "dog"]
+    assert out.manifest.sort("image")["label"].to_list() == ["cat", "dog"]
