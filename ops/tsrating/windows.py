@@ -13,7 +13,7 @@ or on the same weekday (cadence under a week). Nights and weekends of business-h
 market closures of trading-day data and other recurring pauses are schedules; outages and
 random dropouts, which do not recur at one phase, stay missing. Without this rule a
 trading-day series was about 29 % "missing" in every window (MSFT daily prices: mean quality
-0.67; 0.90 with it, 0.2 % of points still missing) and business-hours data more than 50 %, so
+0.67; 0.97 with it, 0.2 % of points still missing) and business-hours data more than 50 %, so
 every window was flagged and none selectable. The share is low (0.6) and the count high (10) so
 that market holidays, which recur on a few weekdays, are schedule too, while random gaps (a
 weekday or hour drawn at random) essentially never reach it.
