@@ -43,7 +43,7 @@ from pathlib import Path
 import polars as pl
 
 from ops.ingest import noaa_lcd
-from ops.ingest.csv_dialect import read_table
+from ops.ingest.csv_dialect import number_text, read_table
 from ops.ingest.quarantine import concat_quarantine, quarantine_frame
 from ops.ingest.timestamps import (
     TIMESTAMP_NAMES,
@@ -129,7 +129,7 @@ def parse_numbers(raw: pl.Series) -> tuple[pl.Series, int]:
 
     Non-finite numbers (``NaN``, ``inf``, ``-Infinity``, or an overflow such as ``1e400``,
     as text or as float cells) are missing values: null, and counted as not parsed."""
-    text = raw.cast(pl.String).str.strip_chars()
+    text = number_text(raw.cast(pl.String))
     empty = text.is_null() | (text == "")
     numeric = text.cast(pl.Float64, strict=False)
     numeric = pl.select(
@@ -140,7 +140,7 @@ def parse_numbers(raw: pl.Series) -> tuple[pl.Series, int]:
 
 
 def _numeric_share(col: pl.Series) -> float:
-    text = col.cast(pl.String).str.strip_chars()
+    text = number_text(col.cast(pl.String))
     present = text.drop_nulls().filter(text.drop_nulls() != "")
     if present.len() == 0:
         return 0.0
@@ -191,6 +191,8 @@ def _melt_long(
         report.layout = "long_keyed"
     else:
         sid = pl.Series([path.stem] * frame.height)
+    used = {ts_col, value_col, series_col, channel_col, *keys, "source_row"}
+    report.skipped_columns += [c for c in frame.columns if c not in used]  # listed, not read
     if channel_col:
         sid = sid + "/" + frame[channel_col].cast(pl.String).fill_null("")
     values, report.unparsed_values = parse_numbers(frame[value_col])

@@ -100,3 +100,30 @@ def test_separate_date_and_time_columns_question_marks_and_tabs(tmp_path):
 def test_slashed_dates_stay_month_first_unless_a_day_exceeds_12(tmp_path):
     r = _ingest(tmp_path, "us.csv", "date,value\n01/02/2020,1\n12/16/2020,2\n")
     assert r.points["timestamp"].to_list() == [datetime(2020, 1, 2), datetime(2020, 12, 16)]
+
+
+def test_thousands_commas_currency_and_percent_cells_are_numbers(tmp_path):
+    r = _ingest(
+        tmp_path,
+        "a.csv",
+        'date,volume,revenue,share\n2020-01-01,"1,234,567",$1200.50,12%\n'
+        '2020-01-02,"987,654",-$3.25,13.5 %\n',
+    )
+    got = {s: r.points.filter(pl.col("series_id") == s)["value"].to_list() for s in _series(r)}
+    assert got == {
+        "volume": [1234567.0, 987654.0],
+        "revenue": [1200.5, -3.25],
+        "share": [12.0, 13.5],
+    }
+    assert r.files[0].skipped_columns == []
+
+
+def test_comment_preamble_is_skipped_and_unused_long_columns_are_listed(tmp_path):
+    r = _ingest(
+        tmp_path,
+        "log.csv",
+        "# exported by logger v2\n# station: X\ntimestamp,value,flag\n"
+        "2020-01-01 00:00,1,ok\n2020-01-01 01:00,2,ok\n",
+    )
+    assert r.points["value"].to_list() == [1.0, 2.0]
+    assert r.files[0].layout == "long" and r.files[0].skipped_columns == ["flag"]
