@@ -129,9 +129,11 @@ def parse_numbers(raw: pl.Series) -> tuple[pl.Series, int]:
 
     Non-finite numbers (``NaN``, ``inf``, ``-Infinity``, or an overflow such as ``1e400``,
     as text or as float cells) are missing values: null, and counted as not parsed."""
-    text = number_text(raw.cast(pl.String))
+    text = raw.cast(pl.String).str.strip_chars()
     empty = text.is_null() | (text == "")
     numeric = text.cast(pl.Float64, strict=False)
+    if (numeric.is_null() & ~empty).any():  # only then the slower export-format rewrite
+        numeric = number_text(text).cast(pl.Float64, strict=False)
     numeric = pl.select(
         pl.when(numeric.is_finite()).then(numeric).otherwise(None).alias(raw.name or "")
     ).to_series()
@@ -140,11 +142,14 @@ def parse_numbers(raw: pl.Series) -> tuple[pl.Series, int]:
 
 
 def _numeric_share(col: pl.Series) -> float:
-    text = number_text(col.cast(pl.String))
-    present = text.drop_nulls().filter(text.drop_nulls() != "")
+    text = col.cast(pl.String)
+    present = text.drop_nulls().filter(text.drop_nulls().str.strip_chars() != "")
     if present.len() == 0:
         return 0.0
-    return float(present.str.contains(_NUMBER.pattern).mean())
+    share = float(present.str.contains(_NUMBER.pattern).mean())
+    if share < 1.0:  # only then the slower export-format rewrite
+        share = float(number_text(present).str.contains(_NUMBER.pattern).mean())
+    return share
 
 
 def key_columns(frame: pl.DataFrame, ts_col: str, exclude: tuple[str, ...] = ()) -> list[str]:
