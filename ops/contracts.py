@@ -204,7 +204,9 @@ TIMESERIES_QUARANTINE = Table(
     file="quarantine.parquet",
     kind=TIMESERIES,
     writer="timeseries_points",
-    description="input records that could not be used, with their reason",
+    description="input records that could not be used, with their reason (also by design: "
+    "NOAA report types filtered out, cadence_padding: empty cells between the reports of a "
+    "coarser-cadence series)",
     columns=QUARANTINE_COLUMNS,
 )
 SERIES = Table(

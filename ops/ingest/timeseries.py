@@ -24,6 +24,10 @@ file's copy becomes ``<file path without suffix>/<id>``. Files that continue one
 disjoint periods, or repeat the same values (a re-export), keep one id; repeated timestamps are
 then quarantined as ``duplicate_timestamp``.
 
+A series reported at a coarser, regular cadence than its table (NOAA's 3-hourly pressure
+tendency in an hourly export) has its empty cells between reports quarantined as
+``cadence_padding`` (by design, see :mod:`ops.ingest.cadence`), so they are not missing data.
+
 A file reached through a symbolic link that leads outside the dataset folder is never opened:
 it counts as one record, quarantined as ``outside_dataset`` (nothing of its content is copied
 anywhere). Non-finite numbers (``NaN``, ``inf``, ``1e400``) are missing values.
@@ -43,6 +47,7 @@ from pathlib import Path
 import polars as pl
 
 from ops.ingest import noaa_lcd
+from ops.ingest.cadence import padding_quarantine, separate_padding
 from ops.ingest.csv_dialect import number_text, read_table
 from ops.ingest.quarantine import concat_quarantine, quarantine_frame
 from ops.ingest.timestamps import (
@@ -440,9 +445,12 @@ def ingest_timeseries(
     all_points = pl.concat(points) if points else pl.DataFrame(schema=POINTS_SCHEMA)
     all_points, split = split_overlapping_series(all_points)
     kept, dup_q = resolve_duplicates(all_points)
+    kept, padded, every = separate_padding(kept)  # coarser-cadence series: ops/ingest/cadence.py
+    pad_q = padding_quarantine(padded, every)
     for r in reports:
         r.duplicates_dropped = int(dup_q.filter(pl.col("source_file") == r.file).height)
-        r.records_out -= r.duplicates_dropped
-        r.quarantined += r.duplicates_dropped
-    quarantine = concat_quarantine(quarantines + [dup_q])
+        n_pad = int(pad_q.filter(pl.col("source_file") == r.file).height)
+        r.records_out -= r.duplicates_dropped + n_pad
+        r.quarantined += r.duplicates_dropped + n_pad
+    quarantine = concat_quarantine(quarantines + [dup_q, pad_q])
     return TimeseriesIngest(kept, quarantine, series_stats(kept, dup_q), reports, split)

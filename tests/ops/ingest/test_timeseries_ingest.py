@@ -87,7 +87,13 @@ def test_real_noaa_lcd_export_accounts_for_every_cell():
     assert {f.layout for f in result.files} == {"noaa_lcd"}
     reasons = set(result.quarantine["reason"])
     assert "report_type:SOD" in reasons and "report_type:FM-16" in reasons
-    assert all(r.startswith("report_type:") or r == "duplicate_timestamp" for r in reasons)
+    by_design = ("duplicate_timestamp", "cadence_padding")  # 3-hourly pressure tendency/change
+    assert all(r.startswith("report_type:") or r in by_design for r in reasons)
+    padded = result.quarantine.filter(pl.col("reason") == "cadence_padding")
+    assert set(padded["item"].str.split(":").list.last()) == {
+        "HourlyPressureTendency",
+        "HourlyPressureChange",
+    }
     temp = result.points.filter(pl.col("series_id") == "72219013874:HourlyDryBulbTemperature")
     assert temp.height > 1000 and temp["value"].null_count() < 10
     summary = result.summary()
