@@ -239,7 +239,7 @@ FILES = Table(
             "layout",
             "String",
             "long | long_keyed | wide | wide_keyed | noaa_lcd | unreadable "
-            "| refused (outside the folder)",
+            "| unsupported (a data format not read, e.g. .xlsx) | refused (outside the folder)",
         ),
         ("records_in", "Int64", "value cells read (a long row, or a row x series column)"),
         ("records_out", "Int64", "records written to points.parquet"),

@@ -35,6 +35,9 @@ from ops.ingest.imagefile import ImageTooLarge, open_image
 from ops.ingest.quarantine import quarantine_frame
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
+#: photo formats Pillow may not decode here (phone HEIC, camera raw, vector): listed like the
+#: others so that an ImageFolder file of this kind is quarantined (undecodable), not ignored
+OTHER_IMAGE_SUFFIXES = (".heic", ".heif", ".avif", ".dng", ".cr2", ".nef", ".arw", ".svg", ".psd")
 MANIFEST_NAMES = ("labels.csv", "labels.parquet")
 RAW_COLUMNS = ("image", "label", "trusted", "split", "text_error")
 #: other names a manifest's columns go by (first match, case and space ignored)
@@ -182,7 +185,7 @@ def read_raw_manifest(folder: Path) -> tuple[pl.DataFrame, str, str]:
         }
         for cls in sorted(d for d in folder.iterdir() if d.is_dir() and not d.name.startswith("."))
         for p in sorted(cls.rglob("*"))
-        if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+        if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES + OTHER_IMAGE_SUFFIXES
     ]
     if not rows:
         raise FileNotFoundError(

@@ -62,7 +62,23 @@ from ops.ingest.timestamps import (
 __all__ = ["ingest_timeseries", "parse_numbers", "parse_timestamps", "read_timeseries_file"]
 
 SERIES_NAMES = ("series_id", "series", "unique_id", "id")
-SUFFIXES = (".csv", ".csv.gz", ".parquet")
+SUFFIXES = (".csv", ".csv.gz", ".tsv", ".tsv.gz", ".parquet")
+#: data formats a user may drop in that are not read: each such file is quarantined as one
+#: record (``unsupported_format``, with what to do), never silently ignored
+UNSUPPORTED = {
+    ".xlsx": "an Excel workbook: save each sheet as CSV",
+    ".xls": "an Excel workbook: save each sheet as CSV",
+    ".xlsm": "an Excel workbook: save each sheet as CSV",
+    ".ods": "a spreadsheet: save each sheet as CSV",
+    ".json": "JSON: convert to CSV or Parquet",
+    ".jsonl": "JSON lines: convert to CSV or Parquet",
+    ".ndjson": "JSON lines: convert to CSV or Parquet",
+    ".feather": "Arrow/Feather: write it as Parquet",
+    ".arrow": "Arrow/Feather: write it as Parquet",
+    ".h5": "HDF5: convert to CSV or Parquet",
+    ".hdf5": "HDF5: convert to CSV or Parquet",
+    ".zip": "a zip archive: unzip it into the dataset folder",
+}
 _NUMBER = re.compile(r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$")
 
 POINTS_SCHEMA: dict[str, pl.DataType] = {
@@ -127,6 +143,23 @@ def list_input_files(folder: Path) -> list[Path]:
     if not folder.is_dir():
         raise FileNotFoundError(f"time-series dataset folder not found: {folder}")
     return sorted(p for p in folder.rglob("*") if p.is_file() and p.name.lower().endswith(SUFFIXES))
+
+
+def list_unsupported_files(folder: Path) -> list[Path]:
+    """Files in a data format Sieve does not read (:data:`UNSUPPORTED`)."""
+    return sorted(
+        p
+        for p in folder.rglob("*")
+        if p.is_file() and not p.name.lower().endswith(SUFFIXES) and p.suffix.lower() in UNSUPPORTED
+    )
+
+
+def _unsupported(path: Path, root: Path) -> tuple[pl.DataFrame, FileReport]:
+    rel = str(path.relative_to(root))
+    why = f"not read: {UNSUPPORTED[path.suffix.lower()]}"
+    report = FileReport(rel, "unsupported", records_in=1, quarantined=1, error=why)
+    q = quarantine_frame([{"source_file": rel, "reason": "unsupported_format", "detail": why}])
+    return q, report
 
 
 def parse_numbers(raw: pl.Series) -> tuple[pl.Series, int]:
@@ -434,9 +467,20 @@ def ingest_timeseries(
     """Read every file of a dataset folder; see the module docstring for the contract."""
     folder = Path(folder)
     files = list_input_files(folder)
+    unsupported = list_unsupported_files(folder)
     if not files:
-        raise FileNotFoundError(f"no .csv/.csv.gz/.parquet files under {folder}")
+        extra = (
+            "; found only "
+            + ", ".join(f"{p.name} ({UNSUPPORTED[p.suffix.lower()]})" for p in unsupported[:5])
+            if unsupported
+            else ""
+        )
+        raise FileNotFoundError(f"no .csv/.csv.gz/.tsv/.parquet files under {folder}{extra}")
     points, quarantines, reports = [], [], []
+    for path in unsupported:
+        q, r = _unsupported(path, folder)
+        quarantines.append(q)
+        reports.append(r)
     for path in files:
         p, q, r = read_timeseries_file(path, folder, lcd_report_types=lcd_report_types)
         points.append(p)

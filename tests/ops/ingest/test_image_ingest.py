@@ -77,3 +77,16 @@ def test_manifest_column_aliases_and_semicolons(tmp_path):
     out = ingest_images(tmp_path)
     assert out.layout == "manifest" and out.classes == ["cat", "dog"]
     assert out.manifest.sort("image")["label"].to_list() == ["cat", "dog"]
+
+
+def test_imagefolder_photo_formats_pillow_cannot_read_are_quarantined(tmp_path):
+    import shutil
+
+    (tmp_path / "cat").mkdir()
+    shutil.copy(FIXTURES / "img" / "good_0.png", tmp_path / "cat" / "a.png")
+    (tmp_path / "cat" / "phone.HEIC").write_bytes(b"\x00\x00\x00\x18ftypheic" + b"\x00" * 64)
+    out = ingest_images(tmp_path)
+    assert out.manifest["image"].to_list() == ["cat/a.png"]
+    assert out.quarantine.select("source_file", "reason").rows() == [
+        ("cat/phone.HEIC", "undecodable")
+    ]

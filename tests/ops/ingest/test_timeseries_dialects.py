@@ -8,6 +8,7 @@ import gzip
 from datetime import datetime
 
 import polars as pl
+import pytest
 
 from ops.ingest.timeseries import ingest_timeseries
 
@@ -127,3 +128,17 @@ def test_comment_preamble_is_skipped_and_unused_long_columns_are_listed(tmp_path
     )
     assert r.points["value"].to_list() == [1.0, 2.0]
     assert r.files[0].layout == "long" and r.files[0].skipped_columns == ["flag"]
+
+
+def test_unsupported_data_files_are_quarantined_not_ignored(tmp_path):
+    (tmp_path / "a.tsv").write_text("timestamp\tvalue\n2020-01-01\t1\n")
+    (tmp_path / "b.xlsx").write_bytes(b"PK\x03\x04 not really")
+    (tmp_path / "README.md").write_text("notes")  # not a data format: left alone
+    r = ingest_timeseries(tmp_path)
+    assert r.points["value"].to_list() == [1.0]
+    q = r.quarantine.row(0, named=True)
+    assert (q["source_file"], q["reason"]) == ("b.xlsx", "unsupported_format")
+    assert "save each sheet as CSV" in q["detail"]
+    (tmp_path / "a.tsv").unlink()
+    with pytest.raises(FileNotFoundError, match=r"found only b\.xlsx \(an Excel workbook"):
+        ingest_timeseries(tmp_path)
