@@ -1,6 +1,8 @@
 """Read a delimited text file as it was written: its separator and its decimal mark.
 
-Leading ``#`` comment lines (a logger's preamble) are skipped. European and spreadsheet
+The text may be UTF-8 (with or without a byte-order mark), UTF-16 with a byte-order mark, or
+Windows-1252 / Latin-1 (:func:`utf8_bytes`). Leading ``#`` comment lines (a logger's preamble)
+are skipped. European and spreadsheet
 exports separate fields with ``;`` (or a tab, or ``|``) and write
 ``1,5`` or ``1.234,5`` for 1.5 and 1234.5. The separator is the one of ``, ; \\t |`` that the
 header line holds most often (a tie keeps the comma). In a file not separated by commas, a cell
@@ -23,25 +25,47 @@ SEPARATORS = (",", ";", "\t", "|")
 _DECIMAL_COMMA = r"^\s*[-+]?(\d{1,3}(\.\d{3})+|\d*),\d+\s*$"
 
 
-def _header_line(path: Path) -> tuple[str, bool]:
+def utf8_bytes(path: Path) -> bytes:
+    """The file's text as UTF-8 bytes: ``.gz`` decompressed; UTF-16 (with its byte-order mark,
+    Excel's "Unicode text") and files that are not valid UTF-8 (Windows-1252 / Latin-1 exports:
+    ``Temperatur (°C)``, ``Zähler``) decoded and re-encoded; a UTF-8 byte-order mark dropped."""
+    raw = (
+        gzip.decompress(path.read_bytes())
+        if path.name.lower().endswith(".gz")
+        else path.read_bytes()
+    )
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return raw.decode("utf-16").encode("utf-8")
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("cp1252", errors="replace").encode("utf-8")
+    return raw.removeprefix(b"\xef\xbb\xbf")
+
+
+def _header_line(text: str) -> tuple[str, bool]:
     """The first non-empty line that is not a ``#`` comment, and whether comments came first."""
-    opener = gzip.open if path.name.lower().endswith(".gz") else open
     commented = False
-    with opener(path, "rt", encoding="utf-8", errors="replace") as f:  # type: ignore[operator]
-        for _, line in zip(range(200), f, strict=False):
-            if line.lstrip().startswith("#"):
-                commented = True
-            elif line.strip():
-                return line, commented
+    for line in text.splitlines()[:200]:
+        if line.lstrip().startswith("#"):
+            commented = True
+        elif line.strip():
+            return line, commented
     return "", commented
+
+
+def _separator_of(header: str) -> str:
+    counts = {s: header.count(s) for s in SEPARATORS}
+    best = max(SEPARATORS, key=lambda s: counts[s])
+    return best if counts[best] > counts[","] else ","
 
 
 def sniff_separator(path: Path) -> str:
     """The separator of a ``.csv`` / ``.csv.gz`` file, from its header line."""
-    header, _ = _header_line(path)
-    counts = {s: header.count(s) for s in SEPARATORS}
-    best = max(SEPARATORS, key=lambda s: counts[s])
-    return best if counts[best] > counts[","] else ","
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8", errors="replace") as f:  # type: ignore[operator]
+        head = "".join(line for _, line in zip(range(200), f, strict=False))
+    return _separator_of(_header_line(head)[0])
 
 
 def decimal_commas_to_points(frame: pl.DataFrame) -> pl.DataFrame:
@@ -61,10 +85,11 @@ def read_table(path: Path) -> pl.DataFrame:
     """A ``.parquet`` as it is; a ``.csv`` / ``.csv.gz`` as text cells in its own dialect."""
     if path.name.lower().endswith(".parquet"):
         return pl.read_parquet(path)
-    sep = sniff_separator(path)
-    commented = _header_line(path)[1]
+    data = utf8_bytes(path)
+    header, commented = _header_line(data[:1_000_000].decode("utf-8", errors="ignore"))
+    sep = _separator_of(header)
     frame = pl.read_csv(
-        path,
+        data,
         separator=sep,
         infer_schema=False,
         truncate_ragged_lines=True,

@@ -350,7 +350,11 @@ def read_timeseries_file(
                 long = _melt_wide(frame, ts_col, report)
             report.records_in = long.height
             quarantine = quarantine_frame()
-    except Exception as exc:  # a broken file never stops the dataset
+    except BaseException as exc:  # a broken file never stops the dataset
+        if isinstance(exc, KeyboardInterrupt | SystemExit | GeneratorExit):
+            raise
+        # polars reports some malformed input as a Rust panic (pyo3 PanicException), which
+        # derives from BaseException, not Exception: it is a broken file too
         report = FileReport(
             rel, "unreadable", records_in=1, quarantined=1, error=f"{type(exc).__name__}: {exc}"
         )

@@ -142,3 +142,22 @@ def test_unsupported_data_files_are_quarantined_not_ignored(tmp_path):
     (tmp_path / "a.tsv").unlink()
     with pytest.raises(FileNotFoundError, match=r"found only b\.xlsx \(an Excel workbook"):
         ingest_timeseries(tmp_path)
+
+
+def test_windows_1252_utf16_and_bom_files_are_decoded(tmp_path):
+    latin = "Zeit;Temperatur (°C)\n01.01.2020 00:00;1,5\n".encode("cp1252")
+    (tmp_path / "latin.csv").write_bytes(latin)
+    (tmp_path / "unicode.csv").write_bytes("Zeit,Zähler\n2020-01-01 01:00,7\n".encode("utf-16"))
+    (tmp_path / "bom.csv").write_bytes("\ufefftimestamp,value\n2020-01-01 02:00,2\n".encode())
+    r = ingest_timeseries(tmp_path)
+    assert _series(r) == ["Temperatur (°C)", "Zähler", "bom"]
+    assert sorted(r.points["value"].to_list()) == [1.5, 2.0, 7.0]
+
+
+def test_a_file_that_makes_polars_panic_is_quarantined_not_fatal(tmp_path):
+    (tmp_path / "nul.csv").write_bytes(b"ti\x00me,value\n2020-01-01 00:00,1\n")
+    (tmp_path / "ok.csv").write_text("timestamp,value\n2020-01-01 00:00,1\n")
+    r = ingest_timeseries(tmp_path)
+    assert r.points["series_id"].to_list() == ["ok"]
+    bad = next(f for f in r.files if f.file == "nul.csv")
+    assert bad.layout == "unreadable" and bad.quarantined == 1
