@@ -24,26 +24,27 @@ def _series(r):
     return sorted(r.points["series_id"].unique().to_list())
 
 
-def test_text_key_columns_name_the_series_when_timestamps_repeat(tmp_path):
-    r = _ingest(
-        tmp_path,
-        "stocks.csv",
-        "symbol,date,price\nMSFT,Jan 1 2000,39.81\nMSFT,Feb 1 2000,36.35\n"
-        "IBM,Jan 1 2000,100.52\nIBM,Feb 1 2000,92.11\n",
-    )
-    assert _series(r) == ["IBM/price", "MSFT/price"] and r.quarantine.height == 0
-    assert r.files[0].layout == "wide_keyed"
-
-
-def test_a_key_column_beside_a_value_column(tmp_path):
-    r = _ingest(
-        tmp_path,
-        "s.csv",
-        "station,timestamp,value\nA,2020-01-01 00:00,1\nB,2020-01-01 00:00,5\n"
-        "A,2020-01-01 01:00,2\nB,2020-01-01 01:00,6\n",
-    )
-    assert _series(r) == ["A", "B"] and r.quarantine.height == 0
-    assert r.files[0].layout == "long_keyed"
+@pytest.mark.parametrize(
+    ("text", "series", "layout"),
+    [
+        (
+            "symbol,date,price\nMSFT,Jan 1 2000,39.81\nMSFT,Feb 1 2000,36.35\n"
+            "IBM,Jan 1 2000,100.52\nIBM,Feb 1 2000,92.11\n",
+            ["IBM/price", "MSFT/price"],
+            "wide_keyed",
+        ),
+        (
+            "station,timestamp,value\nA,2020-01-01 00:00,1\nB,2020-01-01 00:00,5\n"
+            "A,2020-01-01 01:00,2\nB,2020-01-01 01:00,6\n",
+            ["A", "B"],
+            "long_keyed",
+        ),
+    ],
+)
+def test_text_key_columns_name_the_series_when_timestamps_repeat(tmp_path, text, series, layout):
+    r = _ingest(tmp_path, "keyed.csv", text)
+    assert _series(r) == series and r.quarantine.height == 0
+    assert r.files[0].layout == layout
 
 
 def test_a_note_column_with_unique_timestamps_is_skipped_not_a_key(tmp_path):
