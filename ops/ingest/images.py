@@ -40,6 +40,17 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".ti
 OTHER_IMAGE_SUFFIXES = (".heic", ".heif", ".avif", ".dng", ".cr2", ".nef", ".arw", ".svg", ".psd")
 MANIFEST_NAMES = ("labels.csv", "labels.parquet")
 RAW_COLUMNS = ("image", "label", "trusted", "split", "text_error")
+#: split names in common use: held-out ones (validation, dev) are ``test``: never cleaned or
+#: trained on
+SPLIT_ALIASES = {
+    "training": "train",
+    "testing": "test",
+    "val": "test",
+    "valid": "test",
+    "validation": "test",
+    "dev": "test",
+    "holdout": "test",
+}
 #: other names a manifest's columns go by (first match, case and space ignored)
 COLUMN_ALIASES = {
     "image": ("image", "filename", "file_name", "file", "path", "filepath", "image_path", "img"),
@@ -235,6 +246,7 @@ def ingest_images(folder: Path, progress=None) -> ImageIngest:
         label = (row["label"] or "").strip()
         trusted = (row["trusted"] or "").strip().lower()
         split = (row["split"] or "train").strip().lower() or "train"
+        split = SPLIT_ALIASES.get(split, split)
 
         def quarantine(reason: str, detail: str | None = None, *, i=i, image=image) -> None:
             bad.append(
@@ -259,7 +271,7 @@ def ingest_images(folder: Path, progress=None) -> ImageIngest:
         elif label not in class_set:
             quarantine("unknown_label", f"{label!r} not among {len(classes)} classes")
         elif split not in SPLITS:
-            quarantine("invalid_split", f"{split!r} not in {SPLITS}")
+            quarantine("invalid_split", f"{split!r} not in {SPLITS} (or {sorted(SPLIT_ALIASES)})")
         elif trusted not in _TRUE | _FALSE:
             quarantine("invalid_trusted", repr(row["trusted"]))
         else:

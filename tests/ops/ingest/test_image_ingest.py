@@ -90,3 +90,15 @@ def test_imagefolder_photo_formats_pillow_cannot_read_are_quarantined(tmp_path):
     assert out.quarantine.select("source_file", "reason").rows() == [
         ("cat/phone.HEIC", "undecodable")
     ]
+
+
+def test_validation_splits_are_held_out_like_test(tmp_path):
+    import shutil
+
+    for i in range(3):
+        shutil.copy(FIXTURES / "img" / f"good_{i % 2}.png", tmp_path / f"{i}.png")
+    (tmp_path / "labels.csv").write_text(
+        "image,label,split\n0.png,cat,train\n1.png,dog,val\n2.png,cat,Validation\n"
+    )
+    out = ingest_images(tmp_path)
+    assert out.manifest.sort("image")["split"].to_list() == ["train", "test", "test"]
