@@ -243,6 +243,8 @@ def ingest_images(folder: Path, progress=None) -> ImageIngest:
     good, bad, seen = [], [], set()
     for i, row in enumerate(raw.iter_rows(named=True)):
         image = (row["image"] or "").strip()
+        if "\\" in image and "\x00" not in image and not (folder / image).exists():
+            image = image.replace("\\", "/")  # a manifest written on Windows
         label = (row["label"] or "").strip()
         trusted = (row["trusted"] or "").strip().lower()
         split = (row["split"] or "train").strip().lower() or "train"

@@ -102,3 +102,13 @@ def test_validation_splits_are_held_out_like_test(tmp_path):
     )
     out = ingest_images(tmp_path)
     assert out.manifest.sort("image")["split"].to_list() == ["train", "test", "test"]
+
+
+def test_windows_backslash_paths_in_a_manifest(tmp_path):
+    import shutil
+
+    (tmp_path / "cat").mkdir()
+    shutil.copy(FIXTURES / "img" / "good_0.png", tmp_path / "cat" / "a.png")
+    (tmp_path / "labels.csv").write_text("image,label\ncat\\a.png,cat\n")
+    out = ingest_images(tmp_path)
+    assert out.manifest["image"].to_list() == ["cat/a.png"] and out.quarantine.height == 0
