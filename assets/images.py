@@ -194,6 +194,11 @@ class LabelCleaningRunConfig(dg.Config):
         description="probability of another class above which a flagged row is relabeled "
         "instead of dropped (empty: the preset's)",
     )
+    rectify_without_trusted: bool | None = Field(
+        None,
+        description="without trusted rows, change labels anyway (unverifiable: on clean "
+        "photos it made labels worse); empty: the preset's (off: flag only)",
+    )
     seed: int = Field(0, description="random seed of folds, initialisation and shuffling")
     backbone: str = Field("", description=BACKBONE_HELP + "; empty = the preset's (auto)")
     embeddings_path: str | None = Field(
@@ -223,6 +228,7 @@ RUN_CONFIG_TARGETS = {
     "image_size": "image.size",
     "k_folds": "k_folds",
     "relabel_threshold": "policy.relabel_threshold",
+    "rectify_without_trusted": "policy.rectify_without_trusted",
     "encoder_resolution": "backbone.encoder_resolution",
     "encoder_flip": "backbone.encoder_flip",
     "head": "backbone.head",
@@ -286,6 +292,8 @@ def image_labels_clean(
     table = assemble_labels_table(cleaned, quarantine, classes, run_id(context), raw)
     write_table(table, paths.clean, LABELS)
     counts = dict(table.group_by("action").len().iter_rows())
+    if summary.policy["mode"] == "flag_only":  # say why no label changed, where users look
+        context.log.warning(f"labels flagged, not changed: {summary.policy['reason']}")
     confusion = pl.DataFrame(summary.confusion) if summary.confusion else pl.DataFrame()
     return dg.MaterializeResult(
         metadata=as_text(

@@ -20,7 +20,9 @@ docs/labels.md §4a describes it; in short, for the scored (pool) rows:
    the lower confidence bound of the gain is not above zero -- or there are too few scored or
    evidence rows -- nothing is changed: flagged rows are kept with their given label
    ("flag only") and the reason is recorded.
-6. **A model weaker than the labels.** For a model that never trained on a pool label
+6. **No trusted rows.** Proxy evidence cannot verify a change (see
+   ``PolicyConfig.rectify_without_trusted``): flag only, unless the user opts in.
+7. **A model weaker than the labels.** For a model that never trained on a pool label
    (``independent_model``: ``cleanlab_trusted``), the estimate of ``T`` absorbs the model's own
    errors as label noise -- the weaker the model, the noisier the given labels look (CIFAR-10N
    aggre, 100 trusted images: given labels estimated 79 % right, really 91 %) -- and step 5,
@@ -84,6 +86,13 @@ class PolicyConfig:
     refine_min_change : float
         Refinement stops early when a round changes the decision of less than this share of
         the scored rows (converged).
+    rectify_without_trusted : bool
+        ``False`` (default): without trusted rows (proxy evidence) labels are flagged, never
+        changed -- the check in step 5 then runs on rows picked for agreeing with the model and
+        on a ``T`` that takes the model's own errors for label noise, so it passes changes that
+        make clean labels worse (1,000 CIFAR-10 test photos, labels 99.7 % right: estimated
+        92 % right, 14 relabeled and 8 dropped, none of them among the 3 known errors).
+        ``True``: rectify on proxy evidence anyway.
     """
 
     relabel: bool = True
@@ -99,6 +108,7 @@ class PolicyConfig:
     refine_rounds: int = 2
     refine_confidence: float = 0.8
     refine_min_change: float = 0.01
+    rectify_without_trusted: bool = False
 
     def __post_init__(self) -> None:
         if not self.relabel_grid or not all(0.0 < t <= 1.0 for t in self.relabel_grid):
@@ -304,7 +314,7 @@ def decide(
     estimated_noise_rate : the method's estimate; the default drop cap.
     proxy_ok : without evidence rows, use scored rows the model agrees with as (optimistic)
         evidence; only valid when the scored rows' probabilities are out of sample.
-    independent_model : the model never trained on a pool label (step 6 of the module doc):
+    independent_model : the model never trained on a pool label (step 7 of the module doc):
         it may change labels only when it is at least as accurate on the evidence rows as the
         given labels are estimated to be.
 
@@ -379,6 +389,12 @@ def decide_with_posterior(
         agree = pool[(p[pool].argmax(axis=1) == y[pool]) & ~flags[pool]]
         ev, rep.evidence = agree, "proxy"
     rep.n_evidence = int(len(ev))
+    if rep.evidence == "proxy" and not cfg.rectify_without_trusted:
+        return flag_only(
+            "no trusted rows: a change cannot be checked against labels known to be right, so "
+            "labels are flagged, not changed (mark a few verified labels as trusted, or set "
+            "rectify_without_trusted)"
+        )
 
     if kind == "clean":
         if len(ev) < cfg.min_evidence_rows:

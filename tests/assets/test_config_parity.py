@@ -117,6 +117,7 @@ def test_label_run_config_fields_all_reach_the_ops_config():
         image_size=12,
         k_folds=3,
         relabel_threshold=0.7,
+        rectify_without_trusted=True,
         seed=5,
         encoder_resolution=96,
         encoder_flip=True,

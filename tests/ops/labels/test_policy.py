@@ -76,11 +76,16 @@ def test_below_minimum_and_without_evidence_flag_only():
     assert rep.mode == "flag_only" and "min_evidence_rows" in rep.reason
 
 
-def test_proxy_evidence_without_trusted_rows():
+def test_without_trusted_rows_labels_are_flagged_not_changed_unless_opted_in():
     truth, given, probs, trusted = _world(n_trusted=0)
     pool = ~trusted
-    actions, clean, _, rep = decide(given, probs, pool & (probs.argmax(1) != given), pool, None)
-    assert rep.evidence == "proxy" and rep.temperature == 1.0
+    flags = pool & (probs.argmax(1) != given)
+    actions, clean, is_issue, rep = decide(given, probs, flags, pool, None)
+    assert rep.mode == "flag_only" and "no trusted rows" in rep.reason
+    assert (actions == "kept").all() and np.array_equal(clean, given) and is_issue.any()
+    opt_in = PolicyConfig(rectify_without_trusted=True)
+    actions, clean, _, rep = decide(given, probs, flags, pool, None, config=opt_in)
+    assert rep.evidence == "proxy" and rep.temperature == 1.0 and rep.mode == "rectify"
     assert _acc(truth, clean, actions, pool) > np.mean(given[pool] == truth[pool])
 
 
