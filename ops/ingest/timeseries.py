@@ -66,18 +66,15 @@ SUFFIXES = (".csv", ".csv.gz", ".tsv", ".tsv.gz", ".parquet")
 #: data formats a user may drop in that are not read: each such file is quarantined as one
 #: record (``unsupported_format``, with what to do), never silently ignored
 UNSUPPORTED = {
-    ".xlsx": "an Excel workbook: save each sheet as CSV",
-    ".xls": "an Excel workbook: save each sheet as CSV",
-    ".xlsm": "an Excel workbook: save each sheet as CSV",
-    ".ods": "a spreadsheet: save each sheet as CSV",
-    ".json": "JSON: convert to CSV or Parquet",
-    ".jsonl": "JSON lines: convert to CSV or Parquet",
-    ".ndjson": "JSON lines: convert to CSV or Parquet",
-    ".feather": "Arrow/Feather: write it as Parquet",
-    ".arrow": "Arrow/Feather: write it as Parquet",
-    ".h5": "HDF5: convert to CSV or Parquet",
-    ".hdf5": "HDF5: convert to CSV or Parquet",
-    ".zip": "a zip archive: unzip it into the dataset folder",
+    suffix: what_to_do
+    for suffixes, what_to_do in (
+        ((".xlsx", ".xls", ".xlsm", ".ods"), "a spreadsheet: save each sheet as CSV"),
+        ((".json", ".jsonl", ".ndjson"), "JSON: convert to CSV or Parquet"),
+        ((".feather", ".arrow"), "Arrow/Feather: write it as Parquet"),
+        ((".h5", ".hdf5"), "HDF5: convert to CSV or Parquet"),
+        ((".zip",), "a zip archive: unzip it into the dataset folder"),
+    )
+    for suffix in suffixes
 }
 _NUMBER = re.compile(r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$")
 

@@ -141,7 +141,7 @@ def test_unsupported_data_files_are_quarantined_not_ignored(tmp_path):
     assert (q["source_file"], q["reason"]) == ("b.xlsx", "unsupported_format")
     assert "save each sheet as CSV" in q["detail"]
     (tmp_path / "a.tsv").unlink()
-    with pytest.raises(FileNotFoundError, match=r"found only b\.xlsx \(an Excel workbook"):
+    with pytest.raises(FileNotFoundError, match=r"found only b\.xlsx \(a spreadsheet"):
         ingest_timeseries(tmp_path)
 
 
