@@ -53,8 +53,9 @@ def separate_padding(points: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, 
     if not sparse:
         return points, points.head(0), {}
     drop_parts, steps = [], {}
-    for sid in sorted(sparse):
-        s = points.filter(pl.col("series_id") == sid).sort("timestamp")
+    candidates = points.filter(pl.col("series_id").is_in(sparse)).sort("series_id", "timestamp")
+    for s in candidates.partition_by("series_id", maintain_order=True):  # one pass
+        sid = s["series_id"][0]
         ts = s["timestamp"].cast(pl.Int64).to_numpy()
         found = _padding_rows(ts, s["value"].is_null().to_numpy())
         if found is None:
