@@ -22,6 +22,16 @@ from pathlib import Path
 import polars as pl
 
 SEPARATORS = (",", ";", "\t", "|")
+#: a plain number cell (surrounding space allowed), the test of "numeric" everywhere in ingest
+NUMBER = r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$"
+
+
+def find_column(columns: list[str], names: tuple[str, ...]) -> str | None:
+    """The first of ``names`` present in ``columns`` (case and surrounding space ignored)."""
+    lower = {c.lower().strip(): c for c in columns}
+    return next((lower[n] for n in names if n in lower), None)
+
+
 _DECIMAL_COMMA = r"^\s*[-+]?(\d{1,3}(\.\d{3})+|\d*),\d+\s*$"
 
 
@@ -54,18 +64,15 @@ def _header_line(text: str) -> tuple[str, bool]:
     return "", commented
 
 
+def separator_of_text(text: str) -> str:
+    """The separator of delimited text, from its header line (``#`` comments skipped)."""
+    return _separator_of(_header_line(text)[0])
+
+
 def _separator_of(header: str) -> str:
     counts = {s: header.count(s) for s in SEPARATORS}
     best = max(SEPARATORS, key=lambda s: counts[s])
     return best if counts[best] > counts[","] else ","
-
-
-def sniff_separator(path: Path) -> str:
-    """The separator of a ``.csv`` / ``.csv.gz`` file, from its header line."""
-    opener = gzip.open if path.name.lower().endswith(".gz") else open
-    with opener(path, "rt", encoding="utf-8", errors="replace") as f:  # type: ignore[operator]
-        head = "".join(line for _, line in zip(range(200), f, strict=False))
-    return _separator_of(_header_line(head)[0])
 
 
 def decimal_commas_to_points(frame: pl.DataFrame) -> pl.DataFrame:

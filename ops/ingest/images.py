@@ -30,7 +30,7 @@ import polars as pl
 from PIL import UnidentifiedImageError
 
 from ops.contracts import SPLITS
-from ops.ingest.csv_dialect import sniff_separator
+from ops.ingest.csv_dialect import find_column, separator_of_text
 from ops.ingest.imagefile import ImageTooLarge, open_image
 from ops.ingest.quarantine import quarantine_frame
 
@@ -116,16 +116,16 @@ def _read_manifest_csv(path: Path) -> pl.DataFrame:
     """``labels.csv`` as text columns plus ``text_error``: null for a good row, the reason for a
     row whose bytes are not UTF-8 (that row is quarantined, not the file)."""
     data = path.read_bytes()
+    sep = separator_of_text(data[:1_000_000].decode("utf-8", "replace"))
     try:
         data.decode("utf-8")
     except UnicodeDecodeError:
         pass
     else:
-        return pl.read_csv(
-            io.BytesIO(data), infer_schema=False, separator=sniff_separator(path)
-        ).with_columns(text_error=pl.lit(None, pl.String))
+        return pl.read_csv(io.BytesIO(data), infer_schema=False, separator=sep).with_columns(
+            text_error=pl.lit(None, pl.String)
+        )
     text = data.decode("utf-8", "surrogateescape").removeprefix("\ufeff")
-    sep = sniff_separator(path)
     rows = [r for r in csv.reader(io.StringIO(text, newline=""), delimiter=sep) if r]
     if not rows:
         raise ValueError(f"{path}: empty manifest")
@@ -149,12 +149,11 @@ def _read_manifest_csv(path: Path) -> pl.DataFrame:
 
 def _canonical_columns(frame: pl.DataFrame) -> pl.DataFrame:
     """``filename, class`` (or ``Image, Label``) → ``image, label`` (:data:`COLUMN_ALIASES`)."""
-    lower = {c.lower().strip(): c for c in frame.columns}
     renames = {}
     for canon, aliases in COLUMN_ALIASES.items():
         if canon in frame.columns:
             continue
-        found = next((lower[a] for a in aliases if a in lower), None)
+        found = find_column(frame.columns, aliases)
         if found is not None and found not in renames:
             renames[found] = canon
     return frame.rename(renames) if renames else frame

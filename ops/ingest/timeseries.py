@@ -40,7 +40,6 @@ counts as one record, quarantined with the error.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,12 +47,11 @@ import polars as pl
 
 from ops.ingest import noaa_lcd
 from ops.ingest.cadence import padding_quarantine, separate_padding
-from ops.ingest.csv_dialect import number_text, read_table
+from ops.ingest.csv_dialect import NUMBER, find_column, number_text, read_table
 from ops.ingest.quarantine import concat_quarantine, quarantine_frame
 from ops.ingest.timestamps import (
     TIMESTAMP_NAMES,
     combine_date_time,
-    find_column,
     parse_timestamps,
     timestamp_column,
     year_text,
@@ -76,7 +74,6 @@ UNSUPPORTED = {
     )
     for suffix in suffixes
 }
-_NUMBER = re.compile(r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$")
 
 POINTS_SCHEMA: dict[str, pl.DataType] = {
     "series_id": pl.String(),
@@ -181,9 +178,9 @@ def _numeric_share(col: pl.Series) -> float:
     present = text.drop_nulls().filter(text.drop_nulls().str.strip_chars() != "")
     if present.len() == 0:
         return 0.0
-    share = float(present.str.contains(_NUMBER.pattern).mean())
+    share = float(present.str.contains(NUMBER).mean())
     if share < 1.0:  # only then the slower export-format rewrite
-        share = float(number_text(present).str.contains(_NUMBER.pattern).mean())
+        share = float(number_text(present).str.contains(NUMBER).mean())
     return share
 
 

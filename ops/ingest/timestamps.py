@@ -26,10 +26,11 @@ import re
 import pandas as pd
 import polars as pl
 
+from ops.ingest.csv_dialect import NUMBER, find_column
+
 TIMESTAMP_NAMES = ("timestamp", "datetime", "date", "time", "ds", "date_time")
 TIME_WORDS = ("time", "date", "month", "year", "week", "day", "hour", "minute", "period", "quarter")
 _YEAR = re.compile(r"^\s*\d{1,4}(\.0*)?\s*$")
-_NUM = r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$"
 _DMY = r"^(\d{1,2})([./-])(\d{1,2})[./-]\d{2,4}"
 _CLOCK = r"^\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?$"
 # digits -> (format, padding): a 10-digit hour gets "00" minutes (strptime wants both)
@@ -39,12 +40,6 @@ _COMPACT = {
     12: ("%Y%m%d%H%M", ""),
     14: ("%Y%m%d%H%M%S", ""),
 }
-
-
-def find_column(columns: list[str], names: tuple[str, ...]) -> str | None:
-    """The first of ``names`` present in ``columns`` (case and surrounding space ignored)."""
-    lower = {c.lower().strip(): c for c in columns}
-    return next((lower[n] for n in names if n in lower), None)
 
 
 def _present(text: pl.Series) -> pl.Series:
@@ -82,7 +77,7 @@ def _compact_format(present: pl.Series) -> tuple[str, str] | None:
 def _epoch(text: pl.Series, present: pl.Series) -> pl.Series | None:
     """Unix epoch numbers → Datetime('us'), the unit read from the median magnitude."""
     nums = present.cast(pl.Float64, strict=False)
-    if nums.is_null().mean() > 0.1 or not present.str.contains(_NUM).mean() >= 0.9:
+    if nums.is_null().mean() > 0.1 or not present.str.contains(NUMBER).mean() >= 0.9:
         return None
     med = float(nums.drop_nulls().abs().median() or 0.0)
     if med < 1e8:
@@ -161,6 +156,6 @@ def timestamp_column(frame: pl.DataFrame) -> str | None:
             return c
     for c in frame.columns:  # any name (``Datum``, ``Fecha``): text that reads as times
         text = _present(frame[c].head(500).cast(pl.String).str.strip_chars())
-        if text.len() and text.str.contains(_NUM).mean() < 0.5 and _mostly_times(frame[c]):
+        if text.len() and text.str.contains(NUMBER).mean() < 0.5 and _mostly_times(frame[c]):
             return c
     return None
