@@ -52,6 +52,8 @@ from ops.ingest.quarantine import concat_quarantine, quarantine_frame
 from ops.ingest.timestamps import (
     TIMESTAMP_NAMES,
     combine_date_time,
+    is_index_name,
+    offset_times,
     parse_timestamps,
     timestamp_column,
     year_text,
@@ -184,6 +186,27 @@ def _numeric_share(col: pl.Series) -> float:
     return share
 
 
+#: names of a per-row anomaly / class label column (0/1) in benchmark exports: not a measurement
+LABEL_NAMES = ("is_anomaly", "anomaly", "is_anomalous", "label", "labels", "anomaly_label")
+
+
+def _row_index(col: pl.Series) -> bool:
+    """A written-out row index (``""``, ``Unnamed: 0``, ``Obs`` holding 0, 1, 2 … or 1, 2, 3 …):
+    not a series (it would be a straight line); listed in ``skipped_columns``."""
+    if not is_index_name(col.name):
+        return False
+    nums = col.cast(pl.String).str.strip_chars().cast(pl.Float64, strict=False)
+    return bool(nums.null_count() == 0 and col.len() > 1 and (nums.diff().drop_nulls() == 1).all())
+
+
+def _labels(col: pl.Series) -> bool:
+    """A 0/1 label column (``is_anomaly`` of anomaly-benchmark files): skipped and listed."""
+    if col.name.strip().lower() not in LABEL_NAMES:
+        return False
+    nums = col.cast(pl.String).str.strip_chars().cast(pl.Float64, strict=False).drop_nulls()
+    return bool(nums.len() and nums.is_in([0.0, 1.0]).all())
+
+
 def key_columns(frame: pl.DataFrame, ts_col: str, exclude: tuple[str, ...] = ()) -> list[str]:
     """Text columns that name the series of each row (``symbol`` in ``symbol, date, price``):
     used when the file repeats timestamps, the text columns repeat values (at most one distinct
@@ -254,7 +277,11 @@ def _melt_wide(
     if keys:
         report.layout = "wide_keyed"
     candidates = [c for c in frame.columns if c not in (ts_col, "source_row", *keys)]
-    series_cols = [c for c in candidates if _numeric_share(frame[c]) >= 0.5]
+    series_cols = [
+        c
+        for c in candidates
+        if _numeric_share(frame[c]) >= 0.5 and not _row_index(frame[c]) and not _labels(frame[c])
+    ]
     report.skipped_columns += [c for c in candidates if c not in series_cols]
     if not series_cols:
         raise ValueError(f"no numeric series columns besides timestamp column {ts_col!r}")
@@ -334,7 +361,7 @@ def read_timeseries_file(
                     f"named with a time word whose values parse as times); "
                     f"columns are {frame.columns[:10]}"
                 )
-            frame = frame.with_columns(year_text(frame[ts_col]))
+            frame = frame.with_columns(offset_times(year_text(frame[ts_col])))
             value_col = find_column(frame.columns, ("value",))
             if value_col is not None:
                 report = FileReport(rel, "long")

@@ -15,8 +15,16 @@ library decides for us (pandas parses one cell, not "which column, which convent
   epoch seconds, milliseconds, microseconds or nanoseconds by magnitude; a ``year`` column of
   numbers (``1700``, ``1700.0``) as 1 January; any other text through pandas, **day first** when
   the dates are written ``d.m.y`` (dots) or some first field exceeds 12 while no second one does
-  (``16/12/2006``), else month first (``12/16/2006``). A cell that does not parse is null (the
-  caller quarantines it as ``unparseable_timestamp``).
+  (``16/12/2006``), else month first (``12/16/2006``); quarters (``1970 Q1``, ``1970-Q1``,
+  ``Q1 1970``) as their first day. A cell that does not parse is null (the caller quarantines
+  it as ``unparseable_timestamp``).
+- **plain numbers below epoch size** in the chosen column (``0, 1, 2 …`` sample indices of
+  anomaly-benchmark files, ``0.0, 0.5 …`` seconds since the start) are never calendar years:
+  :func:`offset_times` reads them as **seconds after 1970-01-01** (order and spacing kept, a
+  skipped index is a missing sample). Pandas alone read ``1000`` as the year 1000 and
+  quarantined ``0 … 999``. An unnamed first column (a pandas or R index: ``""``,
+  ``Unnamed: 0``) of increasing numbers is the timestamp when no other column is; its whole
+  numbers between 1000 and 2200 are years (an annual series exported with its years as index).
 """
 
 from __future__ import annotations
@@ -31,6 +39,12 @@ from ops.ingest.csv_dialect import NUMBER, find_column
 TIMESTAMP_NAMES = ("timestamp", "datetime", "date", "time", "ds", "date_time")
 TIME_WORDS = ("time", "date", "month", "year", "week", "day", "hour", "minute", "period", "quarter")
 _YEAR = re.compile(r"^\s*\d{1,4}(\.0*)?\s*$")
+_QUARTER = (  # "1970 Q1", "1970-Q1", "1970Q1", "1970 q1" / "Q1 1970", "Q1-1970"
+    r"^(?:(?P<y1>\d{4})[ \-/]?[Qq](?P<q1>[1-4])|[Qq](?P<q2>[1-4])[ \-/]?(?P<y2>\d{4}))$"
+)
+_WHOLE = r"^-?\d+(\.0*)?$"
+#: names of a pandas / R row index written out as a column
+INDEX_NAMES = ("", "unnamed: 0", "index", "idx", "rownames", "obs", "row")
 _DMY = r"^(\d{1,2})([./-])(\d{1,2})[./-]\d{2,4}"
 _CLOCK = r"^\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?$"
 # digits -> (format, padding): a 10-digit hour gets "00" minutes (strptime wants both)
@@ -88,6 +102,16 @@ def _epoch(text: pl.Series, present: pl.Series) -> pl.Series | None:
     return us.cast(pl.Int64).cast(pl.Datetime("us"))
 
 
+def _quarters(text: pl.Series, present: pl.Series) -> pl.Series | None:
+    """``1970 Q1`` → 1970-01-01 (first day of the quarter) when 90 % of the cells are quarters."""
+    if (present.str.contains(_QUARTER).mean() or 0.0) < 0.9:
+        return None
+    g = text.str.extract_groups(_QUARTER)
+    year = pl.coalesce(g.struct.field("y1"), g.struct.field("y2")).cast(pl.Int32)
+    quarter = pl.coalesce(g.struct.field("q1"), g.struct.field("q2")).cast(pl.Int32)
+    return pl.select(pl.datetime(year, (quarter - 1) * 3 + 1, 1, time_unit="us")).to_series()
+
+
 def _day_first(present: pl.Series) -> bool:
     parts = present.str.extract_groups(_DMY)
     first = parts.struct.field("1").cast(pl.Int64, strict=False)
@@ -117,6 +141,9 @@ def parse_timestamps(raw: pl.Series) -> pl.Series:
         epoch = _epoch(text, present)
         if epoch is not None:
             return epoch.alias(raw.name)
+        quarters = _quarters(text, present)
+        if quarters is not None:
+            return quarters.alias(raw.name)
     dayfirst = bool(present.len()) and _day_first(present)
     parsed = pd.to_datetime(
         text.to_pandas(), errors="coerce", format="mixed", utc=True, dayfirst=dayfirst
@@ -146,6 +173,42 @@ def _mostly_times(col: pl.Series) -> bool:
     return bool(present.len()) and parse_timestamps(present).is_not_null().mean() >= 0.9
 
 
+def is_index_name(name: str) -> bool:
+    return name.strip().lower() in INDEX_NAMES
+
+
+def _increasing_numbers(col: pl.Series) -> bool:
+    nums = col.cast(pl.String).str.strip_chars().cast(pl.Float64, strict=False)
+    return bool(col.len() > 1 and nums.null_count() == 0 and (nums.diff().drop_nulls() > 0).all())
+
+
+def offset_times(col: pl.Series) -> pl.Series:
+    """The chosen timestamp column's plain numbers (module docstring) as ``Datetime('us')``:
+    an unnamed index of whole numbers in 1000–2200 as years (1 January), other numbers below
+    epoch size (10⁸) as seconds after 1970-01-01. Anything else (dates, compact dates, epochs,
+    a ``year`` column already rewritten by :func:`year_text`) is returned as it is."""
+    if col.dtype in (pl.Datetime, pl.Date) or col.len() == 0:
+        return col
+    text = col.cast(pl.String).str.strip_chars()
+    present = _present(text)
+    if present.len() == 0 or (present.str.contains(NUMBER).mean() or 0.0) < 0.99:
+        return col
+    if _compact_format(present) is not None:
+        return col
+    nums = text.cast(pl.Float64, strict=False)
+    if float(nums.drop_nulls().abs().median() or 0.0) >= 1e8:
+        return col  # Unix epochs: parse_timestamps
+    if (
+        is_index_name(col.name)
+        and present.str.contains(_WHOLE).all()
+        and bool(nums.drop_nulls().is_between(1000, 2200).all())
+    ):
+        year = nums.cast(pl.Int32)
+        return pl.select(pl.datetime(year, 1, 1, time_unit="us")).to_series().alias(col.name)
+    us = (nums * 1e6).round().cast(pl.Int64)
+    return us.cast(pl.Datetime("us")).alias(col.name)
+
+
 def timestamp_column(frame: pl.DataFrame) -> str | None:
     """The timestamp column (module docstring), or None."""
     exact = find_column(frame.columns, TIMESTAMP_NAMES)
@@ -158,4 +221,7 @@ def timestamp_column(frame: pl.DataFrame) -> str | None:
         text = _present(frame[c].head(500).cast(pl.String).str.strip_chars())
         if text.len() and text.str.contains(NUMBER).mean() < 0.5 and _mostly_times(frame[c]):
             return c
+    first = frame.columns[0] if frame.width > 1 else None
+    if first is not None and is_index_name(first) and _increasing_numbers(frame[first]):
+        return first  # a pandas / R index written out (``,0`` header): the only order there is
     return None

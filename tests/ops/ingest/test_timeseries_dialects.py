@@ -162,3 +162,52 @@ def test_a_file_that_makes_polars_panic_is_quarantined_not_fatal(tmp_path):
     assert r.points["series_id"].to_list() == ["ok"]
     bad = next(f for f in r.files if f.file == "nul.csv")
     assert bad.layout == "unreadable" and bad.quarantined == 1
+
+
+def test_sample_index_timestamps_are_offsets_not_years(tmp_path):
+    # anomaly-benchmark layout (UCR/KDD, aeon): 0, 1, 2 … sample numbers and a 0/1 label column.
+    # pandas read 1000 … as the year 1000 and quarantined 0 … 999.
+    rows = "".join(f"{i},{i % 7}.5,{int(i == 1500)}\n" for i in range(2000))
+    r = _ingest(tmp_path, "ucr.csv", "timestamp,value-0,is_anomaly\n" + rows)
+    assert r.quarantine.height == 0 and _series(r) == ["value-0"]
+    assert r.files[0].skipped_columns == ["is_anomaly"]
+    ts = r.points.sort("timestamp")["timestamp"]
+    assert ts[0] == datetime(1970, 1, 1) and ts[1999] == datetime(1970, 1, 1, 0, 33, 19)
+    # seconds since the start, fractional: spacing kept
+    (tmp_path / "f").mkdir()
+    r = _ingest(tmp_path / "f", "t.csv", "time,v\n0.0,1\n0.5,2\n1.0,3\n")
+    assert r.points["timestamp"].diff().drop_nulls().unique().to_list() == [
+        datetime(1970, 1, 1, 0, 0, 0, 500000) - datetime(1970, 1, 1)
+    ]
+
+
+def test_unnamed_index_of_years_and_quarter_strings(tmp_path):
+    # R / pandas export of an annual series: the years are the unnamed index (aeon's Lynx.csv)
+    r = _ingest(tmp_path, "lynx.csv", ",0\n1821,269\n1822,321\n1823,585\n")
+    assert r.points.sort("timestamp")["timestamp"].to_list() == [
+        datetime(y, 1, 1) for y in (1821, 1822, 1823)
+    ]
+    # quarters, with a written-out row index that is skipped, not a straight-line series
+    (tmp_path / "q").mkdir()
+    r = _ingest(
+        tmp_path / "q",
+        "us.csv",
+        ",Quarter,Income\n0,1970 Q1,0.97\n1,1970 Q2,1.17\n2,1970-Q3,1.55\n3,Q4 1970,-0.1\n",
+    )
+    assert r.quarantine.height == 0 and _series(r) == ["Income"]
+    assert r.files[0].skipped_columns == [""]
+    assert r.points.sort("timestamp")["timestamp"].to_list() == [
+        datetime(1970, m, 1) for m in (1, 4, 7, 10)
+    ]
+
+
+def test_a_year_column_and_an_obs_counter_and_a_real_index_series(tmp_path):
+    # Longley layout: "Obs" 1..n is a row counter; a column that merely contains 0/1 values but
+    # is not named as a label, or an index-named column that is not consecutive, stays a series
+    r = _ingest(
+        tmp_path,
+        "l.csv",
+        '"Obs","GNP","index","flag","YEAR"\n1,234,5.5,0,1947\n2,259,5.9,1,1948\n3,258,5.1,0,1949\n',
+    )
+    assert _series(r) == ["GNP", "flag", "index"] and r.files[0].skipped_columns == ["Obs"]
+    assert r.points["timestamp"].min() == datetime(1947, 1, 1)
