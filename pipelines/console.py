@@ -83,6 +83,8 @@ class StepLines(logging.Handler):
             _write("  ".join(parts))
         elif kind == dg.DagsterEventType.STEP_FAILURE:
             error = getattr(data, "error", None)
+            while error is not None and getattr(error, "cause", None) is not None:
+                error = error.cause  # the user's error, not Dagster's "Error occurred while …"
             message = (error.message.strip().splitlines() or [""])[-1] if error else ""
             _write(f"  FAIL  {step:<26} {message}")
         elif kind == dg.DagsterEventType.STEP_SKIPPED:

@@ -1,6 +1,7 @@
 """Read a time-series dataset folder into one long table of points, losing nothing.
 
-Accepted files (``*.csv``, ``*.csv.gz``, ``*.parquet``) in ``raw/timeseries/<dataset>/``,
+Accepted files (``*.csv``, ``*.csv.gz``, ``*.tsv``, ``*.parquet``, and Monash ``*.tsf``:
+:mod:`ops.ingest.tsf`) in ``raw/timeseries/<dataset>/``,
 text files in their own dialect (``;``, tab or ``|`` separators, decimal commas:
 :mod:`ops.ingest.csv_dialect`):
 
@@ -58,11 +59,12 @@ from ops.ingest.timestamps import (
     timestamp_column,
     year_text,
 )
+from ops.ingest.tsf import read_tsf
 
 __all__ = ["ingest_timeseries", "parse_numbers", "parse_timestamps", "read_timeseries_file"]
 
 SERIES_NAMES = ("series_id", "series", "unique_id", "id")
-SUFFIXES = (".csv", ".csv.gz", ".tsv", ".tsv.gz", ".parquet")
+SUFFIXES = (".csv", ".csv.gz", ".tsv", ".tsv.gz", ".parquet", ".tsf")
 #: data formats a user may drop in that are not read: each such file is quarantined as one
 #: record (``unsupported_format``, with what to do), never silently ignored
 UNSUPPORTED = {
@@ -73,6 +75,11 @@ UNSUPPORTED = {
         ((".feather", ".arrow"), "Arrow/Feather: write it as Parquet"),
         ((".h5", ".hdf5"), "HDF5: convert to CSV or Parquet"),
         ((".zip",), "a zip archive: unzip it into the dataset folder"),
+        (
+            (".ts", ".arff"),
+            "a UCR/UEA classification file (series without timestamps, one per case): "
+            "write each series as a CSV column or use a .tsf forecasting file",
+        ),
     )
     for suffix in suffixes
 }
@@ -333,7 +340,7 @@ def read_timeseries_file(
     try:
         if path.stat().st_size == 0:
             raise ValueError("file is empty (0 bytes)")
-        frame = read_table(path)
+        frame = read_tsf(path) if path.name.lower().endswith(".tsf") else read_table(path)
         if frame.height == 0 or frame.width == 0:
             raise ValueError("file has no data rows")
         if noaa_lcd.is_lcd(frame.columns):
@@ -364,7 +371,7 @@ def read_timeseries_file(
             frame = frame.with_columns(offset_times(year_text(frame[ts_col])))
             value_col = find_column(frame.columns, ("value",))
             if value_col is not None:
-                report = FileReport(rel, "long")
+                report = FileReport(rel, "tsf" if path.suffix.lower() == ".tsf" else "long")
                 long = _melt_long(frame, path, ts_col, value_col, report)
             else:
                 report = FileReport(rel, "wide")
@@ -500,7 +507,7 @@ def ingest_timeseries(
             if unsupported
             else ""
         )
-        raise FileNotFoundError(f"no .csv/.csv.gz/.tsv/.parquet files under {folder}{extra}")
+        raise FileNotFoundError(f"no .csv/.csv.gz/.tsv/.parquet/.tsf files under {folder}{extra}")
     points, quarantines, reports = [], [], []
     for path in unsupported:
         q, r = _unsupported(path, folder)

@@ -42,3 +42,22 @@ def test_env_brings_back_dagsters_stream(capsys, monkeypatch):
     captured = capsys.readouterr()
     text = captured.out + captured.err
     assert "STEP_START" in text and "an info line" in text
+
+
+@dg.asset
+def no_input():
+    raise FileNotFoundError("no .csv files under raw/timeseries/m1")
+
+
+def test_a_failing_step_prints_the_users_error_not_dagsters_wrapper(capsys, monkeypatch):
+    monkeypatch.delenv(ENV, raising=False)
+    job = dg.Definitions(
+        assets=[no_input],
+        jobs=[dg.define_asset_job("fails", config=CONSOLE_RUN_CONFIG)],
+        loggers={"console": sieve_console},
+    ).resolve_job_def("fails")
+    with dg.instance_for_test() as instance:
+        assert not job.execute_in_process(instance=instance, raise_on_error=False).success
+    fail = [line for line in capsys.readouterr().out.splitlines() if "FAIL" in line]
+    assert fail and "FileNotFoundError: no .csv files under raw/timeseries/m1" in fail[0]
+    assert "Error occurred while executing" not in fail[0]

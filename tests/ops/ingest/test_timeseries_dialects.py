@@ -211,3 +211,41 @@ def test_a_year_column_and_an_obs_counter_and_a_real_index_series(tmp_path):
     )
     assert _series(r) == ["GNP", "flag", "index"] and r.files[0].skipped_columns == ["Obs"]
     assert r.points["timestamp"].min() == datetime(1947, 1, 1)
+
+
+TSF = """# Monash forecasting archive layout (a made-up three-series file)
+@relation demo
+@attribute series_name string
+@attribute state string
+@attribute start_timestamp date
+@frequency 10_minutes
+@horizon 6
+@missing true
+@equallength false
+@data
+T1:NSW:2019-01-01 00-00-00:1.5,2.5,?,4.0
+T2:VIC:2019-01-01 00-00-00:7,8
+T3:QLD:2019-01-01 23-50-00:1,x
+"""
+
+
+def test_monash_tsf_files_are_read_with_their_frequency_and_missing_values(tmp_path):
+    (tmp_path / "ucr.ts").write_text("@problemName X\n@data\n1,2,3:a\n")
+    r = _ingest(tmp_path, "demo.tsf", TSF)
+    assert _series(r) == ["T1/NSW", "T2/VIC", "T3/QLD"]
+    (tsf,) = [f for f in r.files if f.file == "demo.tsf"]
+    assert tsf.layout == "tsf" and r.points.height == 8
+    assert tsf.unparsed_values == 1  # "x"; "?" is a declared missing value
+    t1 = r.points.filter(pl.col("series_id") == "T1/NSW").sort("timestamp")
+    assert t1["value"].to_list() == [1.5, 2.5, None, 4.0]
+    assert t1["timestamp"][3] == datetime(2019, 1, 1, 0, 30)
+    t3 = r.points.filter(pl.col("series_id") == "T3/QLD").sort("timestamp")
+    assert t3["timestamp"][1] == datetime(2019, 1, 2)  # steps cross midnight
+    q = r.quarantine.filter(pl.col("reason") == "unsupported_format")
+    assert q["source_file"].to_list() == ["ucr.ts"] and "UCR/UEA" in q["detail"][0]
+
+
+def test_a_tsf_file_without_data_or_with_short_lines_is_quarantined(tmp_path):
+    r = _ingest(tmp_path, "bad.tsf", "@relation x\n@attribute series_name string\n")
+    assert r.quarantine["reason"].to_list() == ["unreadable_file"]
+    assert "no @data line" in r.quarantine["detail"][0]
