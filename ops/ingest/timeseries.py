@@ -53,6 +53,7 @@ from ops.ingest.quarantine import concat_quarantine, quarantine_frame
 from ops.ingest.timestamps import (
     TIMESTAMP_NAMES,
     combine_date_time,
+    combine_year_period,
     is_index_name,
     offset_times,
     parse_timestamps,
@@ -360,7 +361,7 @@ def read_timeseries_file(
                 pl.DataFrame({"item": long["series_id"].unique(maintain_order=True)}), how="cross"
             ).with_columns(source_file=pl.lit(rel))
         else:
-            frame = combine_date_time(frame)
+            frame = combine_year_period(combine_date_time(frame))
             ts_col = timestamp_column(frame)
             if ts_col is None:
                 raise ValueError(

@@ -15,13 +15,15 @@ library decides for us (pandas parses one cell, not "which column, which convent
   epoch seconds, milliseconds, microseconds or nanoseconds by magnitude; a ``year`` column of
   numbers (``1700``, ``1700.0``) as 1 January; any other text through pandas, **day first** when
   the dates are written ``d.m.y`` (dots) or some first field exceeds 12 while no second one does
-  (``16/12/2006``), else month first (``12/16/2006``); quarters (``1970 Q1``, ``1970-Q1``,
-  ``Q1 1970``) as their first day. A cell that does not parse is null (the caller quarantines
-  it as ``unparseable_timestamp``).
+  (``16/12/2006``), else month first (``12/16/2006``); numeric ``year`` + ``quarter`` / ``month``
+  columns as the period's first day (:func:`combine_year_period`); quarters (``1970 Q1``,
+  ``1970-Q1``, ``Q1 1970``) as their first day. A cell that does not parse is null (the
+  caller quarantines it as ``unparseable_timestamp``).
 - **plain numbers below epoch size** in the chosen column (``0, 1, 2 …`` sample indices of
   anomaly-benchmark files, ``0.0, 0.5 …`` seconds since the start) are never calendar years:
   :func:`offset_times` reads them as **seconds after 1970-01-01** (order and spacing kept, a
-  skipped index is a missing sample). Pandas alone read ``1000`` as the year 1000 and
+  skipped index is a missing sample); a time-word column of calendar times (``YEAR``) wins over
+  such a counter named ``TIME``. Pandas alone read ``1000`` as the year 1000 and
   quarantined ``0 … 999``. An unnamed first column (a pandas or R index: ``""``,
   ``Unnamed: 0``) of increasing numbers is the timestamp when no other column is; its whole
   numbers between 1000 and 2200 are years (an annual series exported with its years as index).
@@ -182,6 +184,43 @@ def _increasing_numbers(col: pl.Series) -> bool:
     return bool(col.len() > 1 and nums.null_count() == 0 and (nums.diff().drop_nulls() > 0).all())
 
 
+def _counter(col: pl.Series) -> bool:
+    """Plain numbers that :func:`offset_times` would read as seconds (not compact dates, epochs
+    or a ``year`` column)."""
+    if col.dtype in (pl.Datetime, pl.Date) or col.len() == 0:
+        return False
+    present = _present(col.cast(pl.String).str.strip_chars())
+    if present.len() == 0 or (present.str.contains(NUMBER).mean() or 0.0) < 0.99:
+        return False
+    if _compact_format(present) is not None or _quarters(present, present) is not None:
+        return False
+    nums = present.cast(pl.Float64, strict=False)
+    return float(nums.drop_nulls().abs().median() or 0.0) < 1e8
+
+
+def combine_year_period(frame: pl.DataFrame) -> pl.DataFrame:
+    """Numeric ``year`` and ``quarter`` (1–4) or ``month`` (1–12) columns (statsmodels'
+    ``macrodata``: ``year, quarter, realgdp, …``) → one ``date`` column, the period's first day;
+    otherwise the frame as it is (also when a column already has a timestamp name)."""
+    year = find_column(frame.columns, ("year",))
+    if year is None or find_column(frame.columns, TIMESTAMP_NAMES) is not None:
+        return frame
+    y = frame[year].cast(pl.String).str.strip_chars().cast(pl.Float64, strict=False)
+    for name, months, top in (("quarter", 3, 4), ("month", 1, 12)):
+        col = find_column(frame.columns, (name,))
+        if col is None:
+            continue
+        p = frame[col].cast(pl.String).str.strip_chars().cast(pl.Float64, strict=False)
+        whole = (p == p.round()) & p.is_between(1, top) & (y == y.round()) & y.is_between(1, 9999)
+        if float(whole.fill_null(False).mean() or 0.0) < 0.99:
+            continue
+        date = pl.datetime(
+            pl.lit(y).cast(pl.Int32), (pl.lit(p).cast(pl.Int32) - 1) * months + 1, 1, time_unit="us"
+        )
+        return frame.with_columns(date.alias("date")).drop(year, col)
+    return frame
+
+
 def offset_times(col: pl.Series) -> pl.Series:
     """The chosen timestamp column's plain numbers (module docstring) as ``Datetime('us')``:
     an unnamed index of whole numbers in 1000–2200 as years (1 January), other numbers below
@@ -212,11 +251,13 @@ def offset_times(col: pl.Series) -> pl.Series:
 def timestamp_column(frame: pl.DataFrame) -> str | None:
     """The timestamp column (module docstring), or None."""
     exact = find_column(frame.columns, TIMESTAMP_NAMES)
+    if exact is not None and not _counter(frame[exact]):
+        return exact
+    for c in frame.columns:  # also preferred to a plain counter named ``TIME`` (1, 2, 3 …)
+        if c != exact and any(w in c.lower() for w in TIME_WORDS) and _mostly_times(frame[c]):
+            return c
     if exact is not None:
         return exact
-    for c in frame.columns:
-        if any(w in c.lower() for w in TIME_WORDS) and _mostly_times(frame[c]):
-            return c
     for c in frame.columns:  # any name (``Datum``, ``Fecha``): text that reads as times
         text = _present(frame[c].head(500).cast(pl.String).str.strip_chars())
         if text.len() and text.str.contains(NUMBER).mean() < 0.5 and _mostly_times(frame[c]):

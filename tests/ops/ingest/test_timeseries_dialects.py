@@ -249,3 +249,25 @@ def test_a_tsf_file_without_data_or_with_short_lines_is_quarantined(tmp_path):
     r = _ingest(tmp_path, "bad.tsf", "@relation x\n@attribute series_name string\n")
     assert r.quarantine["reason"].to_list() == ["unreadable_file"]
     assert "no @data line" in r.quarantine["detail"][0]
+
+
+def test_year_and_quarter_columns_make_one_date_and_a_year_beats_a_time_counter(tmp_path):
+    # statsmodels macrodata: year, quarter, then the series; before, "year" was the timestamp,
+    # every year's four rows were duplicates and "quarter" was a series
+    r = _ingest(
+        tmp_path,
+        "macro.csv",
+        '"year","quarter","realgdp"\n1959,1,2710.3\n1959,2,2778.8\n1959,3,2775.5\n1960,1,2847.7\n',
+    )
+    assert _series(r) == ["realgdp"] and r.quarantine.height == 0
+    assert r.points.sort("timestamp")["timestamp"].to_list() == [
+        datetime(1959, 1, 1),
+        datetime(1959, 4, 1),
+        datetime(1959, 7, 1),
+        datetime(1960, 1, 1),
+    ]
+    # statsmodels copper: YEAR and a 1, 2, 3 … counter named TIME
+    (tmp_path / "c").mkdir()
+    r = _ingest(tmp_path / "c", "copper.csv", '"YEAR","PRICE","TIME"\n1951,26.5,1\n1952,27.3,2\n')
+    assert r.points["timestamp"].min() == datetime(1951, 1, 1)
+    assert _series(r) == ["PRICE", "TIME"]
