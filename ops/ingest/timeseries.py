@@ -6,7 +6,8 @@ text files in their own dialect (``;``, tab or ``|`` separators, decimal commas:
 :mod:`ops.ingest.csv_dialect`):
 
 - **long**: a timestamp column, a ``value`` column, optional ``series_id`` (else the file
-  stem) and optional ``channel`` (appended to the series id);
+  stem) and optional ``channel`` (appended to the series id); the Prophet / Nixtla layout
+  ``unique_id, ds, y`` is long too (``y`` is the value where the timestamp is ``ds``);
 - **wide**: a timestamp column plus one numeric column per series (ETT style), melted;
 - **keyed** (``long_keyed`` / ``wide_keyed``): either of the above where the timestamps repeat
   and text columns name each row's series (``symbol, date, price``; ``station, time, value``):
@@ -371,6 +372,8 @@ def read_timeseries_file(
                 )
             frame = frame.with_columns(offset_times(year_text(frame[ts_col])))
             value_col = find_column(frame.columns, ("value",))
+            if value_col is None and ts_col.strip().lower() == "ds":
+                value_col = find_column(frame.columns, ("y",))  # Prophet / Nixtla: ds, y
             if value_col is not None:
                 report = FileReport(rel, "tsf" if path.suffix.lower() == ".tsf" else "long")
                 long = _melt_long(frame, path, ts_col, value_col, report)

@@ -271,3 +271,11 @@ def test_year_and_quarter_columns_make_one_date_and_a_year_beats_a_time_counter(
     r = _ingest(tmp_path / "c", "copper.csv", '"YEAR","PRICE","TIME"\n1951,26.5,1\n1952,27.3,2\n')
     assert r.points["timestamp"].min() == datetime(1951, 1, 1)
     assert _series(r) == ["PRICE", "TIME"]
+
+
+def test_nixtla_and_prophet_long_layouts(tmp_path):
+    r = _ingest(tmp_path, "n.csv", "unique_id,ds,y\nH1,1,5.0\nH1,2,6.0\nH2,1,7.0\nH2,2,8.0\n")
+    assert _series(r) == ["H1", "H2"] and r.files[0].layout == "long"
+    (tmp_path / "p").mkdir()
+    r = _ingest(tmp_path / "p", "sales.csv", "ds,y\n2024-01-01,5\n2024-01-02,6\n")
+    assert _series(r) == ["sales"]
