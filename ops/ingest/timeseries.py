@@ -7,7 +7,8 @@ text files in their own dialect (``;``, tab or ``|`` separators, decimal commas:
 
 - **long**: a timestamp column, a ``value`` column, optional ``series_id`` (else the file
   stem) and optional ``channel`` (appended to the series id); the Prophet / Nixtla layout
-  ``unique_id, ds, y`` is long too (``y`` is the value where the timestamp is ``ds``);
+  ``unique_id, ds, y`` is long too (``y`` is the value where the timestamp is ``ds``); a
+  ``value`` column beside other numeric columns and no series column is a wide table;
 - **wide**: a timestamp column plus one numeric column per series (ETT style), melted;
 - **keyed** (``long_keyed`` / ``wide_keyed``): either of the above where the timestamps repeat
   and text columns name each row's series (``symbol, date, price``; ``station, time, value``):
@@ -216,6 +217,20 @@ def _labels(col: pl.Series) -> bool:
     return bool(nums.len() and nums.is_in([0.0, 1.0]).all())
 
 
+def _more_measurements(frame: pl.DataFrame, ts_col: str, value_col: str) -> bool:
+    """A ``value`` column beside other numeric measurement columns and no ``series_id`` column
+    (statsmodels' grunfeld: ``invest, value, capital, firm, year``): a wide table whose column
+    happens to be called ``value``, not the long layout (which would rate ``value`` alone)."""
+    if find_column(frame.columns, SERIES_NAMES) is not None:
+        return False
+    skip = {ts_col, value_col, "source_row", find_column(frame.columns, ("channel",))}
+    return any(
+        _numeric_share(frame[c]) >= 0.5 and not _row_index(frame[c]) and not _labels(frame[c])
+        for c in frame.columns
+        if c not in skip
+    )
+
+
 def key_columns(frame: pl.DataFrame, ts_col: str, exclude: tuple[str, ...] = ()) -> list[str]:
     """Text columns that name the series of each row (``symbol`` in ``symbol, date, price``):
     used when the file repeats timestamps, the text columns repeat values (at most one distinct
@@ -374,6 +389,8 @@ def read_timeseries_file(
             value_col = find_column(frame.columns, ("value",))
             if value_col is None and ts_col.strip().lower() == "ds":
                 value_col = find_column(frame.columns, ("y",))  # Prophet / Nixtla: ds, y
+            if value_col is not None and _more_measurements(frame, ts_col, value_col):
+                value_col = None  # ``invest, value, capital, firm, year``: a wide table
             if value_col is not None:
                 report = FileReport(rel, "tsf" if path.suffix.lower() == ".tsf" else "long")
                 long = _melt_long(frame, path, ts_col, value_col, report)

@@ -279,3 +279,15 @@ def test_nixtla_and_prophet_long_layouts(tmp_path):
     (tmp_path / "p").mkdir()
     r = _ingest(tmp_path / "p", "sales.csv", "ds,y\n2024-01-01,5\n2024-01-02,6\n")
     assert _series(r) == ["sales"]
+
+
+def test_a_column_named_value_among_other_measurements_is_a_wide_table(tmp_path):
+    # statsmodels grunfeld: only "value" was rated per firm; invest and capital were skipped
+    r = _ingest(
+        tmp_path,
+        "g.csv",
+        "invest,value,capital,firm,year\n317.6,3078.5,2.8,GM,1935\n391.8,4661.7,52.6,GM,1936\n"
+        "33.1,1170.6,97.8,GE,1935\n45.0,2015.8,104.4,GE,1936\n",
+    )
+    assert r.files[0].layout == "wide_keyed" and r.quarantine.height == 0
+    assert _series(r) == [f"{k}/{c}" for k in ("GE", "GM") for c in ("capital", "invest", "value")]
