@@ -13,7 +13,9 @@ text files in their own dialect (``;``, tab or ``|`` separators, decimal commas:
 - **keyed** (``long_keyed`` / ``wide_keyed``): either of the above where the timestamps repeat
   and text columns name each row's series (``symbol, date, price``; ``station, time, value``):
   the series id is the key values joined by ``/`` (and ``/<column>`` in the wide case). Text
-  columns that do not repeat that way are notes, skipped and listed (:func:`key_columns`);
+  columns that do not repeat that way are notes, skipped and listed (:func:`key_columns`).
+  Without a text key, one whole-number column that makes timestamp + it unique is the key,
+  written ``<column>=<value>`` (``weight, time, chick`` → ``chick=1/weight``);
 - **NOAA LCD** raw exports (``STATION, DATE, REPORT_TYPE, Hourly…``): routine reports kept,
   coded cells decoded (see :mod:`ops.ingest.noaa_lcd`).
 
@@ -233,12 +235,14 @@ def _more_measurements(frame: pl.DataFrame, ts_col: str, value_col: str) -> bool
 
 def key_columns(frame: pl.DataFrame, ts_col: str, exclude: tuple[str, ...] = ()) -> list[str]:
     """Text columns that name the series of each row (``symbol`` in ``symbol, date, price``):
-    used when the file repeats timestamps, the text columns repeat values (at most one distinct
-    value per two rows) and timestamp + those columns make the rows (almost, 90 % of the
-    repeats gone) unique. Otherwise ``[]``: text columns are notes and are skipped."""
+    used when the file repeats timestamps (more than 5 % of its rows), the text columns repeat
+    values (at most one distinct value per two rows) and timestamp + those columns make the
+    rows (almost, 90 % of the repeats gone) unique; failing that, one whole-number column that
+    does so where at least half the rows repeat a timestamp. Otherwise ``[]``: text columns
+    are notes and are skipped."""
     n = frame.height
     repeats = n - frame[ts_col].n_unique()
-    if repeats <= 0:
+    if repeats <= 0.05 * n:  # a few repeats (a DST fall-back hour, a re-export) are duplicates
         return []
     text = [
         c
@@ -246,16 +250,31 @@ def key_columns(frame: pl.DataFrame, ts_col: str, exclude: tuple[str, ...] = ())
         if c not in (ts_col, "source_row", *exclude) and _numeric_share(frame[c]) < 0.5
     ]
     keys = [c for c in text if frame[c].n_unique() <= max(1, n // 2)]
-    if not keys:
-        return []
-    left = n - frame.select(ts_col, *keys).n_unique()
-    return keys if left <= 0.1 * repeats else []
+    if keys and n - frame.select(ts_col, *keys).n_unique() <= 0.1 * repeats:
+        return keys
+    # no text key: one whole-number column that names each row's unit (river's chick-weights:
+    # ``weight, time, chick, diet``: ``chick`` with ``time`` makes the rows unique), only where
+    # most timestamps repeat (a panel), never to split a few duplicates by a count column
+    for c in frame.columns if repeats >= 0.5 * n else ():
+        if c in (ts_col, "source_row", *exclude) or c in text or frame[c].n_unique() > n // 2:
+            continue
+        nums = frame[c].cast(pl.String).str.strip_chars().cast(pl.Float64, strict=False)
+        if nums.null_count() or not bool((nums == nums.round()).all()):
+            continue
+        if n - frame.select(ts_col, c).n_unique() <= 0.1 * repeats:
+            return [c]
+    return []
 
 
 def _key_ids(frame: pl.DataFrame, keys: list[str]) -> pl.Series:
-    return frame.select(
-        pl.concat_str([pl.col(k).cast(pl.String).fill_null("") for k in keys], separator="/")
-    ).to_series()
+    """``MSFT`` for a text key, ``chick=1`` for a whole-number one; keys joined by ``/``."""
+    parts = [
+        pl.col(k).cast(pl.String).fill_null("")
+        if _numeric_share(frame[k]) < 0.5
+        else pl.lit(f"{k}=") + pl.col(k).cast(pl.String).str.strip_chars().fill_null("")
+        for k in keys
+    ]
+    return frame.select(pl.concat_str(parts, separator="/")).to_series()
 
 
 def _melt_long(

@@ -13,7 +13,8 @@ library decides for us (pandas parses one cell, not "which column, which convent
   integers of 8, 12 or 14 digits (``20200101``, ``202001011230``) and 10-digit ones that read as
   a calendar hour (``2020010112``) as calendar dates; other numbers of magnitude ≥ 10⁸ as Unix
   epoch seconds, milliseconds, microseconds or nanoseconds by magnitude; a ``year`` column of
-  numbers (``1700``, ``1700.0``) as 1 January; any other text through pandas, **day first** when
+  numbers (``1700``, ``1700.0``) as 1 January; an ``ordinal_date`` column (Python's
+  ``date.toordinal()``) as its dates; any other text through pandas, **day first** when
   the dates are written ``d.m.y`` (dots) or some first field exceeds 12 while no second one does
   (``16/12/2006``), else month first (``12/16/2006``); numeric ``year`` + ``quarter`` / ``month``
   columns as the period's first day (:func:`combine_year_period`); quarters (``1970 Q1``,
@@ -64,9 +65,20 @@ def _present(text: pl.Series) -> pl.Series:
 
 
 def year_text(col: pl.Series) -> pl.Series:
-    """A ``year`` column of numbers (``1700``, ``1700.0``) as ``1700-01-01`` text; else as is."""
+    """A ``year`` column of numbers (``1700``, ``1700.0``) as ``1700-01-01`` text, an
+    ``ordinal_date`` column (Python's ``date.toordinal()``: days from 0001-01-01, river's
+    ``trump_approval``) as its ISO dates; else as is."""
     text = col.cast(pl.String).str.strip_chars()
     present = _present(text)
+    if "ordinal" in (col.name or "").lower() and present.len():
+        days = text.cast(pl.Float64, strict=False)
+        if bool(present.str.contains(_WHOLE).all()) and bool(
+            days.drop_nulls().is_between(1, 3_652_059).all()
+        ):
+            epoch = (days - 719_163) * 86_400_000_000  # 1970-01-01 is ordinal 719,163
+            return (
+                epoch.cast(pl.Int64).cast(pl.Datetime("us")).dt.strftime("%Y-%m-%d").alias(col.name)
+            )
     if "year" not in (col.name or "").lower() or present.len() == 0:
         return col
     if float(present.str.contains(_YEAR.pattern).mean()) < 0.9:

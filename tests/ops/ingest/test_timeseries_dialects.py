@@ -291,3 +291,36 @@ def test_a_column_named_value_among_other_measurements_is_a_wide_table(tmp_path)
     )
     assert r.files[0].layout == "wide_keyed" and r.quarantine.height == 0
     assert _series(r) == [f"{k}/{c}" for k in ("GE", "GM") for c in ("capital", "invest", "value")]
+
+
+def test_a_whole_number_key_column_names_each_rows_unit(tmp_path):
+    # river's chick-weights: time repeats once per chick; 1,698 of 1,734 records were
+    # quarantined as duplicates. A text key still wins, and a measurement is never a key.
+    r = _ingest(
+        tmp_path,
+        "chicks.csv",
+        "weight,time,chick,diet\n42,0,1,1\n40,0,2,1\n51,2,1,1\n49,2,2,1\n",
+    )
+    assert r.quarantine.height == 0 and r.files[0].layout == "wide_keyed"
+    assert _series(r) == ["chick=1/diet", "chick=1/weight", "chick=2/diet", "chick=2/weight"]
+
+
+def test_python_ordinal_dates(tmp_path):
+    # river's trump_approval: date.toordinal() days; the file was unreadable
+    r = _ingest(tmp_path, "t.csv", "ordinal_date,gallup\n736389,43.8\n736390,43.9\n")
+    assert r.points.sort("timestamp")["timestamp"].to_list() == [
+        datetime(2017, 3, 1),
+        datetime(2017, 3, 2),
+    ]
+
+
+def test_a_few_repeated_timestamps_are_duplicates_not_keys(tmp_path):
+    # a DST fall-back hour repeated in a local-time export: the differing "sky" text and
+    # "count" numbers of the two rows must not split the file into series
+    rows = [
+        f"2024-10-27 {h:02d}:00,{h}.5,{h % 3},{'clear' if h % 2 else 'rain'}" for h in range(24)
+    ]
+    rows.insert(3, "2024-10-27 02:00,9.9,7,fog")
+    r = _ingest(tmp_path, "dst.csv", "timestamp,temp,count,sky\n" + "\n".join(rows) + "\n")
+    assert _series(r) == ["count", "temp"]
+    assert r.quarantine["reason"].unique().to_list() == ["duplicate_timestamp"]
