@@ -20,7 +20,12 @@ from ops.tsrating.quality_net import (
     load_checkpoint,
     save_checkpoint,
 )
-from ops.tsrating.scoring import ScoringConfig, fine_tune_summary, score_windows
+from ops.tsrating.scoring import (
+    ScoringConfig,
+    calibration_notes,
+    fine_tune_summary,
+    score_windows,
+)
 from ops.tsrating.selection import top_windows
 from ops.tsrating.sspairs import KINDS, make_pairs
 from ops.tsrating.windows import WindowConfig, make_windows
@@ -372,3 +377,23 @@ def test_meta_train_command_writes_a_loadable_checkpoint(tmp_path, monkeypatch, 
     net, header = load_checkpoint(out)
     assert header["info"]["domains"] == {"ds": 2} and header["info"]["method"] == "erm"
     assert main(["meta-train", "absent"]) == 2
+
+
+def test_short_series_and_an_uncalibrated_threshold_are_said_not_silent():
+    # M-competition style: many series of one window each (aeon's M1 yearly: 181 of 181); the
+    # scores step must say that quality flags cannot be judged there, not flag nothing quietly
+    xs = [_series(60, s) for s in range(12)] + [_series(3000, 99)]
+    points, windows = _frames(xs)
+    res = score_windows(windows, points, pl.DataFrame(), config=ScoringConfig(**FAST))
+    assert any(n.startswith("12 of 13 series have fewer than 8 windows") for n in res.notes)
+    xs = [_series(60, s) for s in range(12)]
+    points, windows = _frames(xs)
+    res = score_windows(windows, points, pl.DataFrame(), config=ScoringConfig(**FAST))
+    assert any(n.startswith("12 of 12 series") for n in res.notes)
+    assert not res.scores["is_low_quality_issue"].any()
+    none = cal.Calibrator(-np.inf, 0.0, 0.0, cal.CalibrationConfig(), {"n_fault": 1})
+    notes = calibration_notes(np.zeros(20, np.int64), 1, none, cal.CalibrationConfig())
+    assert notes == [
+        "no quality threshold could be calibrated (1 degraded windows in the calibration "
+        "copy): no window is flagged for quality; quality_score still ranks the windows"
+    ]
