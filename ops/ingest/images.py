@@ -5,8 +5,11 @@ Layouts of ``raw/images/<dataset>/``:
 - a manifest ``labels.csv`` or ``labels.parquet`` with columns ``image`` (path relative to
   the folder), ``label`` (class name), optional ``trusted`` (bool), optional ``split``
   (``train``/``test``); or
-- an ImageFolder tree ``<class>/<file>``; ``trusted.txt`` (one relative path a line) marks
-  trusted files.
+- an ImageFolder tree ``<class>/<file>`` (deeper subfolders keep the top folder's class), or
+  one split per top folder, ``train/<class>/<file>``, ``val/<class>/<file>`` … (every top
+  folder named as a split: :data:`SPLIT_ALIASES`; an image directly under a split folder is
+  quarantined as ``missing_label``); ``trusted.txt`` (one relative path a line) marks trusted
+  files.
 
 The class list comes from ``classes.txt`` (one name a line) when present; otherwise it is
 every label of the manifest (or every class folder). Each row is decoded fully with Pillow;
@@ -159,6 +162,14 @@ def _canonical_columns(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.rename(renames) if renames else frame
 
 
+def _split_name(name: str) -> str | None:
+    """``train`` / ``test`` for a folder named as a split (``Train``, ``val``, ``validation``),
+    else None."""
+    n = name.strip().lower()
+    n = SPLIT_ALIASES.get(n, n)
+    return n if n in SPLITS else None
+
+
 def read_raw_manifest(folder: Path) -> tuple[pl.DataFrame, str, str]:
     """The rows to validate (all text columns, plus ``text_error`` for rows whose bytes are not
     UTF-8), the layout name and the manifest file name."""
@@ -185,18 +196,27 @@ def read_raw_manifest(folder: Path) -> tuple[pl.DataFrame, str, str]:
     trusted = (
         set(_read_lines(folder / "trusted.txt")) if (folder / "trusted.txt").is_file() else set()
     )
-    rows = [
-        {
-            "image": _printable(str(p.relative_to(folder))),
-            "label": _printable(cls.name),  # the top folder, as torchvision's ImageFolder
-            "trusted": str(str(p.relative_to(folder)) in trusted).lower(),
-            "split": "train",
-            "text_error": _name_error(str(p.relative_to(folder))),
-        }
-        for cls in sorted(d for d in folder.iterdir() if d.is_dir() and not d.name.startswith("."))
-        for p in sorted(cls.rglob("*"))
-        if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES + OTHER_IMAGE_SUFFIXES
-    ]
+    tops = sorted(d for d in folder.iterdir() if d.is_dir() and not d.name.startswith("."))
+    by_split = bool(tops) and all(_split_name(d.name) for d in tops)
+    rows = []
+    for top in tops:
+        for p in sorted(top.rglob("*")):
+            if not (p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES + OTHER_IMAGE_SUFFIXES):
+                continue
+            rel = p.relative_to(folder)
+            # <class>/<file> as torchvision's ImageFolder (the top folder is the class), or
+            # <split>/<class>/<file> (train/, val/, test/ at the top: the next folder is the
+            # class; an image right under a split folder has no label)
+            label = (rel.parts[1] if len(rel.parts) > 2 else "") if by_split else top.name
+            rows.append(
+                {
+                    "image": _printable(str(rel)),
+                    "label": _printable(label),
+                    "trusted": str(str(rel) in trusted).lower(),
+                    "split": _split_name(top.name) if by_split else "train",
+                    "text_error": _name_error(str(rel)),
+                }
+            )
     if not rows:
         raise FileNotFoundError(
             f"{folder}: no labels.csv/labels.parquet and no <class>/<image> files"

@@ -112,3 +112,22 @@ def test_windows_backslash_paths_in_a_manifest(tmp_path):
     (tmp_path / "labels.csv").write_text("image,label\ncat\\a.png,cat\n")
     out = ingest_images(tmp_path)
     assert out.manifest["image"].to_list() == ["cat/a.png"] and out.quarantine.height == 0
+
+
+def test_imagefolder_with_split_folders_on_top(tmp_path):
+    # torchvision / Kaggle layout train/<class>/, val/<class>/: the classes were "train" and
+    # "val" (every label wrong, 40 % flagged on clean CIFAR photos), the split was lost
+    import shutil
+
+    for sub in ("Train/cat", "Train/dog", "val/cat", "test"):
+        (tmp_path / sub).mkdir(parents=True)
+        shutil.copy(FIXTURES / "img" / "good_0.png", tmp_path / sub / "a.png")
+    out = ingest_images(tmp_path)
+    assert out.classes == ["cat", "dog"]
+    rows = sorted(out.manifest.select("image", "label", "split").iter_rows())
+    assert rows == [
+        ("Train/cat/a.png", "cat", "train"),
+        ("Train/dog/a.png", "dog", "train"),
+        ("val/cat/a.png", "cat", "test"),
+    ]
+    assert out.quarantine["reason"].to_list() == ["missing_label"]  # test/a.png: no class
