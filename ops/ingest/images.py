@@ -4,7 +4,10 @@ Layouts of ``raw/images/<dataset>/``:
 
 - a manifest ``labels.csv`` or ``labels.parquet`` with columns ``image`` (path relative to
   the folder), ``label`` (class name), optional ``trusted`` (bool), optional ``split``
-  (``train``/``test``); or
+  (``train``/``test``); failing those, every top-level ``.csv`` / ``.parquet`` whose header
+  names an image and a label column (:func:`manifest_files`: Kaggle's ``train.csv`` beside a
+  ``train/`` folder; the split from a file named ``train``/``val``/``test``; ids without a
+  suffix or folder found by :func:`_locate`); or
 - an ImageFolder tree ``<class>/<file>`` (deeper subfolders keep the top folder's class), or
   one split per top folder, ``train/<class>/<file>``, ``val/<class>/<file>`` … (every top
   folder named as a split: :data:`SPLIT_ALIASES`; an image directly under a split folder is
@@ -56,7 +59,18 @@ SPLIT_ALIASES = {
 }
 #: other names a manifest's columns go by (first match, case and space ignored)
 COLUMN_ALIASES = {
-    "image": ("image", "filename", "file_name", "file", "path", "filepath", "image_path", "img"),
+    "image": (
+        "image",
+        "filename",
+        "file_name",
+        "file",
+        "path",
+        "filepath",
+        "image_path",
+        "img",
+        "image_id",
+        "image_name",
+    ),
     "label": ("label", "class", "class_name", "category", "target", "labels"),
 }
 _TRUE = {"true", "1", "yes", "y", "t"}
@@ -162,6 +176,46 @@ def _canonical_columns(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.rename(renames) if renames else frame
 
 
+def _header(path: Path) -> list[str]:
+    if path.suffix.lower() == ".parquet":
+        return list(pl.read_parquet_schema(path))
+    with open(path, "rb") as fh:
+        line = fh.readline().decode("utf-8", "replace").removeprefix("\ufeff")
+    return [c.strip().strip('"') for c in line.rstrip("\r\n").split(separator_of_text(line))]
+
+
+def manifest_files(folder: Path) -> list[Path]:
+    """``labels.csv`` / ``labels.parquet``; failing those, every ``.csv`` / ``.parquet`` at the
+    top of the folder whose header names an image and a label column (Kaggle's ``train.csv``
+    beside ``train/``; ``image_id, label``)."""
+    for name in MANIFEST_NAMES:
+        if (folder / name).is_file():
+            return [folder / name]
+    found = []
+    for path in sorted(folder.iterdir()):
+        if path.is_file() and path.suffix.lower() in (".csv", ".parquet"):
+            try:
+                cols = _header(path)
+            except Exception:  # noqa: BLE001 - an unreadable side file is not a manifest
+                continue
+            if all(find_column(cols, COLUMN_ALIASES[k]) for k in ("image", "label")):
+                found.append(path)
+    return found
+
+
+def _locate(folder: Path, stem: str, image: str | None) -> str | None:
+    """The manifest's image path as given when that file exists; else the first that does of
+    ``<manifest stem>/<image>`` and either with an image suffix added (Kaggle ids: ``train.csv``
+    lists ``0a1b`` for ``train/0a1b.jpg``)."""
+    if not image or (folder / image).exists() or "\x00" in image:
+        return image
+    for base in (image, f"{stem}/{image}"):
+        for cand in (base, *(base + s for s in IMAGE_SUFFIXES)):
+            if (folder / cand).is_file():
+                return cand
+    return image
+
+
 def _split_name(name: str) -> str | None:
     """``train`` / ``test`` for a folder named as a split (``Train``, ``val``, ``validation``),
     else None."""
@@ -173,12 +227,13 @@ def _split_name(name: str) -> str | None:
 def read_raw_manifest(folder: Path) -> tuple[pl.DataFrame, str, str]:
     """The rows to validate (all text columns, plus ``text_error`` for rows whose bytes are not
     UTF-8), the layout name and the manifest file name."""
-    for name in MANIFEST_NAMES:
-        path = folder / name
-        if path.is_file():
+    paths = manifest_files(folder)
+    if paths:
+        frames = []
+        for path in paths:
             frame = (
                 pl.read_parquet(path).with_columns(text_error=pl.lit(None, pl.String))
-                if name.endswith(".parquet")
+                if path.suffix.lower() == ".parquet"
                 else _read_manifest_csv(path)
             )
             frame = _canonical_columns(frame)
@@ -189,10 +244,14 @@ def read_raw_manifest(folder: Path) -> tuple[pl.DataFrame, str, str]:
                     f"(names accepted: {', '.join(f'{k}: {v}' for k, v in COLUMN_ALIASES.items())})"
                 )
             frame = frame.with_columns(pl.all().cast(pl.String))
-            for col, default in (("trusted", "false"), ("split", "train")):
+            split = _split_name(path.stem) or "train"  # train.csv / val.csv beside their folders
+            for col, default in (("trusted", "false"), ("split", split)):
                 if col not in frame.columns:
                     frame = frame.with_columns(pl.lit(default).alias(col))
-            return frame.select(*RAW_COLUMNS), "manifest", name
+            images = [_locate(folder, path.stem, v) for v in frame["image"].to_list()]
+            frames.append(frame.with_columns(image=pl.Series(images, dtype=pl.String)))
+        raw = pl.concat([f.select(*RAW_COLUMNS) for f in frames])
+        return raw, "manifest", ", ".join(p.name for p in paths)
     trusted = (
         set(_read_lines(folder / "trusted.txt")) if (folder / "trusted.txt").is_file() else set()
     )

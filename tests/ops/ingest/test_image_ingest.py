@@ -131,3 +131,24 @@ def test_imagefolder_with_split_folders_on_top(tmp_path):
         ("val/cat/a.png", "cat", "test"),
     ]
     assert out.quarantine["reason"].to_list() == ["missing_label"]  # test/a.png: no class
+
+
+def test_kaggle_style_csvs_beside_their_image_folders(tmp_path):
+    # train.csv lists ids without suffix for train/<id>.png; val.csv lists file names in val/;
+    # sample_submission.csv (id, label) names no image column and is not a manifest
+    import shutil
+
+    for sub, name in (("train", "a1.png"), ("train", "b2.png"), ("val", "c3.png")):
+        (tmp_path / sub).mkdir(exist_ok=True)
+        shutil.copy(FIXTURES / "img" / "good_0.png", tmp_path / sub / name)
+    (tmp_path / "train.csv").write_text("image_id,label\na1,cat\nb2,dog\nzz,dog\n")
+    (tmp_path / "val.csv").write_text("filename,class\nc3.png,cat\n")
+    (tmp_path / "sample_submission.csv").write_text("id,label\n1,cat\n")
+    out = ingest_images(tmp_path)
+    assert out.layout == "manifest" and out.classes == ["cat", "dog"]
+    assert sorted(out.manifest.select("image", "label", "split").iter_rows()) == [
+        ("train/a1.png", "cat", "train"),
+        ("train/b2.png", "dog", "train"),
+        ("val/c3.png", "cat", "test"),
+    ]
+    assert out.quarantine["reason"].to_list() == ["missing_file"]  # zz: listed, no such image
