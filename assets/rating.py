@@ -11,6 +11,7 @@ from assets.timeseries import timeseries_judgments
 from ops.contracts import JUDGMENTS, POINTS, RATER_REPORT, SCORES, SELECTED, TIMESERIES, WINDOWS
 from ops.fileio import write_json_atomic
 from ops.tables import read_rated_windows, read_table, write_table
+from ops.tsrating.calibration import calibration_statement
 from ops.tsrating.judging import judge_outage
 from ops.tsrating.scoring import ScoringConfig, fine_tune_summary, score_windows
 from ops.tsrating.selection import select_points
@@ -115,10 +116,7 @@ def timeseries_scores(
             "fine_tune": fine_tune_summary(report["fit"]),
             "judge_kind": report["judge_kind"] or "none",
             "calibration_threshold": float(calib["threshold"]),
-            "calibration": f"flag r < {calib['threshold']:.3g} (est. FPR {calib['fpr_est']:.3g}, "
-            f"TPR {calib['tpr_est']:.3g} at prior {calib['config']['prior']}, precision "
-            f"{calib['config']['target_precision']}); coverage rule max_missing "
-            f"{calib['config']['max_missing']}",
+            "calibration": calibration_statement(calib),
             "self_supervised_pairs": sum(
                 v["n"] for v in report["self_supervised"]["pairs"].values()
             ),

@@ -8,6 +8,7 @@ what the next night diffs against. ``collect_dataset_summary`` does both.
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +27,7 @@ from ops.contracts import (
     POINTS,
     QUALITY_SCORE,
     QUARANTINED,
+    RATER_REPORT,
     SCORES,
     SELECTED,
     SERIES,
@@ -48,6 +50,7 @@ from ops.report.models import (
     TimeseriesSummary,
 )
 from ops.tables import join_scores
+from ops.tsrating.calibration import calibration_statement
 
 QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
 MAX_STORED_IDS = 20_000  # ids kept per set in the summary JSON; beyond it the set is truncated
@@ -202,6 +205,19 @@ def _missing_summary(w: pl.DataFrame | None) -> MissingSummary | None:
     )
 
 
+def _rater_report(clean_dir: Path) -> dict:
+    """``calibration`` (one line) and ``notes`` from the scores step's ``rater_report.json``;
+    empty when the file is absent or unreadable (an older run)."""
+    try:
+        report = json.loads((clean_dir / RATER_REPORT.file).read_text())
+        return {
+            "calibration": calibration_statement(report["calibration"]),
+            "notes": [str(n) for n in report.get("notes") or []],
+        }
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+
+
 def _summarize_timeseries(d: DatasetData, common: dict) -> TimeseriesSummary:
     w, p, s = d.get(WINDOWS.stem), d.get(POINTS.stem), d.get(SERIES.stem)
     if s is not None:
@@ -243,6 +259,7 @@ def _summarize_timeseries(d: DatasetData, common: dict) -> TimeseriesSummary:
             has_issue_flag="is_low_quality_issue" in w.columns,
             rater_version=_distinct(w, "rater_version"),
             judge_model=_distinct(w, "judge_model"),
+            **_rater_report(d.clean_dir),
         )
         out.flagged_ids = compact_ids(low["window_id"] if "window_id" in low.columns else [])
         out.n_flagged = low.height

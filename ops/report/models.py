@@ -173,9 +173,11 @@ class RatingSummary:
     has_issue_flag: bool = False
     rater_version: list[str] = field(default_factory=list)
     judge_model: list[str] = field(default_factory=list)
+    calibration: str | None = None  # the flag rule, from rater_report.json
+    notes: list[str] = field(default_factory=list)  # the scores step's warnings
 
     def to_json(self) -> Json:
-        return {
+        out = {
             "quality_score": _stats_json(self.quality_score),
             "criteria": {k: _stats_json(v) for k, v in self.criteria.items()},
             "n_low_quality": self.n_low_quality,
@@ -184,6 +186,12 @@ class RatingSummary:
             "rater_version": self.rater_version,
             "judge_model": self.judge_model,
         }
+        # only when the scores step wrote them (summaries of older runs stay as they were)
+        if self.calibration is not None:
+            out["calibration"] = self.calibration
+        if self.notes:
+            out["notes"] = self.notes
+        return out
 
     @classmethod
     def from_json(cls, d: Json | None) -> RatingSummary | None:
@@ -197,6 +205,8 @@ class RatingSummary:
             bool(d.get("has_issue_flag")),
             list(d.get("rater_version") or []),
             list(d.get("judge_model") or []),
+            d.get("calibration"),
+            list(d.get("notes") or []),
         )
 
 

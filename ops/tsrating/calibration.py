@@ -229,3 +229,19 @@ def finalize(
         "p_fault": p,
         "rank_key": q + 1e-9 * np.tanh(r),  # saturated p: ties broken by r
     }
+
+
+def calibration_statement(calib: dict[str, Any]) -> str:
+    """One line for people (Dagster metadata, the nightly report) from ``Calibrator.to_json()``:
+    the flag rule, its estimated error rates and the coverage rule."""
+    cfg = calib.get("config") or {}
+    t = calib.get("threshold")
+    if t is None or not np.isfinite(float(t)):
+        rule = "no quality threshold (too few windows or degraded copies to calibrate one)"
+    else:
+        rule = (
+            f"flag r < {float(t):.3g} ({calib.get('rule', 'mirror')} rule; est. FPR "
+            f"{float(calib.get('fpr_est', 0.0)):.3g}, TPR {float(calib.get('tpr_est', 0.0)):.3g} "
+            f"at prior {cfg.get('prior')}, precision {cfg.get('target_precision')})"
+        )
+    return f"{rule}; coverage rule max_missing {cfg.get('max_missing')}"

@@ -13,6 +13,7 @@ from ops.report import build_report, collect_dataset_summary, find_previous_repo
 from ops.report.collect import compact_ids
 from ops.report.diff import diff_reports
 from ops.report.models import CountChange, IdSet, Report
+from ops.tsrating.calibration import calibration_statement
 
 from .sample_data import (
     DATASETS,
@@ -246,3 +247,26 @@ def test_html_escapes_what_comes_from_the_data(tmp_path):
     html = build_report(tmp_path, [("images", name)], NIGHT1, None).html_path.read_text()
     assert "<script" not in html and "<b>&" not in html
     assert "odd&lt;b&gt;&amp;" in html
+
+
+def test_report_states_the_calibration_and_the_scores_steps_notes(tmp_path):
+    write_night(tmp_path, 1)
+    calib = {
+        "threshold": -3.01,
+        "rule": "mirror",
+        "fpr_est": 0.0,
+        "tpr_est": 0.596,
+        "config": {"prior": 0.05, "target_precision": 0.8, "max_missing": 0.5},
+    }
+    note = "12 of 12 series have fewer than 8 windows: no norm of their own"
+    (tmp_path / "clean" / "timeseries" / TS_RATED / "rater_report.json").write_text(
+        json.dumps({"calibration": calib, "notes": [note]})
+    )
+    rep = build_report(tmp_path, DATASETS, NIGHT1, previous=None)
+    html = rep.html_path.read_text()
+    assert "Calibration: flag r &lt; -3.01 (mirror rule; est. FPR 0, TPR 0.596" in html
+    assert f"Note: {note}." in html
+    rating = rep.summary.datasets[f"timeseries/{TS_RATED}"].rating
+    assert rating.notes == [note] and rating.calibration.startswith("flag r < -3.01")
+    calib["threshold"] = float("-inf")
+    assert "no quality threshold" in calibration_statement(calib)
