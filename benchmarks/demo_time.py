@@ -18,9 +18,10 @@ import multiprocessing as mp
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
+
+from benchmarks.scratch_instance import scratch_instance
 
 REPO = Path(__file__).resolve().parents[1]
 INSTANCE_YAML = """telemetry:
@@ -45,17 +46,7 @@ def run_demo(busy: int) -> tuple[float, int, float, int]:
     for p in spinners:
         p.start()
     try:
-        with tempfile.TemporaryDirectory() as tmp:
-            home, data = Path(tmp) / "home", Path(tmp) / "data"
-            home.mkdir()
-            (home / "dagster.yaml").write_text(INSTANCE_YAML)
-            env = {
-                **os.environ,
-                "DAGSTER_HOME": str(home),
-                "SIEVE_DATA_DIR": str(data),
-                "DAGSTER_DISABLE_TELEMETRY": "1",
-                "LITELLM_LOCAL_MODEL_COST_MAP": "True",
-            }
+        with scratch_instance(INSTANCE_YAML) as (env, _):
             load = os.getloadavg()[0]
             start = time.perf_counter()
             out = subprocess.run(

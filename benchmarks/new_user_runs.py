@@ -17,16 +17,16 @@ ingest fixes of 2026-12-01.
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import polars as pl
+
+from benchmarks.scratch_instance import scratch_instance
 
 REPO = Path(__file__).resolve().parents[1]
 AEON = "aeon/datasets/data"
@@ -64,7 +64,6 @@ FILES = {
     "rv_run_log": f"{DRIFT}/run_log.csv",
     "rv_uk_coal_employment": f"{DRIFT}/uk_coal_employment.csv",
 }
-INSTANCE_YAML = "telemetry:\n  enabled: false\n"
 
 
 def summary_row(text: str, name: str) -> list[str]:
@@ -106,17 +105,7 @@ def main() -> None:
     missing = [FILES[n] for n in names if not (root / FILES[n]).is_file()]
     if missing:
         sys.exit(f"not under {root}: {missing[:3]} … (see this script's docstring)")
-    with tempfile.TemporaryDirectory() as tmp:
-        home, data = Path(tmp) / "home", Path(tmp) / "data"
-        home.mkdir()
-        (home / "dagster.yaml").write_text(INSTANCE_YAML)
-        env = {
-            **os.environ,
-            "DAGSTER_HOME": str(home),
-            "SIEVE_DATA_DIR": str(data),
-            "DAGSTER_DISABLE_TELEMETRY": "1",
-            "LITELLM_LOCAL_MODEL_COST_MAP": "True",
-        }
+    with scratch_instance() as (env, data):
         print("| dataset | file | exit | rows in | published | quarantined | flagged | score |")
         print("|---|---|---|---|---|---|---|---|")
         notes = []
