@@ -11,8 +11,8 @@ Layouts of ``raw/images/<dataset>/``:
 - an ImageFolder tree ``<class>/<file>`` (deeper subfolders keep the top folder's class), or
   one split per top folder, ``train/<class>/<file>``, ``val/<class>/<file>`` … (every top
   folder named as a split: :data:`SPLIT_ALIASES`; an image directly under a split folder is
-  quarantined as ``missing_label``); ``trusted.txt`` (one relative path a line) marks trusted
-  files.
+  quarantined as ``missing_label`` unless the names give the class: :func:`_labels_from_names`,
+  ``cat.0.jpg``); ``trusted.txt`` (one relative path a line) marks trusted files.
 
 The class list comes from ``classes.txt`` (one name a line) when present; otherwise it is
 every label of the manifest (or every class folder). Each row is decoded fully with Pillow;
@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -216,6 +217,20 @@ def _locate(folder: Path, stem: str, image: str | None) -> str | None:
     return image
 
 
+_NAMED = re.compile(r"^(?P<label>[^\d].*?)[._\- ]+\d+$")
+
+
+def _labels_from_names(stems: list[str]) -> dict[str, str]:
+    """``{stem: class}`` when 90 % of the stems are ``<class><sep><number>`` (Dogs vs Cats'
+    ``cat.0``, Oxford-IIIT Pet's ``Abyssinian_12``) and the prefixes repeat (at least two
+    classes, at most one per two files); else ``{}`` (those files have no label)."""
+    found = {s: m.group("label") for s in stems if (m := _NAMED.match(s))}
+    classes = set(found.values())
+    if len(found) < 0.9 * len(stems) or not 2 <= len(classes) <= len(stems) // 2:
+        return {}
+    return found
+
+
 def _split_name(name: str) -> str | None:
     """``train`` / ``test`` for a folder named as a split (``Train``, ``val``, ``validation``),
     else None."""
@@ -257,28 +272,41 @@ def read_raw_manifest(folder: Path) -> tuple[pl.DataFrame, str, str]:
     )
     tops = sorted(d for d in folder.iterdir() if d.is_dir() and not d.name.startswith("."))
     by_split = bool(tops) and all(_split_name(d.name) for d in tops)
+    files = [
+        p
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+        and p.suffix.lower() in IMAGE_SUFFIXES + OTHER_IMAGE_SUFFIXES
+        and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+    ]
+    # files with no class folder (at the top, or right under a split folder): their class is
+    # the file-name prefix where the names say it (``cat.0.jpg``, ``Abyssinian_12.jpg``)
+    loose = [p for p in files if len(p.relative_to(folder).parts) == 1 + by_split]
+    named = _labels_from_names([p.stem for p in loose])
     rows = []
-    for top in tops:
-        for p in sorted(top.rglob("*")):
-            if not (p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES + OTHER_IMAGE_SUFFIXES):
-                continue
-            rel = p.relative_to(folder)
+    for p in files:
+        rel = p.relative_to(folder)
+        if len(rel.parts) == 1 + by_split:
+            label = named.get(p.stem, "")
+        else:
             # <class>/<file> as torchvision's ImageFolder (the top folder is the class), or
             # <split>/<class>/<file> (train/, val/, test/ at the top: the next folder is the
-            # class; an image right under a split folder has no label)
-            label = (rel.parts[1] if len(rel.parts) > 2 else "") if by_split else top.name
-            rows.append(
-                {
-                    "image": _printable(str(rel)),
-                    "label": _printable(label),
-                    "trusted": str(str(rel) in trusted).lower(),
-                    "split": _split_name(top.name) if by_split else "train",
-                    "text_error": _name_error(str(rel)),
-                }
-            )
+            # class)
+            label = rel.parts[1] if by_split else rel.parts[0]
+        top = rel.parts[0]
+        rows.append(
+            {
+                "image": _printable(str(rel)),
+                "label": _printable(label),
+                "trusted": str(str(rel) in trusted).lower(),
+                "split": _split_name(top) if by_split else "train",
+                "text_error": _name_error(str(rel)),
+            }
+        )
     if not rows:
         raise FileNotFoundError(
-            f"{folder}: no labels.csv/labels.parquet and no <class>/<image> files"
+            f"{folder}: no labels.csv/labels.parquet, no <class>/<image> files and no images "
+            "named <class>.<number> (cat.0.jpg)"
         )
     return (
         pl.DataFrame(rows, schema={k: pl.String for k in RAW_COLUMNS}),

@@ -152,3 +152,29 @@ def test_kaggle_style_csvs_beside_their_image_folders(tmp_path):
         ("val/c3.png", "cat", "test"),
     ]
     assert out.quarantine["reason"].to_list() == ["missing_file"]  # zz: listed, no such image
+
+
+def test_classes_from_file_names_when_there_is_no_class_folder(tmp_path):
+    # Dogs vs Cats (train/cat.0.jpg) and Oxford-IIIT Pet (Abyssinian_12.jpg): every row was
+    # quarantined as missing_label, or the folder was "not a dataset"
+    import shutil
+
+    (tmp_path / "train").mkdir()
+    for name in ("cat.0", "cat.1", "dog.0", "dog.1"):
+        shutil.copy(FIXTURES / "img" / "good_0.png", tmp_path / "train" / f"{name}.png")
+    out = ingest_images(tmp_path)
+    assert out.classes == ["cat", "dog"] and out.quarantine.height == 0
+    assert sorted(set(out.manifest["split"].to_list())) == ["train"]
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    for name in ("Abyssinian_1", "Abyssinian_2", "great_pyrenees_10", "great_pyrenees_11"):
+        shutil.copy(FIXTURES / "img" / "good_0.png", flat / f"{name}.png")
+    out = ingest_images(flat)
+    assert out.classes == ["Abyssinian", "great_pyrenees"]
+    # names that do not say a class: no label, quarantined, not guessed
+    odd = tmp_path / "odd"
+    odd.mkdir()
+    for name in ("IMG_0001", "holiday", "x"):
+        shutil.copy(FIXTURES / "img" / "good_0.png", odd / f"{name}.png")
+    with pytest.raises(ValueError, match="no class names"):
+        ingest_images(odd)
