@@ -281,25 +281,26 @@ def read_raw_manifest(folder: Path) -> tuple[pl.DataFrame, str, str]:
     ]
     # files with no class folder (at the top, or right under a split folder): their class is
     # the file-name prefix where the names say it (``cat.0.jpg``, ``Abyssinian_12.jpg``)
-    loose = [p for p in files if len(p.relative_to(folder).parts) == 1 + by_split]
-    named = _labels_from_names([p.stem for p in loose])
+    loose_depth = 1 + by_split
+    named = _labels_from_names(
+        [p.stem for p in files if len(p.relative_to(folder).parts) == loose_depth]
+    )
     rows = []
     for p in files:
         rel = p.relative_to(folder)
-        if len(rel.parts) == 1 + by_split:
+        if len(rel.parts) == loose_depth:
             label = named.get(p.stem, "")
         else:
             # <class>/<file> as torchvision's ImageFolder (the top folder is the class), or
             # <split>/<class>/<file> (train/, val/, test/ at the top: the next folder is the
             # class)
             label = rel.parts[1] if by_split else rel.parts[0]
-        top = rel.parts[0]
         rows.append(
             {
                 "image": _printable(str(rel)),
                 "label": _printable(label),
                 "trusted": str(str(rel) in trusted).lower(),
-                "split": _split_name(top) if by_split else "train",
+                "split": _split_name(rel.parts[0]) if by_split else "train",
                 "text_error": _name_error(str(rel)),
             }
         )

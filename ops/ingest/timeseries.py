@@ -56,13 +56,14 @@ from ops.ingest.csv_dialect import NUMBER, find_column, number_text, read_table
 from ops.ingest.quarantine import concat_quarantine, quarantine_frame
 from ops.ingest.timestamps import (
     TIMESTAMP_NAMES,
+    calendar_text,
     combine_date_time,
     combine_year_period,
+    floats,
     is_index_name,
     offset_times,
     parse_timestamps,
     timestamp_column,
-    year_text,
 )
 from ops.ingest.tsf import read_tsf
 
@@ -207,7 +208,7 @@ def _row_index(col: pl.Series) -> bool:
     not a series (it would be a straight line); listed in ``skipped_columns``."""
     if not is_index_name(col.name):
         return False
-    nums = col.cast(pl.String).str.strip_chars().cast(pl.Float64, strict=False)
+    nums = floats(col)
     return bool(nums.null_count() == 0 and col.len() > 1 and (nums.diff().drop_nulls() == 1).all())
 
 
@@ -215,7 +216,7 @@ def _labels(col: pl.Series) -> bool:
     """A 0/1 label column (``is_anomaly`` of anomaly-benchmark files): skipped and listed."""
     if col.name.strip().lower() not in LABEL_NAMES:
         return False
-    nums = col.cast(pl.String).str.strip_chars().cast(pl.Float64, strict=False).drop_nulls()
+    nums = floats(col).drop_nulls()
     return bool(nums.len() and nums.is_in([0.0, 1.0]).all())
 
 
@@ -258,7 +259,7 @@ def key_columns(frame: pl.DataFrame, ts_col: str, exclude: tuple[str, ...] = ())
     for c in frame.columns if repeats >= 0.5 * n else ():
         if c in (ts_col, "source_row", *exclude) or c in text or frame[c].n_unique() > n // 2:
             continue
-        nums = frame[c].cast(pl.String).str.strip_chars().cast(pl.Float64, strict=False)
+        nums = floats(frame[c])
         if nums.null_count() or not bool((nums == nums.round()).all()):
             continue
         if n - frame.select(ts_col, c).n_unique() <= 0.1 * repeats:
@@ -376,7 +377,8 @@ def read_timeseries_file(
     try:
         if path.stat().st_size == 0:
             raise ValueError("file is empty (0 bytes)")
-        frame = read_tsf(path) if path.name.lower().endswith(".tsf") else read_table(path)
+        tsf = path.suffix.lower() == ".tsf"
+        frame = read_tsf(path) if tsf else read_table(path)
         if frame.height == 0 or frame.width == 0:
             raise ValueError("file has no data rows")
         if noaa_lcd.is_lcd(frame.columns):
@@ -404,14 +406,14 @@ def read_timeseries_file(
                     f"named with a time word whose values parse as times); "
                     f"columns are {frame.columns[:10]}"
                 )
-            frame = frame.with_columns(offset_times(year_text(frame[ts_col])))
+            frame = frame.with_columns(offset_times(calendar_text(frame[ts_col])))
             value_col = find_column(frame.columns, ("value",))
             if value_col is None and ts_col.strip().lower() == "ds":
                 value_col = find_column(frame.columns, ("y",))  # Prophet / Nixtla: ds, y
             if value_col is not None and _more_measurements(frame, ts_col, value_col):
                 value_col = None  # ``invest, value, capital, firm, year``: a wide table
             if value_col is not None:
-                report = FileReport(rel, "tsf" if path.suffix.lower() == ".tsf" else "long")
+                report = FileReport(rel, "tsf" if tsf else "long")
                 long = _melt_long(frame, path, ts_col, value_col, report)
             else:
                 report = FileReport(rel, "wide")

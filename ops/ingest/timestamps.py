@@ -64,7 +64,12 @@ def _present(text: pl.Series) -> pl.Series:
     return t.filter(t != "")
 
 
-def year_text(col: pl.Series) -> pl.Series:
+def floats(col: pl.Series) -> pl.Series:
+    """Cells as numbers (text trimmed; a cell that is not a plain number → null)."""
+    return col.cast(pl.String).str.strip_chars().cast(pl.Float64, strict=False)
+
+
+def calendar_text(col: pl.Series) -> pl.Series:
     """A ``year`` column of numbers (``1700``, ``1700.0``) as ``1700-01-01`` text, an
     ``ordinal_date`` column (Python's ``date.toordinal()``: days from 0001-01-01, river's
     ``trump_approval``) as its ISO dates; else as is."""
@@ -183,7 +188,7 @@ def combine_date_time(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def _mostly_times(col: pl.Series) -> bool:
-    present = _present(year_text(col.head(500)).cast(pl.String).str.strip_chars())
+    present = _present(calendar_text(col.head(500)).cast(pl.String).str.strip_chars())
     return bool(present.len()) and parse_timestamps(present).is_not_null().mean() >= 0.9
 
 
@@ -192,7 +197,7 @@ def is_index_name(name: str) -> bool:
 
 
 def _increasing_numbers(col: pl.Series) -> bool:
-    nums = col.cast(pl.String).str.strip_chars().cast(pl.Float64, strict=False)
+    nums = floats(col)
     return bool(col.len() > 1 and nums.null_count() == 0 and (nums.diff().drop_nulls() > 0).all())
 
 
@@ -204,10 +209,9 @@ def _counter(col: pl.Series) -> bool:
     present = _present(col.cast(pl.String).str.strip_chars())
     if present.len() == 0 or (present.str.contains(NUMBER).mean() or 0.0) < 0.99:
         return False
-    if _compact_format(present) is not None or _quarters(present, present) is not None:
+    if _compact_format(present) is not None:
         return False
-    nums = present.cast(pl.Float64, strict=False)
-    return float(nums.drop_nulls().abs().median() or 0.0) < 1e8
+    return float(floats(present).drop_nulls().abs().median() or 0.0) < 1e8  # else epochs
 
 
 def combine_year_period(frame: pl.DataFrame) -> pl.DataFrame:
@@ -217,12 +221,12 @@ def combine_year_period(frame: pl.DataFrame) -> pl.DataFrame:
     year = find_column(frame.columns, ("year",))
     if year is None or find_column(frame.columns, TIMESTAMP_NAMES) is not None:
         return frame
-    y = frame[year].cast(pl.String).str.strip_chars().cast(pl.Float64, strict=False)
+    y = floats(frame[year])
     for name, months, top in (("quarter", 3, 4), ("month", 1, 12)):
         col = find_column(frame.columns, (name,))
         if col is None:
             continue
-        p = frame[col].cast(pl.String).str.strip_chars().cast(pl.Float64, strict=False)
+        p = floats(frame[col])
         whole = (p == p.round()) & p.is_between(1, top) & (y == y.round()) & y.is_between(1, 9999)
         if float(whole.fill_null(False).mean() or 0.0) < 0.99:
             continue
@@ -237,21 +241,13 @@ def offset_times(col: pl.Series) -> pl.Series:
     """The chosen timestamp column's plain numbers (module docstring) as ``Datetime('us')``:
     an unnamed index of whole numbers in 1000–2200 as years (1 January), other numbers below
     epoch size (10⁸) as seconds after 1970-01-01. Anything else (dates, compact dates, epochs,
-    a ``year`` column already rewritten by :func:`year_text`) is returned as it is."""
-    if col.dtype in (pl.Datetime, pl.Date) or col.len() == 0:
+    a ``year`` column already rewritten by :func:`calendar_text`) is returned as it is."""
+    if not _counter(col):
         return col
-    text = col.cast(pl.String).str.strip_chars()
-    present = _present(text)
-    if present.len() == 0 or (present.str.contains(NUMBER).mean() or 0.0) < 0.99:
-        return col
-    if _compact_format(present) is not None:
-        return col
-    nums = text.cast(pl.Float64, strict=False)
-    if float(nums.drop_nulls().abs().median() or 0.0) >= 1e8:
-        return col  # Unix epochs: parse_timestamps
+    nums = floats(col)
     if (
         is_index_name(col.name)
-        and present.str.contains(_WHOLE).all()
+        and _present(col.cast(pl.String).str.strip_chars()).str.contains(_WHOLE).all()
         and bool(nums.drop_nulls().is_between(1000, 2200).all())
     ):
         year = nums.cast(pl.Int32)

@@ -26,16 +26,16 @@ from pathlib import Path
 
 import polars as pl
 
-#: @frequency word -> polars duration of one step
+#: @frequency word -> (count, polars duration unit) of one step
 FREQUENCIES = {
-    "yearly": "1y",
-    "quarterly": "1q",
-    "monthly": "1mo",
-    "weekly": "1w",
-    "daily": "1d",
-    "hourly": "1h",
-    "half_hourly": "30m",
-    "minutely": "1m",
+    "yearly": (1, "y"),
+    "quarterly": (1, "q"),
+    "monthly": (1, "mo"),
+    "weekly": (1, "w"),
+    "daily": (1, "d"),
+    "hourly": (1, "h"),
+    "half_hourly": (30, "m"),
+    "minutely": (1, "m"),
 }
 _MULTI = re.compile(r"^(\d+)_(second|minute|hour|day|week|month|year)s?$")
 _UNIT = {
@@ -49,15 +49,16 @@ _UNIT = {
 }
 
 
-def step_of(frequency: str | None) -> str | None:
-    """``@frequency`` word → polars duration (``"10_minutes"`` → ``"10m"``), or None."""
+def step_of(frequency: str | None) -> tuple[int, str] | None:
+    """``@frequency`` word → ``(count, unit)`` of one step (``"10_minutes"`` → ``(10, "m")``),
+    or None."""
     if not frequency:
         return None
     f = frequency.strip().lower()
     if f in FREQUENCIES:
         return FREQUENCIES[f]
     m = _MULTI.match(f)
-    return f"{m.group(1)}{_UNIT[m.group(2)]}" if m else None
+    return (int(m.group(1)), _UNIT[m.group(2)]) if m else None
 
 
 def _start(text: str) -> datetime | None:
@@ -125,8 +126,7 @@ def read_tsf(path: Path) -> pl.DataFrame:
     if step is None:
         ts = position
     else:
-        n = int(re.match(r"\d+", step).group())  # type: ignore[union-attr]
-        unit = step[len(str(n)) :]
+        n, unit = step
         by = pl.format("{}" + unit, pl.col("i") * n)
         ts = (
             pl.when(pl.col("start").is_null())

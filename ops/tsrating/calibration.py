@@ -231,6 +231,27 @@ def finalize(
     }
 
 
+def notes(sid: np.ndarray, n_series: int, calib: Calibrator) -> list[str]:
+    """What a user must know when the flags cannot mean much: series too short to have a norm
+    (yearly or competition data, flagged by the coverage rule only, as :func:`finalize` does),
+    or no threshold at all."""
+    out = []
+    counts = np.bincount(sid, minlength=n_series)
+    short = int((counts < calib.cfg.min_series_windows).sum())
+    if short:
+        out.append(
+            f"{short} of {n_series} series have fewer than {calib.cfg.min_series_windows} windows: "
+            "no norm of their own, so only the coverage rule (missing values) can flag them"
+        )
+    if not np.isfinite(calib.t):
+        out.append(
+            "no quality threshold could be calibrated "
+            f"({calib.info.get('n_fault', 0)} degraded windows in the calibration copy): "
+            "no window is flagged for quality; quality_score still ranks the windows"
+        )
+    return out
+
+
 def calibration_statement(calib: dict[str, Any]) -> str:
     """One line for people (Dagster metadata, the nightly report) from ``Calibrator.to_json()``:
     the flag rule, its estimated error rates and the coverage rule."""

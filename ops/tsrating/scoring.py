@@ -270,28 +270,6 @@ def load_init(checkpoint: str) -> tuple[QualityNet | None, str | None]:
     return net, str(header["version"])
 
 
-def calibration_notes(
-    sid: np.ndarray, n_series: int, calib: cal.Calibrator, ccfg: cal.CalibrationConfig
-) -> list[str]:
-    """What a user must know when the flags cannot mean much: series too short to have a norm
-    (yearly or competition data), or no threshold at all."""
-    notes = []
-    counts = np.bincount(sid, minlength=n_series)
-    short = int((counts < ccfg.min_series_windows).sum())
-    if short:
-        notes.append(
-            f"{short} of {n_series} series have fewer than {ccfg.min_series_windows} windows: "
-            "no norm of their own, so only the coverage rule (missing values) can flag them"
-        )
-    if not np.isfinite(calib.t):
-        notes.append(
-            "no quality threshold could be calibrated "
-            f"({calib.info.get('n_fault', 0)} degraded windows in the calibration copy): "
-            "no window is flagged for quality; quality_score still ranks the windows"
-        )
-    return notes
-
-
 def score_windows(
     windows: pl.DataFrame,
     points: pl.DataFrame,
@@ -421,7 +399,7 @@ def score_windows(
         r_fault = np.zeros(0)
     calib = cal.fit(r, r_fault, ccfg)
     out = cal.finalize(r, sid, missing, calib) if n else None
-    notes += calibration_notes(sid, len(xs), calib, ccfg)
+    notes += cal.notes(sid, len(xs), calib)
     t_all = time.perf_counter() - t0
 
     # criterion scores from the judge heads

@@ -20,12 +20,7 @@ from ops.tsrating.quality_net import (
     load_checkpoint,
     save_checkpoint,
 )
-from ops.tsrating.scoring import (
-    ScoringConfig,
-    calibration_notes,
-    fine_tune_summary,
-    score_windows,
-)
+from ops.tsrating.scoring import ScoringConfig, fine_tune_summary, score_windows
 from ops.tsrating.selection import top_windows
 from ops.tsrating.sspairs import KINDS, make_pairs
 from ops.tsrating.windows import WindowConfig, make_windows
@@ -392,7 +387,7 @@ def test_short_series_and_an_uncalibrated_threshold_are_said_not_silent():
     assert any(n.startswith("12 of 12 series") for n in res.notes)
     assert not res.scores["is_low_quality_issue"].any()
     none = cal.Calibrator(-np.inf, 0.0, 0.0, cal.CalibrationConfig(), {"n_fault": 1})
-    notes = calibration_notes(np.zeros(20, np.int64), 1, none, cal.CalibrationConfig())
+    notes = cal.notes(np.zeros(20, np.int64), 1, none)
     assert notes == [
         "no quality threshold could be calibrated (1 degraded windows in the calibration "
         "copy): no window is flagged for quality; quality_score still ranks the windows"
