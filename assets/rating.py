@@ -8,11 +8,21 @@ from assets._config import ops_config
 from assets.partitions import timeseries_datasets
 from assets.resources import QualityThresholds, SieveSettings
 from assets.timeseries import timeseries_judgments
-from ops.contracts import JUDGMENTS, POINTS, RATER_REPORT, SCORES, SELECTED, TIMESERIES, WINDOWS
+from ops.contracts import (
+    JUDGMENTS,
+    POINTS,
+    RATER_REPORT,
+    RATER_STATE,
+    SCORES,
+    SELECTED,
+    TIMESERIES,
+    WINDOWS,
+)
 from ops.fileio import write_json_atomic
 from ops.tables import read_rated_windows, read_table, write_table
 from ops.tsrating.calibration import calibration_statement
 from ops.tsrating.judging import judge_outage
+from ops.tsrating.rater_state import load_kept, state_statement
 from ops.tsrating.scoring import ScoringConfig, fine_tune_summary, score_windows
 from ops.tsrating.selection import select_points
 
@@ -26,6 +36,8 @@ class ScoresConfig(dg.Config):
     share score 0, are flagged and are never selected."""
 
     checkpoint: str = ""
+    refit: bool = False
+    refit_growth: float = 2.0
     copies: int = 4
     share: float = 0.3
     ft_steps: int = 300
@@ -61,7 +73,7 @@ class SelectedConfig(dg.Config):
     group_name=GROUP,
     kinds={"pytorch", "parquet"},
     deps=[timeseries_judgments],
-    code_version="2",
+    code_version="3",
     description="Fault-aware rater (docs/tsrating.md §11): series-relative features, an "
     "integrity head fine-tuned on self-supervised fault pairs of the dataset's own series beside "
     "judge heads on the judgments; calibrated quality_score, p_fault, is_low_quality_issue, "
@@ -89,6 +101,7 @@ def timeseries_scores(
         if "judge_kind" in judgments.columns
         else []
     )
+    kept, kept_problem = load_kept(paths.clean / RATER_STATE.file)
     result = score_windows(
         windows,
         points,
@@ -96,10 +109,16 @@ def timeseries_scores(
         config=ops_config(ScoringConfig, config),
         judge_kind=",".join(kinds) or None,
         device=settings.device,
+        kept=kept,
+        kept_problem=kept_problem,
+        run=run_id(context),
     )
     scores = result.scores.with_columns(run_id=pl.lit(run_id(context)))
     write_table(scores, paths.clean, SCORES)
     report = result.report
+    if result.state is not None and not report["state"]["reused"]:
+        result.state.save(paths.clean / RATER_STATE.file)
+    context.log.info(state_statement(report["state"]))
     write_json_atomic(paths.clean / RATER_REPORT.file, report | {"notes": result.notes}, indent=1)
     for note in result.notes:
         context.log.warning(note)
@@ -113,6 +132,7 @@ def timeseries_scores(
                 if r["heldout_accuracy_confident"] is not None
             },
             "init": report["init"],
+            "rater": state_statement(report["state"]),
             "fine_tune": fine_tune_summary(report["fit"]),
             "judge_kind": report["judge_kind"] or "none",
             "calibration_threshold": float(calib["threshold"]),

@@ -1,5 +1,5 @@
 """TSRating fault-benchmark baselines, scored on the same windows as the rater (higher = better
-quality for every function; docs/tsrating.md §11.8).
+quality for every function; docs/tsrating.md §11.9).
 
 Heuristics (per window, no training): ``spectral_flatness`` (−flatness of the detrended window:
 white noise is flat), ``lag1_acf`` (+lag-1 autocorrelation), ``roughness`` (−std(diff)/std(x)).

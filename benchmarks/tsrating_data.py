@@ -1,4 +1,4 @@
-"""Real series for the TSRating fault benchmarks, split by DOMAIN (docs/tsrating.md §11.8).
+"""Real series for the TSRating fault benchmarks, split by DOMAIN (docs/tsrating.md §11.9).
 
 Tuning (every design choice, the shipped checkpoint): ETTh1 (7 columns, energy), NAB
 realAWSCloudwatch (17, cloud), NAB realTweets (10, social), NOAA LCD Atlanta FM-15 (4 variables).

@@ -1,4 +1,4 @@
-"""TSRating fault benchmark (docs/tsrating.md §11.8): does the scores step find real faults?
+"""TSRating fault benchmark (docs/tsrating.md §11.9): does the scores step find real faults?
 
     .venv/bin/python -m benchmarks.tsrating_faults pretrain  # shipped net + LOFO/FOMAML nets
     .venv/bin/python -m benchmarks.tsrating_faults auc [--seeds 2] [--split heldout]

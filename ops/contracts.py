@@ -459,6 +459,12 @@ RATER_REPORT = SideFile(
 CLASSES = SideFile(
     "classes.json", IMAGES, "image_manifest", "the class names in order (prob_<class> order)"
 )
+RATER_STATE = SideFile(
+    "rater_state.pt",
+    TIMESERIES,
+    "timeseries_scores",
+    "the rater kept between nights (net, series norms, threshold; ops/tsrating/rater_state.py)",
+)
 
 # --- sets -----------------------------------------------------------------------------------
 
@@ -476,7 +482,7 @@ TABLES: tuple[Table, ...] = (
     EMBEDDINGS,
     LABELS,
 )
-SIDE_FILES: tuple[SideFile, ...] = (JUDGMENTS_SUMMARY, RATER_REPORT, CLASSES)
+SIDE_FILES: tuple[SideFile, ...] = (JUDGMENTS_SUMMARY, RATER_REPORT, CLASSES, RATER_STATE)
 #: what ``published_<kind>`` makes available to consumers, per kind
 PUBLISHED: dict[str, tuple[Table, ...]] = {
     TIMESERIES: (POINTS, TIMESERIES_QUARANTINE, PUBLISHED_WINDOWS, SELECTED, JUDGMENTS, SERIES),

@@ -51,6 +51,7 @@ from ops.report.models import (
 )
 from ops.tables import join_scores
 from ops.tsrating.calibration import calibration_statement
+from ops.tsrating.rater_state import state_statement
 
 QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
 MAX_STORED_IDS = 20_000  # ids kept per set in the summary JSON; beyond it the set is truncated
@@ -206,14 +207,18 @@ def _missing_summary(w: pl.DataFrame | None) -> MissingSummary | None:
 
 
 def _rater_report(clean_dir: Path) -> dict:
-    """``calibration`` (one line) and ``notes`` from the scores step's ``rater_report.json``;
+    """``calibration`` (one line), ``notes`` and ``rater_state`` (kept or fitted tonight) from
+    the scores step's ``rater_report.json``;
     empty when the file is absent or unreadable (an older run)."""
     try:
         report = json.loads((clean_dir / RATER_REPORT.file).read_text())
-        return {
+        out = {
             "calibration": calibration_statement(report["calibration"]),
             "notes": [str(n) for n in report.get("notes") or []],
         }
+        if "state" in report:
+            out["rater_state"] = state_statement(report["state"])
+        return out
     except (OSError, ValueError, KeyError, TypeError):
         return {}
 

@@ -70,6 +70,22 @@ def _cost(s: DatasetSummary) -> float | None:
     return judgments.cost_usd if judgments else None
 
 
+def _rater_change(now: DatasetSummary, before: DatasetSummary) -> str | None:
+    """Why new/resolved flags may not be the data's doing: the rater differs between the
+    nights (refitted, or other settings), so windows whose points did not change can move."""
+    a = now.rating if isinstance(now, TimeseriesSummary) else None
+    b = before.rating if isinstance(before, TimeseriesSummary) else None
+    if a is None or b is None or not a.rater_version or not b.rater_version:
+        return None
+    if set(a.rater_version) == set(b.rater_version):
+        return None
+    return (
+        f"the rater changed since the previous night ({', '.join(b.rater_version)} → "
+        f"{', '.join(a.rater_version)}): new and resolved flags include the refit's changes, "
+        "not only the data's"
+    )
+
+
 def diff_dataset(now: DatasetSummary, before: DatasetSummary | None) -> DatasetDiff:
     if before is None:
         return DatasetDiff(kind=now.kind, status="new", note="not in the previous report")
@@ -86,6 +102,8 @@ def diff_dataset(now: DatasetSummary, before: DatasetSummary | None) -> DatasetD
         out.flagged_note = (
             "flags exist on only one of the two nights (scoring started or stopped); no item diff"
         )
+    elif out.flagged_ids is not None:
+        out.flagged_note = _rater_change(now, before)
     if now.kind == IMAGES:
         out.quarantined_ids = id_change(
             getattr(now, "quarantined_ids", None), getattr(before, "quarantined_ids", None)

@@ -175,6 +175,7 @@ class RatingSummary:
     judge_model: list[str] = field(default_factory=list)
     calibration: str | None = None  # the flag rule, from rater_report.json
     notes: list[str] = field(default_factory=list)  # the scores step's warnings
+    rater_state: str | None = None  # kept or fitted tonight, from rater_report.json
 
     def to_json(self) -> Json:
         out = {
@@ -191,6 +192,8 @@ class RatingSummary:
             out["calibration"] = self.calibration
         if self.notes:
             out["notes"] = self.notes
+        if self.rater_state is not None:
+            out["rater_state"] = self.rater_state
         return out
 
     @classmethod
@@ -207,6 +210,7 @@ class RatingSummary:
             list(d.get("judge_model") or []),
             d.get("calibration"),
             list(d.get("notes") or []),
+            d.get("rater_state"),
         )
 
 

@@ -23,6 +23,11 @@ Steps (:func:`score_windows`):
    ``is_low_quality_issue`` and ``selectable``; the coverage rule uses ``missing_share`` =
    ``n_missing`` over the points the window should hold (observed + cadence gaps).
 
+6. **Kept between nights** (:mod:`ops.tsrating.rater_state`): given the rater an earlier night
+   fitted (``kept``), steps 3–5 are skipped and that net, its series norms and its threshold
+   score tonight's features, unless a refit reason applies (``refit``, changed settings, growth
+   beyond ``refit_growth``, new series); ``result.state`` is the rater used.
+
 Criterion scores (``trend_score`` …) are the judge heads' utilities, min–max normalised over
 the dataset (0.5 where the criterion had no judge pairs); they never enter ``quality_score``.
 """
@@ -32,6 +37,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +58,8 @@ from ops.tsrating.quality_net import (
     score,
     train,
 )
+from ops.tsrating.rater_state import RaterState, refit_reason, window_signatures
+from ops.tsrating.rater_state import fingerprint as state_fingerprint
 from ops.tsrating.sspairs import KINDS, make_pairs
 
 
@@ -85,6 +93,8 @@ class ScoringConfig:
     combine_detectors: bool = True
     mixture_threshold: bool = True
     seed: int = 0
+    refit: bool = False
+    refit_growth: float = 2.0
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.ft_interpolate <= 1.0:
@@ -112,6 +122,7 @@ class ScoringResult:
     notes: list[str] = field(default_factory=list)
     judge_model: str = ""
     arrays: dict[str, np.ndarray] = field(default_factory=dict)  # diagnostics (benchmarks)
+    state: RaterState | None = None  # the rater used tonight (kept or newly fitted)
 
 
 def series_arrays(points: pl.DataFrame) -> dict[str, np.ndarray]:
@@ -279,10 +290,17 @@ def score_windows(
     judge_kind: str | None = None,
     device: str = "cpu",
     families: Sequence[str] | None = None,
+    kept: RaterState | None = None,
+    kept_problem: str | None = None,
+    run: str = "",
 ) -> ScoringResult:
     """Rate every row of ``windows`` (their points in ``points``; judgments by window id).
     ``families``: the simulated fault families of the self-supervision (default: all; the
-    leave-one-family-out benchmark passes fewer)."""
+    leave-one-family-out benchmark passes fewer). ``kept``: the rater an earlier night fitted
+    (:mod:`ops.tsrating.rater_state`); it scores tonight unchanged unless
+    :func:`~ops.tsrating.rater_state.refit_reason` gives a reason to fit again
+    (``kept_problem``: why none could be read). ``result.state`` is the rater used tonight;
+    ``result.report["state"]["reused"]`` says whether it is the kept one."""
     families = list(FAMILIES) if families is None else list(families)
     del device  # a 57→16→16 net: the CPU is faster than a transfer
     t0 = time.perf_counter()
@@ -314,7 +332,164 @@ def score_windows(
     missing = missing_shares(windows, series) if n else np.zeros(0)
     t_feat = time.perf_counter() - t0
 
+    judge_model = judge_models(judgments)
+    settings = {f.name: getattr(config, f.name) for f in fields(config)}
     init, init_version = load_init(config.checkpoint)
+    fp = state_fingerprint(settings, init_version, length, judge_model)
+    reason = refit_reason(
+        kept,
+        fingerprint=fp,
+        n_windows=n,
+        names=names,
+        growth=config.refit_growth,
+        refit=config.refit,
+        missing_reason=kept_problem,
+        windows=windows,
+    )
+    jp = _judge_pairs(judgments, windows["window_id"].to_list())
+    held = _heldout_windows(windows["window_id"].to_list(), config.judge_holdout_share)
+    ccfg = config.calibration()
+    if reason is None and kept is not None:
+        net = kept.net
+        s, J = score(net, X)
+        ev, n_new = kept.evidence_for(names, cal.evidence(s, X, sid, len(xs), ccfg))
+        calib = kept.calibrator_with(ccfg)
+        r = ev.utility(s, X, sid)
+        state = kept
+        summary = kept.fit_summary
+        judged = set(summary.get("judge_criteria", []))
+        arrays: dict[str, np.ndarray] = {}
+        timings = {"features": t_feat}
+        state_info = {"reused": True, "new_series": n_new} | kept.describe()
+        if n_new:
+            notes.append(
+                f"{n_new} of {len(names)} series are new since the kept fit "
+                f"({kept.fitted_at}): judged against tonight's norm for them"
+            )
+    else:
+        fitted = _fit(X, xs, sid, jp, held, init, config, families, rng, length, t0 + t_feat)
+        net, s, J = fitted.net, fitted.s, fitted.J
+        ev = cal.evidence(s, X, sid, len(xs), ccfg)
+        r = ev.utility(s, X, sid)
+        rc = (
+            ev.utility(score(net, fitted.cX)[0], fitted.cX, fitted.csid)
+            if len(fitted.cX)
+            else r[:0]
+        )
+        calib = cal.fit(r, rc[fitted.clab == 1], ccfg)
+        judged = set(fitted.train_j)
+        summary = {
+            "init": init_version or "scratch",
+            "fit": fitted.fit,
+            "self_supervised": fitted.self_supervised,
+            "judge_criteria": sorted(judged),
+        }
+        state = RaterState.capture(
+            net,
+            ev,
+            names,
+            calib,
+            fingerprint=fp,
+            n_windows=n,
+            fitted_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            fit_run=run,
+            fit_summary=summary,
+            signatures=window_signatures(windows),
+        )
+        arrays = {"cX": fitted.cX, "csid": fitted.csid, "clab": fitted.clab}
+        timings = {"features": t_feat} | fitted.seconds
+        state_info = {"reused": False, "reason": reason} | state.describe()
+    out = cal.finalize(r, sid, missing, calib)
+    notes += cal.notes(sid, len(xs), calib)
+    timings["total"] = time.perf_counter() - t0
+
+    # criterion scores from the judge heads
+    crit_scores = {
+        c: (_minmax(J[:, k]) if c in judged else np.full(n, 0.5)) for k, c in enumerate(CRITERIA)
+    }
+    agreement = _agreement(J, jp, held)
+    version = (
+        "quality-net-"
+        + sha256_hex(
+            repr(sorted((k, v.numpy().tobytes().hex()[:64]) for k, v in net.state_dict().items()))
+            + repr(_fit_settings(settings))
+        )[:12]
+    )
+    quality = out["quality_score"]
+    order = np.lexsort((np.arange(n), -out["rank_key"]))
+    rank = np.empty(n, dtype=np.int64)
+    rank[order] = np.arange(1, n + 1)
+    frame = windows.select("window_id").with_columns(
+        *[pl.Series(f"{c}_score", crit_scores[c], dtype=pl.Float64) for c in CRITERIA],
+        pl.Series(QUALITY_SCORE, quality, dtype=pl.Float64),
+        pl.Series("quality_rank", rank, dtype=pl.Int64),
+        pl.Series("is_low_quality_issue", out["is_low_quality_issue"], pl.Boolean),
+        pl.Series("p_fault", out["p_fault"], dtype=pl.Float64),
+        pl.Series("missing_share", missing, dtype=pl.Float64),
+        pl.Series("selectable", out["selectable"], dtype=pl.Boolean),
+        pl.lit(version).alias("rater_version"),
+        pl.lit(judge_model or None, dtype=pl.String).alias("judge_model"),
+        pl.lit(SELF_SUPERVISED).alias("judge_kind"),
+    )
+    flags = out["is_low_quality_issue"]
+    report = {
+        "rater_version": version,
+        "init": summary.get("init", "scratch"),
+        "judge_kind": judge_kind,
+        "judge_model": judge_model,
+        "config": settings,
+        "state": state_info,
+        "n_windows": n,
+        "n_series": len(xs),
+        "self_supervised": summary.get("self_supervised", {}),
+        "judge_agreement": agreement,
+        "fit": summary.get("fit", {"steps": 0}),
+        "calibration": calib.to_json() | {"spreads": ev.spreads},
+        "low_quality_share": float(flags.mean()),
+        "n_low_quality": int(flags.sum()),
+        "n_over_max_missing": int((missing > config.max_missing).sum()),
+        "mean_quality_score": float(quality.mean()),
+        "seconds": timings,
+    }
+    arrays |= {"s": s, "X": X, "sid": sid, "r": r}
+    return ScoringResult(frame, report, net, notes, judge_model, arrays, state)
+
+
+def _fit_settings(settings: dict[str, Any]) -> dict[str, Any]:
+    """The settings a fit depends on (``refit``/``refit_growth`` only decide whether to fit)."""
+    return {k: v for k, v in settings.items() if not k.startswith("refit")}
+
+
+@dataclass
+class _Fitted:
+    net: QualityNet
+    s: np.ndarray  # integrity utilities of the data windows
+    J: np.ndarray  # judge-head utilities
+    fit: dict[str, Any]
+    train_j: dict[str, tuple[np.ndarray, ...]]
+    self_supervised: dict[str, Any]
+    cX: np.ndarray  # calibration copy: features, series, labels
+    csid: np.ndarray
+    clab: np.ndarray
+    seconds: dict[str, float]
+
+
+def _fit(
+    X: np.ndarray,
+    xs: list[np.ndarray],
+    sid: np.ndarray,
+    jp: dict[str, tuple[np.ndarray, ...]],
+    held: np.ndarray,
+    init: QualityNet | None,
+    config: ScoringConfig,
+    families: list[str],
+    rng: np.random.Generator,
+    length: int,
+    t_start: float,
+) -> _Fitted:
+    """Steps 3–4 of the module docstring: init, self-supervised and judge pairs, the
+    calibration copy and the (validation-selected, interpolated) fine-tune."""
+    n = len(X)
     torch.manual_seed(config.seed)
     if init is None:
         net = QualityNet(hidden=config.hidden)
@@ -334,8 +509,6 @@ def score_windows(
     )
     ss = ps.select()
     # judge pairs index the data rows: stack data rows after the pair rows
-    jp = _judge_pairs(judgments, windows["window_id"].to_list())
-    held = _heldout_windows(windows["window_id"].to_list(), config.judge_holdout_share)
     off = len(ps.X)
     train_j = {}
     for c, (a, b, p, conf) in jp.items():
@@ -343,7 +516,7 @@ def score_windows(
         if m.any():
             train_j[c] = (a[m] + off, b[m] + off, p[m])
     Xall = np.concatenate([ps.X, X]) if n else ps.X
-    t_pairs = time.perf_counter() - t0 - t_feat
+    t_pairs = time.perf_counter() - t_start
 
     # calibration copy: eval-band faults on fresh segments, never trained on; it also
     # validates the fine-tuning (the integrity head keeps its best state on this copy)
@@ -360,7 +533,7 @@ def score_windows(
     labc = np.concatenate(cl) if cl else np.zeros(0)
     csida = np.concatenate(csid).astype(np.int64) if csid else np.zeros(0, np.int64)
     val = _Validation(cXa, labc, csida, len(xs)) if config.ft_select else None
-    t_copy = time.perf_counter() - t0 - t_feat - t_pairs
+    t_copy = time.perf_counter() - t_start - t_pairs
     fit = (
         train(
             net,
@@ -377,7 +550,7 @@ def score_windows(
         if steps > 0 and (len(ss[0]) or train_j)
         else {"steps": 0}
     )
-    t_train = time.perf_counter() - t0 - t_feat - t_pairs - t_copy
+    t_train = time.perf_counter() - t_start - t_pairs - t_copy
     s, J = score(net, X)  # judge heads: the whole fine-tune
     if val is not None and val.best_state is not None:
         fit["validation"] = val.summary()
@@ -388,32 +561,41 @@ def score_windows(
         s = score(net, X)[0]
         fit["interpolate"] = config.ft_interpolate
     sp = score(net, ps.X)[0]
-
-    ccfg = config.calibration()
-    ev = cal.evidence(s, X, sid, len(xs), ccfg)
-    r = ev.utility(s, X, sid)
-    if len(cXa):
-        rc = ev.utility(score(net, cXa)[0], cXa, csida)
-        r_fault = rc[labc == 1]
-    else:
-        r_fault = np.zeros(0)
-    calib = cal.fit(r, r_fault, ccfg)
-    out = cal.finalize(r, sid, missing, calib) if n else None
-    notes += cal.notes(sid, len(xs), calib)
-    t_all = time.perf_counter() - t0
-
-    # criterion scores from the judge heads
-    crit_scores = {
-        c: (_minmax(J[:, k]) if c in train_j else np.full(n, 0.5)) for k, c in enumerate(CRITERIA)
+    kinds = {
+        k: {"n": int((ps.kind == i).sum())}
+        | {"train_accuracy": pair_accuracy(sp, *(v[ps.kind == i] for v in (ps.a, ps.b, ps.p)))}
+        for i, k in enumerate(KINDS)
     }
-    agreement = {}
+    return _Fitted(
+        net=net,
+        s=s,
+        J=J,
+        fit=fit,
+        train_j=train_j,
+        self_supervised={
+            "windows_sampled": int(ps.n_orig),
+            "pairs": kinds,
+            "degraded_windows": int((ps.row_label == 1).sum()),
+        },
+        cX=cXa,
+        csid=csida,
+        clab=labc,
+        seconds={"pairs": t_pairs, "calibration_copy": t_copy, "train": t_train},
+    )
+
+
+def _agreement(
+    J: np.ndarray, jp: dict[str, tuple[np.ndarray, ...]], held: np.ndarray
+) -> dict[str, dict[str, Any]]:
+    """Judge-head agreement on window-disjoint held-out pairs (all and confident ones)."""
+    out = {}
     for k, c in enumerate(CRITERIA):
         if c not in jp:
             continue
         a, b, p, conf = jp[c]
         ho = held[a] & held[b]
-        agreement[c] = {
-            "n_train": int(len(train_j.get(c, ((),))[0])),
+        out[c] = {
+            "n_train": int((conf & ~held[a] & ~held[b]).sum()),
             "n_heldout_all": int(ho.sum()),
             "n_heldout_confident": int((ho & conf).sum()),
             "heldout_accuracy_all": pair_accuracy(J[:, k], a[ho], b[ho], p[ho]),
@@ -421,67 +603,7 @@ def score_windows(
                 J[:, k], a[ho & conf], b[ho & conf], p[ho & conf]
             ),
         }
-    kinds = {
-        k: {"n": int((ps.kind == i).sum())}
-        | {"train_accuracy": pair_accuracy(sp, *(v[ps.kind == i] for v in (ps.a, ps.b, ps.p)))}
-        for i, k in enumerate(KINDS)
-    }
-    version = (
-        "quality-net-"
-        + sha256_hex(
-            repr(sorted((k, v.numpy().tobytes().hex()[:64]) for k, v in net.state_dict().items()))
-            + repr(config)
-        )[:12]
-    )
-    quality = out["quality_score"] if out else np.zeros(0)
-    rank_key = out["rank_key"] if out else np.zeros(0)
-    order = np.lexsort((np.arange(n), -rank_key))
-    rank = np.empty(n, dtype=np.int64)
-    rank[order] = np.arange(1, n + 1)
-    judge_model = judge_models(judgments)
-    frame = windows.select("window_id").with_columns(
-        *[pl.Series(f"{c}_score", crit_scores[c], dtype=pl.Float64) for c in CRITERIA],
-        pl.Series(QUALITY_SCORE, quality, dtype=pl.Float64),
-        pl.Series("quality_rank", rank, dtype=pl.Int64),
-        pl.Series("is_low_quality_issue", out["is_low_quality_issue"] if out else [], pl.Boolean),
-        pl.Series("p_fault", out["p_fault"] if out else [], dtype=pl.Float64),
-        pl.Series("missing_share", missing, dtype=pl.Float64),
-        pl.Series("selectable", out["selectable"] if out else [], dtype=pl.Boolean),
-        pl.lit(version).alias("rater_version"),
-        pl.lit(judge_model or None, dtype=pl.String).alias("judge_model"),
-        pl.lit(SELF_SUPERVISED).alias("judge_kind"),
-    )
-    flags = out["is_low_quality_issue"] if out else np.zeros(0, bool)
-    report = {
-        "rater_version": version,
-        "init": init_version or "scratch",
-        "judge_kind": judge_kind,
-        "judge_model": judge_model,
-        "config": {f.name: getattr(config, f.name) for f in fields(config)},
-        "n_windows": n,
-        "n_series": len(xs),
-        "self_supervised": {
-            "windows_sampled": int(ps.n_orig),
-            "pairs": kinds,
-            "degraded_windows": int((ps.row_label == 1).sum()),
-        },
-        "judge_agreement": agreement,
-        "fit": fit,
-        "calibration": calib.to_json() | {"spreads": ev.spreads},
-        "low_quality_share": float(flags.mean()) if n else 0.0,
-        "n_low_quality": int(flags.sum()),
-        "n_over_max_missing": int((missing > config.max_missing).sum()),
-        "mean_quality_score": float(quality.mean()) if n else None,
-        "seconds": {
-            "features": t_feat,
-            "pairs": t_pairs,
-            "calibration_copy": t_copy,
-            "train": t_train,
-            "total": t_all,
-        },
-    }
-    arrays = {"s": s, "X": X, "sid": sid, "r": r, "cX": cXa, "csid": csida, "clab": labc}
-    return ScoringResult(frame, report, net, notes, judge_model, arrays)
+    return out
 
 
 def fine_tune_summary(fit: dict[str, Any]) -> str:
@@ -517,6 +639,7 @@ def _empty_result(
         "judge_kind": judge_kind,
         "judge_model": "",
         "config": {f.name: getattr(config, f.name) for f in fields(config)},
+        "state": {"reused": False, "reason": "no windows"},
         "n_windows": 0,
         "n_series": 0,
         "self_supervised": {"windows_sampled": 0, "pairs": {}, "degraded_windows": 0},

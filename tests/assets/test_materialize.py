@@ -158,6 +158,9 @@ def test_rerun_on_unchanged_data_makes_no_judge_calls(materialized):
         .metadata
     )
     assert _num(first["llm_calls"]) > 0 and _num(first["pairs"]) > 0
+    clean = root / "clean" / "timeseries" / "nab_traffic"
+    scores_before = pl.read_parquet(clean / "scores.parquet")
+    assert (clean / "rater_state.pt").is_file()
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions(timeseries_datasets.name, ["nab_traffic"])
         again = defs.resolve_job_def("timeseries_job").execute_in_process(
@@ -173,6 +176,12 @@ def test_rerun_on_unchanged_data_makes_no_judge_calls(materialized):
     assert _num(meta["cache_hit_rate"]) == 1.0
     judgments = pl.read_parquet(root / "clean" / "timeseries" / "nab_traffic" / "judgments.parquet")
     assert judgments.height == first["dagster/row_count"].value
+    # the rater fitted on the first run scores the rerun unchanged: same scores, same flags
+    rater = again.asset_materializations_for_node("timeseries_scores")[0].metadata["rater"]
+    assert str(rater.value).startswith("rater kept from")
+    cols = ["window_id", "quality_score", "is_low_quality_issue", "rater_version"]
+    after = pl.read_parquet(clean / "scores.parquet")
+    assert after.select(cols).equals(scores_before.select(cols))
 
 
 def test_published_holds_points_and_quarantine_and_quarantined_rows_keep_their_label(

@@ -35,7 +35,7 @@ def test_every_column_is_described_and_typed():
         for c in table.columns:
             assert c.description, f"{table.key}.{c.name}"
             c.polars_dtype()  # a known dtype
-    assert all(f.file.endswith(".json") and f.description for f in SIDE_FILES)
+    assert all(f.file.endswith((".json", ".pt")) and f.description for f in SIDE_FILES)
 
 
 def test_scores_and_published_windows_are_the_windows_split_and_joined():

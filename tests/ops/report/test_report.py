@@ -260,13 +260,42 @@ def test_report_states_the_calibration_and_the_scores_steps_notes(tmp_path):
     }
     note = "12 of 12 series have fewer than 8 windows: no norm of their own"
     (tmp_path / "clean" / "timeseries" / TS_RATED / "rater_report.json").write_text(
-        json.dumps({"calibration": calib, "notes": [note]})
+        json.dumps(
+            {
+                "calibration": calib,
+                "notes": [note],
+                "state": {
+                    "reused": True,
+                    "fitted_at": "2026-03-01T02:00:00+00:00",
+                    "n_windows_at_fit": 4,
+                    "new_series": 0,
+                },
+            }
+        )
     )
     rep = build_report(tmp_path, DATASETS, NIGHT1, previous=None)
     html = rep.html_path.read_text()
+    assert "Rater: rater kept from 2026-03-01T02:00:00+00:00 (4 windows at the fit)" in html
     assert "Calibration: flag r &lt; -3.01 (mirror rule; est. FPR 0, TPR 0.596" in html
     assert f"Note: {note}." in html
     rating = rep.summary.datasets[f"timeseries/{TS_RATED}"].rating
     assert rating.notes == [note] and rating.calibration.startswith("flag r < -3.01")
     calib["threshold"] = float("-inf")
     assert "no quality threshold" in calibration_statement(calib)
+
+
+def test_diff_says_when_the_rater_changed_between_the_nights(tmp_path):
+    write_night(tmp_path, 1)
+    build_report(tmp_path, DATASETS, NIGHT1, previous=None)
+    prev = find_previous_report(tmp_path / "reports", NIGHT2)
+    write_night(tmp_path, 2)
+    same = build_report(tmp_path, DATASETS, NIGHT2, previous=prev)
+    assert same.diff.datasets[f"timeseries/{TS_RATED}"].flagged_note is None
+    scores = tmp_path / "clean" / "timeseries" / TS_RATED / "scores.parquet"
+    pl.read_parquet(scores).with_columns(rater_version=pl.lit("quality-net-refit")).write_parquet(
+        scores
+    )
+    changed = build_report(tmp_path, DATASETS, NIGHT2, previous=prev)
+    note = changed.diff.datasets[f"timeseries/{TS_RATED}"].flagged_note
+    assert note.startswith("the rater changed since the previous night (rubric-1 → quality-net")
+    assert "include the refit&#39;s changes, not only the data" in changed.html_path.read_text()
