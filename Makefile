@@ -40,7 +40,7 @@ run: $(STAMP)
 	@# the name reaches python through the environment only ("$$DATASET" is expanded once by
 	@# the shell, never re-parsed); python validates it before any path, partition or log sees it
 	@test -n "$$DATASET" || (echo "usage: make run DATASET=<folder under \$$SIEVE_DATA_DIR/raw/{timeseries,images}>"; exit 2)
-	$(BIN)/python -m pipelines.cli run "$$DATASET"
+	$(BIN)/python -m pipelines.cli run "$$DATASET" $${REFIT:+--refit}
 
 report: $(STAMP)
 	$(BIN)/python -m pipelines.cli report

@@ -7,6 +7,9 @@ import polars as pl
 
 from ops.contracts import Table
 
+#: materialization metadata whose text the console prints under the step's line
+CONSOLE_NOTE = "sieve/console_note"
+
 
 def table_metadata(frame: pl.DataFrame, limit: int = 20) -> dg.TableMetadataValue:
     """A Dagster table preview of the first ``limit`` rows (values as strings)."""

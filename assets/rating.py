@@ -3,7 +3,13 @@
 import dagster as dg
 import polars as pl
 
-from assets._common import column_schema, materialize_result, run_id, table_metadata
+from assets._common import (
+    CONSOLE_NOTE,
+    column_schema,
+    materialize_result,
+    run_id,
+    table_metadata,
+)
 from assets._config import ops_config
 from assets.partitions import timeseries_datasets
 from assets.resources import QualityThresholds, SieveSettings
@@ -126,6 +132,7 @@ def timeseries_scores(
     agree = report["judge_agreement"]
     return materialize_result(
         metadata={
+            **_state_note(report["state"]),
             **{
                 f"judge_heldout_accuracy_{c}": r["heldout_accuracy_confident"]
                 for c, r in agree.items()
@@ -151,6 +158,20 @@ def timeseries_scores(
             "path": dg.MetadataValue.path(str(paths.table(SCORES))),
         }
     )
+
+
+def _state_note(state: dict) -> dict[str, str]:
+    """The console line under the scores step: the rater was kept (how to refit), or refitted
+    for a reason other than being the first night."""
+    if state.get("reused"):
+        return {
+            CONSOLE_NOTE: f"rater kept from {state.get('fitted_at')} (flags comparable with "
+            "earlier nights; `make run DATASET=… REFIT=1` or run config `refit: true` refits)"
+        }
+    reason = state.get("reason") or ""
+    if reason and not reason.startswith("no rater kept"):
+        return {CONSOLE_NOTE: f"rater refitted: {reason}"}
+    return {}
 
 
 @dg.asset(

@@ -39,9 +39,10 @@ def _instance():
     return dg.DagsterInstance.get()
 
 
-def run_dataset(name: str, instance=None, kind: str | None = None) -> bool:
+def run_dataset(name: str, instance=None, kind: str | None = None, refit: bool = False) -> bool:
     """Register ``name`` and materialize all of its assets; returns whether the run succeeded.
-    The job's console logger (pipelines/console.py) prints one line per step."""
+    The job's console logger (pipelines/console.py) prints one line per step. ``refit``: the
+    time-series rater is fitted again instead of the one kept from an earlier night."""
     from ops.paths import find_dataset_kind, validate_dataset_name
 
     validate_dataset_name(name)  # before anything (the instance, a path, a log line) sees it
@@ -63,11 +64,14 @@ def run_dataset(name: str, instance=None, kind: str | None = None) -> bool:
     job = defs.resolve_job_def(JOB_BY_KIND[kind].name)
     print(f"[sieve] {kind}/{name}", flush=True)
     start = time.perf_counter()
+    run_config = dict(CONSOLE_RUN_CONFIG)
+    if refit and kind == "timeseries":
+        run_config["ops"] = {"timeseries_scores": {"config": {"refit": True}}}
     result = job.execute_in_process(
         partition_key=name,
         instance=instance,
         raise_on_error=False,
-        run_config=CONSOLE_RUN_CONFIG,
+        run_config=run_config,
         tags=run_owner_tags(),
     )
     status = "ok" if result.success else "FAILED"
@@ -209,6 +213,11 @@ def main(argv: list[str] | None = None) -> int:
         "run", help="materialize one dataset folder found under $SIEVE_DATA_DIR/raw/"
     )
     run.add_argument("dataset")
+    run.add_argument(
+        "--refit",
+        action="store_true",
+        help="time series: fit the rater again instead of keeping the earlier night's",
+    )
     rep = sub.add_parser("report", help="build the quality report over every registered dataset")
     rep.add_argument("--night", default="", help="ISO date of the night (default: today)")
     sub.add_parser(
@@ -262,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         from ops.paths import find_dataset_kind
 
-        ok = run_dataset(args.dataset)
+        ok = run_dataset(args.dataset, refit=args.refit)
         print_summary([(find_dataset_kind(args.dataset), args.dataset)], None)
         return 0 if ok else 1
     except (FileNotFoundError, ValueError) as exc:

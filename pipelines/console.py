@@ -2,8 +2,10 @@
 
 Dagster's default console logger prints every event (step start, input loaded, output handled,
 …) at DEBUG: 164 lines for the demo. This one prints, per step, one line with its time, the
-rows it wrote and its checks; a failed step or check, and any WARNING or ERROR logged by the
-code, get their own line. The event log on the instance is untouched: the UI shows everything.
+rows it wrote and its checks, and under it the short note a step may put in its metadata
+(``sieve/console_note``: e.g. that the rater was kept from an earlier night); a failed step or
+check, and any WARNING or ERROR logged by the code, get their own line. The event log on the
+instance is untouched: the UI shows everything.
 
 ``SIEVE_DAGSTER_LOG=DEBUG`` (or ``INFO``) brings back Dagster's own console logger at that level.
 """
@@ -16,6 +18,7 @@ import sys
 
 import dagster as dg
 
+from assets._common import CONSOLE_NOTE
 from ops.progress import fmt_seconds
 
 ENV = "SIEVE_DAGSTER_LOG"
@@ -47,6 +50,7 @@ class StepLines(logging.Handler):
         super().__init__(logging.DEBUG)
         self.rows: dict[str, int] = {}
         self.checks: dict[str, list[bool]] = {}
+        self.notes: dict[str, list[str]] = {}
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
@@ -68,6 +72,9 @@ class StepLines(logging.Handler):
             rows = _rows(data.materialization.metadata)
             if rows is not None:
                 self.rows[step] = self.rows.get(step, 0) + rows
+            note = data.materialization.metadata.get(CONSOLE_NOTE)
+            if note is not None:
+                self.notes.setdefault(step, []).append(str(getattr(note, "value", note)))
         elif kind == dg.DagsterEventType.ASSET_CHECK_EVALUATION:
             self.checks.setdefault(step, []).append(bool(data.passed))
             if not data.passed:
@@ -81,6 +88,8 @@ class StepLines(logging.Handler):
             if checks:
                 parts.append(f"checks {sum(checks)}/{len(checks)} passed")
             _write("  ".join(parts))
+            for note in self.notes.pop(step, []):
+                _write(f"        {note}")
         elif kind == dg.DagsterEventType.STEP_FAILURE:
             error = getattr(data, "error", None)
             while error is not None and getattr(error, "cause", None) is not None:

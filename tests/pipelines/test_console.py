@@ -3,6 +3,7 @@ checks; a failing check and a warning get their own line; no DEBUG event stream.
 
 import dagster as dg
 
+from assets._common import CONSOLE_NOTE
 from pipelines.console import CONSOLE_RUN_CONFIG, ENV, sieve_console
 
 
@@ -10,7 +11,9 @@ from pipelines.console import CONSOLE_RUN_CONFIG, ENV, sieve_console
 def numbers(context: dg.AssetExecutionContext):
     context.log.info("an info line the console leaves to the event log")
     context.log.warning("three is a small number")
-    yield dg.MaterializeResult(metadata={"dagster/row_count": 3})
+    yield dg.MaterializeResult(
+        metadata={"dagster/row_count": 3, CONSOLE_NOTE: "rater kept from last night"}
+    )
     yield dg.AssetCheckResult(check_name="positive", passed=False)
 
 
@@ -32,7 +35,9 @@ def test_one_line_per_step_and_failures_on_their_own(capsys, monkeypatch):
     assert len(done) == 1 and "numbers" in done[0] and "3 rows" in done[0]
     assert "checks 0/1 passed" in done[0]
     assert not any("DEBUG" in line or "info line" in line for line in out)
-    assert len(out) == 3
+    note = out.index(done[0]) + 1  # the step's note right under its line
+    assert out[note].strip() == "rater kept from last night"
+    assert len(out) == 4
 
 
 def test_env_brings_back_dagsters_stream(capsys, monkeypatch):
