@@ -1,10 +1,10 @@
 """The rater a dataset was fitted with, kept between nights (docs/tsrating.md §11.8).
 
-Refitting every night made flags flicker: on the tuning domains, appending 10 % more points
-to a series re-drew the fine-tune's samples, the calibration copy and the contamination
-estimate, and 10 of 11 flags of a clean series, or 276 new flags on a contaminated one, changed
-on windows whose points had not changed (``benchmarks/tsrating_faults.py nights``). The
-report's new-issue diff then measured the refit, not the data.
+Refitting every night made flags flicker: each night that appended 10 % more points to the
+series re-drew the fine-tune's samples, the calibration copy and the contamination estimate.
+Over three such nights on the tuning domains 1,147 flags appeared or disappeared on windows
+whose points had not changed (1,607 flags on the first night; ``benchmarks/tsrating_nights.py``).
+The report's new-issue diff then measured the refit, not the data.
 
 So the scores step keeps what it fitted (``clean/timeseries/<dataset>/rater_state.pt``):
 
@@ -165,11 +165,16 @@ def load_kept(path: str | Path) -> tuple[RaterState | None, str | None]:
         return None, f"the kept rater could not be read ({type(e).__name__}: {e})"
 
 
+def fit_settings(settings: dict[str, Any]) -> dict[str, Any]:
+    """The settings a fit depends on (``refit``/``refit_growth`` only decide whether to fit)."""
+    return {k: v for k, v in settings.items() if not k.startswith("refit")}
+
+
 def fingerprint(settings: dict[str, Any], init_version: str | None, length: int, judge: str) -> str:
-    """What a kept fit depends on: the settings that shape it (not ``refit``/``refit_growth``),
-    the init checkpoint, the window length and the judge model."""
-    fit_settings = {k: v for k, v in sorted(settings.items()) if not k.startswith("refit")}
-    return sha256_hex(repr((fit_settings, init_version, int(length), judge)))[:16]
+    """What a kept fit depends on: the settings that shape it (:func:`fit_settings`), the init
+    checkpoint, the window length and the judge model."""
+    fit = sorted(fit_settings(settings).items())
+    return sha256_hex(repr((dict(fit), init_version, int(length), judge)))[:16]
 
 
 def window_signatures(windows: pl.DataFrame, ids: list[str] | None = None) -> dict[str, str]:

@@ -58,7 +58,7 @@ from ops.tsrating.quality_net import (
     score,
     train,
 )
-from ops.tsrating.rater_state import RaterState, refit_reason, window_signatures
+from ops.tsrating.rater_state import RaterState, fit_settings, refit_reason, window_signatures
 from ops.tsrating.rater_state import fingerprint as state_fingerprint
 from ops.tsrating.sspairs import KINDS, make_pairs
 
@@ -412,7 +412,7 @@ def score_windows(
         "quality-net-"
         + sha256_hex(
             repr(sorted((k, v.numpy().tobytes().hex()[:64]) for k, v in net.state_dict().items()))
-            + repr(_fit_settings(settings))
+            + repr(fit_settings(settings))
         )[:12]
     )
     quality = out["quality_score"]
@@ -453,11 +453,6 @@ def score_windows(
     }
     arrays |= {"s": s, "X": X, "sid": sid, "r": r}
     return ScoringResult(frame, report, net, notes, judge_model, arrays, state)
-
-
-def _fit_settings(settings: dict[str, Any]) -> dict[str, Any]:
-    """The settings a fit depends on (``refit``/``refit_growth`` only decide whether to fit)."""
-    return {k: v for k, v in settings.items() if not k.startswith("refit")}
 
 
 @dataclass
